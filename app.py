@@ -1,0 +1,90 @@
+"""The Paydash web app: `create_app(config=None)` and a module-level `app` for gunicorn."""
+import logging
+import os
+import sys
+from collections.abc import Mapping
+
+import sqlalchemy as sa
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+import huey_app
+from paydash import cli
+from paydash.config import INSTANCE
+from paydash.config import Config
+from paydash.extensions import csrf
+from paydash.extensions import db
+from paydash.extensions import migrate
+from paydash.queue import configure_huey
+from paydash.web import api
+from paydash.web import auth
+from paydash.web import dashboard
+from paydash.web import errors
+from paydash.web import jobs
+from paydash.web import payroll
+from paydash.web import security
+from paydash.web import uploads
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(config: Mapping | None = None) -> Flask:
+    """Build the app from `Config` (the environment), then `config` on top."""
+    app = Flask(__name__, instance_path=str(INSTANCE))
+    app.config.from_object(Config)
+    if config:
+        app.config.update(config)
+    _check_secret(app)
+    _configure_logging()
+    os.makedirs(app.instance_path, exist_ok=True)
+    if app.config["TRUST_PROXY_HEADERS"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"))
+    csrf.init_app(app)
+    _tune_sqlite(app)
+
+    configure_huey(huey_app.huey, app.config)
+    app.extensions["huey"] = huey_app.huey
+    if app.config.get("HUEY_IMMEDIATE"):
+        huey_app.use_app(app)
+
+    for module in (auth, uploads, dashboard, payroll, jobs, api):
+        app.register_blueprint(module.bp)
+    errors.init_app(app)
+    security.init_app(app)
+    cli.init_app(app)
+    return app
+
+
+def _check_secret(app: Flask) -> None:
+    if not app.config.get("SECRET_KEY"):
+        if app.config["ENV_NAME"] == "production":
+            raise RuntimeError("SECRET_KEY must be set in production (see .env.example)")
+        app.config["SECRET_KEY"] = "paydash-development-secret-change-me"
+
+
+def _configure_logging() -> None:
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(stream=sys.stdout, level=logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _tune_sqlite(app: Flask) -> None:
+    """WAL and a busy timeout: the web and worker processes write at the same time."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    with app.app_context():
+        @sa.event.listens_for(db.engine, "connect")
+        def _on_connect(dbapi_connection, _record):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=15000")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+
+app = create_app()

@@ -1,0 +1,1 @@
+"""Paydash: payroll dashboards for small-business HR, on a job queue admins can trust."""

@@ -1,0 +1,63 @@
+"""Tenants and users: creation and sign-in (passwords hashed with scrypt)."""
+import re
+
+import sqlalchemy as sa
+from werkzeug.security import check_password_hash
+from werkzeug.security import generate_password_hash
+
+from paydash.extensions import db
+from paydash.models import Role
+from paydash.models import Tenant
+from paydash.models import User
+
+# Checked against when the email is unknown, so both failures take the same time.
+_DUMMY_HASH = generate_password_hash("paydash-timing-equaliser", method="scrypt")
+
+
+class AccountError(ValueError):
+    """A request to create or change an account that cannot be honoured; the text says why."""
+
+
+def slugify(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:80] or "tenant"
+
+
+def create_tenant(name: str, slug: str | None = None) -> Tenant:
+    slug = slug or slugify(name)
+    if db.session.scalar(sa.select(Tenant).where(Tenant.slug == slug)):
+        raise AccountError(f"A tenant with the short name '{slug}' already exists.")
+    tenant = Tenant(name=name, slug=slug)
+    db.session.add(tenant)
+    db.session.flush()
+    return tenant
+
+
+def create_user(email: str, password: str, *, name: str = "", role: str = Role.HR.value,
+                tenant: Tenant | None = None) -> User:
+    email = email.strip().lower()
+    if role not in {r.value for r in Role}:
+        raise AccountError(f"Unknown role '{role}'.")
+    operator = role in (Role.OPERATOR.value, Role.READONLY_OPERATOR.value)
+    if tenant is None and not operator:
+        raise AccountError("HR users and tenant admins belong to a tenant.")
+    if len(password) < 8:
+        raise AccountError("Passwords need at least 8 characters.")
+    if db.session.scalar(sa.select(User).where(User.email == email)):
+        raise AccountError(f"A user with the email {email} already exists.")
+    user = User(email=email, name=name or email.split("@")[0], role=role,
+                tenant_id=None if operator else tenant.id,
+                password_hash=generate_password_hash(password, method="scrypt"))
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with this email and password, or None (same work either way)."""
+    user = db.session.scalar(sa.select(User).where(User.email == (email or "").strip().lower()))
+    if user is None or not user.active:
+        check_password_hash(_DUMMY_HASH, password or "")
+        return None
+    if not check_password_hash(user.password_hash, password or ""):
+        return None
+    return user

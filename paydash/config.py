@@ -1,0 +1,86 @@
+"""One environment-driven configuration, shared by the web app and the worker."""
+import os
+import pathlib
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+INSTANCE = pathlib.Path(os.environ.get("PAYDASH_INSTANCE", ROOT / "instance"))
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def database_url(raw: str | None) -> str:
+    """Normalise DATABASE_URL: Heroku's `postgres://` and plain `postgresql://` use psycopg 3."""
+    if not raw:
+        return f"sqlite:///{INSTANCE / 'paydash.db'}"
+    if raw.startswith("postgres://"):
+        raw = "postgresql://" + raw[len("postgres://"):]
+    if raw.startswith("postgresql://"):
+        raw = "postgresql+psycopg://" + raw[len("postgresql://"):]
+    return raw
+
+
+class Config:
+    """Settings read from the environment when the class is loaded (see `.env.example`)."""
+
+    ENV_NAME = os.environ.get("PAYDASH_ENV", "development")
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL"))
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+
+    # Queue: Redis when REDIS_URL is set, else an embedded SQLite file.
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    HUEY_NAME = os.environ.get("HUEY_NAME", "paydash")
+    HUEY_SQLITE_PATH = os.environ.get("HUEY_SQLITE_PATH", str(INSTANCE / "huey.db"))
+    HUEY_IMMEDIATE = _bool("HUEY_IMMEDIATE", False)
+    # Worker settings mirror the consumer's command line (see Procfile).
+    WORKERS = _int("WORKERS", 2)
+    WORKER_TYPE = os.environ.get("WORKER_TYPE", "thread")
+
+    # Chart sync policy (the design card: 3 retries, 60 s apart, 30 minute limit).
+    CHART_SYNC_RETRIES = _int("CHART_SYNC_RETRIES", 3)
+    CHART_SYNC_RETRY_DELAY = _int("CHART_SYNC_RETRY_DELAY", 60)
+    CHART_SYNC_TIMEOUT = _int("CHART_SYNC_TIMEOUT", 30 * 60)
+    IMPORT_TIMEOUT = _int("IMPORT_TIMEOUT", 30 * 60)
+    IMPORT_RETRIES = _int("IMPORT_RETRIES", 2)
+    IMPORT_RETRY_DELAY = _int("IMPORT_RETRY_DELAY", 10)
+
+    # Periodic work.
+    CHART_DATA_RETENTION_DAYS = _int("CHART_DATA_RETENTION_DAYS", 90)
+    CLEANUP_TIMEZONE = os.environ.get("CLEANUP_TIMEZONE", "UTC")
+    JOB_RETENTION_SUCCESS_DAYS = _int("JOB_RETENTION_SUCCESS_DAYS", 30)
+    JOB_RETENTION_FAILURE_DAYS = _int("JOB_RETENTION_FAILURE_DAYS", 90)
+    UPLOAD_RETENTION_DAYS = _int("UPLOAD_RETENTION_DAYS", 400)
+
+    # No job lost: heartbeats and leases (seconds).
+    HEARTBEAT_INTERVAL = _float("HEARTBEAT_INTERVAL", 15)
+    LEASE_SECONDS = _float("LEASE_SECONDS", 60)
+    ENQUEUE_GRACE_SECONDS = _float("ENQUEUE_GRACE_SECONDS", 120)
+
+    # Uploads.
+    MAX_UPLOAD_MB = _int("MAX_UPLOAD_MB", 10)
+    MAX_CONTENT_LENGTH = MAX_UPLOAD_MB * 1024 * 1024
+
+    # Sessions and the proxy in front (only trusted when configured).
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    TRUST_PROXY_HEADERS = _bool("TRUST_PROXY_HEADERS", False)
+    WTF_CSRF_TIME_LIMIT = None
+    LOGIN_RATE_LIMIT = _int("LOGIN_RATE_LIMIT", 10)
+
+    @classmethod
+    def as_dict(cls) -> dict:
+        return {k: getattr(cls, k) for k in dir(cls) if k.isupper()}

@@ -1,0 +1,324 @@
+"""Typed SQLAlchemy models. Natural keys carry unique constraints so upserts are correct."""
+import datetime as dt
+import enum
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import deferred
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+
+from paydash.extensions import db
+
+Money = sa.Numeric(14, 2)
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC now: every timestamp in the database is naive UTC."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Role(str, enum.Enum):
+    HR = "hr"
+    TENANT_ADMIN = "tenant_admin"
+    OPERATOR = "operator"
+    READONLY_OPERATOR = "readonly_operator"
+
+
+class JobState(str, enum.Enum):
+    PENDING = "PENDING"
+    STARTED = "STARTED"
+    RETRY = "RETRY"
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+    REVOKED = "REVOKED"
+
+
+FINISHED_STATES = (JobState.SUCCESS.value, JobState.FAILURE.value, JobState.REVOKED.value)
+
+
+class UploadStatus(str, enum.Enum):
+    RECEIVED = "received"      # stored, waiting for the worker
+    VALIDATING = "validating"  # the import job is reading it
+    PREVIEW = "preview"        # valid enough to confirm; nothing stored yet
+    REJECTED = "rejected"      # errors block it; an error report is offered
+    CONFIRMED = "confirmed"    # its rows are the period's salary rows
+    SUPERSEDED = "superseded"  # a later confirmed upload replaced it
+    DISCARDED = "discarded"    # HR chose not to confirm it
+    FAILED = "failed"          # the job itself failed (not the sheet)
+
+
+class Tenant(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    slug: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Payroll rules (issue 6): days basis is "calendar", "30", "26" or "30.4".
+    days_basis: Mapped[str] = mapped_column(sa.String(16), default="calendar")
+    shift_hours: Mapped[Decimal] = mapped_column(sa.Numeric(5, 2), default=Decimal("9"))
+    break_hours: Mapped[Decimal] = mapped_column(sa.Numeric(5, 2), default=Decimal("1"))
+    variance_pct: Mapped[Decimal] = mapped_column(sa.Numeric(5, 2), default=Decimal("20"))
+    pf_enabled: Mapped[bool] = mapped_column(default=False)
+    esi_enabled: Mapped[bool] = mapped_column(default=False)
+    pt_state: Mapped[str | None] = mapped_column(sa.String(40))
+
+
+class User(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tenant.id"), index=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    password_hash: Mapped[str] = mapped_column(sa.String(400))
+    role: Mapped[str] = mapped_column(sa.String(32), default=Role.HR.value)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    tenant: Mapped[Tenant | None] = relationship()
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role in (Role.OPERATOR.value, Role.READONLY_OPERATOR.value)
+
+    @property
+    def can_act_on_jobs(self) -> bool:
+        return self.role in (Role.OPERATOR.value, Role.TENANT_ADMIN.value)
+
+
+class Upload(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(sa.ForeignKey("tenant.id"), index=True)
+    uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    filename: Mapped[str] = mapped_column(sa.String(255))
+    # Workbooks live in the database: web and worker dynos share no filesystem.
+    content: Mapped[bytes | None] = deferred(mapped_column(sa.LargeBinary))
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    size: Mapped[int] = mapped_column(default=0)
+    year: Mapped[int]
+    month: Mapped[int]
+    status: Mapped[str] = mapped_column(sa.String(16), default=UploadStatus.RECEIVED.value)
+    # The validation result: mapping, totals, warnings, errors, duplicates.
+    preview: Mapped[dict | None] = deferred(mapped_column(sa.JSON))
+    employee_count: Mapped[int | None]
+    gross_total: Mapped[Decimal | None] = mapped_column(Money)
+    net_total: Mapped[Decimal | None] = mapped_column(Money)
+    error_count: Mapped[int] = mapped_column(default=0)
+    warning_count: Mapped[int] = mapped_column(default=0)
+    message: Mapped[str | None] = mapped_column(sa.Text)
+    job_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    confirmed_at: Mapped[dt.datetime | None]
+    confirmed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+
+    uploaded_by: Mapped[User | None] = relationship(foreign_keys=[uploaded_by_id])
+    confirmed_by: Mapped[User | None] = relationship(foreign_keys=[confirmed_by_id])
+
+
+class SalaryRow(db.Model):
+    """One employee's pay for one period. A period's rows are replaced as a whole."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "year", "month", "employee_key", name="uq_salary_row"),
+        sa.Index("ix_salary_period", "tenant_id", "year", "month"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(sa.ForeignKey("tenant.id"))
+    year: Mapped[int]
+    month: Mapped[int]
+    # Code, or code plus "#2" when HR keeps two people who share an id.
+    employee_key: Mapped[str] = mapped_column(sa.String(80))
+    employee_code: Mapped[str | None] = mapped_column(sa.String(64))
+    employee_name: Mapped[str] = mapped_column(sa.String(200), default="")
+    department: Mapped[str] = mapped_column(sa.String(120), default="Unassigned")
+    designation: Mapped[str | None] = mapped_column(sa.String(120))
+    fixed_salary: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    paid_days: Mapped[Decimal | None] = mapped_column(sa.Numeric(6, 2))
+    absent_days: Mapped[Decimal | None] = mapped_column(sa.Numeric(6, 2))
+    ot_hours: Mapped[Decimal] = mapped_column(sa.Numeric(10, 2), default=Decimal(0))
+    ot_pay: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    late_minutes: Mapped[Decimal] = mapped_column(sa.Numeric(10, 2), default=Decimal(0))
+    late_deduction: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    incentive: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    gross: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    tds: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    advance: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    other_deductions: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    total_deductions: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    net: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    # Columns a sheet had beyond the common ones (PF, ESI, HRA, ...), kept as text.
+    extra: Mapped[dict | None] = mapped_column(sa.JSON)
+    source: Mapped[str] = mapped_column(sa.String(16), default="excel")
+    upload_id: Mapped[int | None] = mapped_column(sa.ForeignKey("upload.id"))
+    sheet_row: Mapped[int | None]
+
+
+class ChartAggregatedData(db.Model):
+    """Pre-aggregated chart figures per tenant, period, chart kind, department and bucket.
+
+    `kind` is e.g. "dept" (one row per department with its totals), "band" (salary band
+    counts, bucket = band label) or "top" (top earners, bucket = rank, label = name).
+    Rows are upserted on the natural key, so a sync that runs twice changes nothing.
+    """
+
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "tenant_id", "year", "month", "kind", "department", "bucket", name="uq_chart_data"
+        ),
+        sa.Index("ix_chart_period", "tenant_id", "year", "month"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(sa.ForeignKey("tenant.id"))
+    year: Mapped[int]
+    month: Mapped[int]
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    department: Mapped[str] = mapped_column(sa.String(120), default="")
+    bucket: Mapped[str] = mapped_column(sa.String(64), default="")
+    label: Mapped[str] = mapped_column(sa.String(200), default="")
+    headcount: Mapped[int] = mapped_column(default=0)
+    gross: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    net: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    fixed_salary: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    ot_hours: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2), default=Decimal(0))
+    ot_pay: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    late_deduction: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    total_deductions: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    source: Mapped[str] = mapped_column(sa.String(16), default="excel")
+    refreshed_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Job(db.Model):
+    """The job ledger: one row per Huey task, kept by Paydash because Huey forgets."""
+
+    __table_args__ = (
+        sa.Index("ix_job_state_created", "state", "created_at"),
+        sa.Index("ix_job_tenant_created", "tenant_id", "created_at"),
+        sa.Index("ix_job_task_created", "task_name", "created_at"),
+        sa.Index("ix_job_queue_state", "queue", "state"),
+        sa.Index("ix_job_finished", "finished_at"),
+    )
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    task_name: Mapped[str] = mapped_column(sa.String(80))
+    queue: Mapped[str] = mapped_column(sa.String(32))
+    tenant_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tenant.id"))
+    upload_id: Mapped[int | None] = mapped_column(sa.ForeignKey("upload.id"), index=True)
+    year: Mapped[int | None]
+    month: Mapped[int | None]
+    args: Mapped[dict | None] = mapped_column(sa.JSON)
+    requested_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    state: Mapped[str] = mapped_column(sa.String(12), default=JobState.PENDING.value)
+    attempts: Mapped[int] = mapped_column(default=0)
+    max_attempts: Mapped[int] = mapped_column(default=1)
+    priority: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    enqueued_at: Mapped[dt.datetime | None]
+    eta: Mapped[dt.datetime | None]
+    started_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+    heartbeat_at: Mapped[dt.datetime | None]
+    worker_id: Mapped[str | None] = mapped_column(sa.String(120))
+    progress_done: Mapped[int] = mapped_column(default=0)
+    progress_total: Mapped[int | None]
+    progress_message: Mapped[str | None] = mapped_column(sa.String(300))
+    result: Mapped[dict | None] = mapped_column(sa.JSON)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    traceback: Mapped[str | None] = mapped_column(sa.Text)
+    runtime_seconds: Mapped[float | None]
+
+    requested_by: Mapped[User | None] = relationship()
+    events: Mapped[list["JobEvent"]] = relationship(
+        back_populates="job", order_by="JobEvent.id", cascade="all, delete-orphan"
+    )
+
+
+class JobEvent(db.Model):
+    """Every transition of a job: its timeline."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[str] = mapped_column(sa.ForeignKey("job.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    state: Mapped[str] = mapped_column(sa.String(12))
+    worker_id: Mapped[str | None] = mapped_column(sa.String(120))
+    message: Mapped[str] = mapped_column(sa.Text, default="")
+
+    job: Mapped[Job] = relationship(back_populates="events")
+
+
+class Worker(db.Model):
+    """One row per consumer process, kept alive by its heartbeat thread."""
+
+    id: Mapped[str] = mapped_column(sa.String(120), primary_key=True)  # "host:pid"
+    host: Mapped[str] = mapped_column(sa.String(200))
+    pid: Mapped[int]
+    worker_type: Mapped[str] = mapped_column(sa.String(16))
+    concurrency: Mapped[int] = mapped_column(default=1)
+    queue_backend: Mapped[str] = mapped_column(sa.String(16), default="sqlite")
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    stopped_at: Mapped[dt.datetime | None]
+
+
+class PeriodicRun(db.Model):
+    """Claims one run of a periodic task per slot, so two consumers run it once."""
+
+    __table_args__ = (sa.UniqueConstraint("task_name", "slot", name="uq_periodic_run"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_name: Mapped[str] = mapped_column(sa.String(80))
+    slot: Mapped[str] = mapped_column(sa.String(32))
+    claimed_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    job_id: Mapped[str | None] = mapped_column(sa.String(36))
+
+
+class PausedTask(db.Model):
+    task_name: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    paused_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    paused_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AuditLog(db.Model):
+    __table_args__ = (sa.Index("ix_audit_tenant_at", "tenant_id", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    tenant_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tenant.id"))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    target: Mapped[str] = mapped_column(sa.String(200), default="")
+    detail: Mapped[dict | None] = mapped_column(sa.JSON)
+    ip: Mapped[str | None] = mapped_column(sa.String(64))
+
+    user: Mapped[User | None] = relationship()
+
+
+class Employee(db.Model):
+    """The tenant's employee master (issue 6), filled from confirmed uploads and by HR."""
+
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "code", name="uq_employee_code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(sa.ForeignKey("tenant.id"), index=True)
+    code: Mapped[str] = mapped_column(sa.String(64))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    department: Mapped[str] = mapped_column(sa.String(120), default="Unassigned")
+    designation: Mapped[str | None] = mapped_column(sa.String(120))
+    monthly_salary: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    ot_multiplier: Mapped[Decimal] = mapped_column(sa.Numeric(4, 2), default=Decimal(1))
+    tds_pct: Mapped[Decimal] = mapped_column(sa.Numeric(5, 2), default=Decimal(0))
+    advance_balance: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    active: Mapped[bool] = mapped_column(default=True)
+    joined_on: Mapped[dt.date | None]
+    left_on: Mapped[dt.date | None]
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class PayrollMonth(db.Model):
+    """A month worked out in the browser (issue 6): its draft, and whether it is paid."""
+
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "year", "month", name="uq_payroll_month"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(sa.ForeignKey("tenant.id"))
+    year: Mapped[int]
+    month: Mapped[int]
+    status: Mapped[str] = mapped_column(sa.String(12), default="draft")  # draft|saved|paid
+    draft: Mapped[dict | None] = mapped_column(sa.JSON)
+    saved_at: Mapped[dt.datetime | None]
+    saved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    paid_at: Mapped[dt.datetime | None]
+    paid_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))

@@ -1,0 +1,140 @@
+"""Build and introspect the one Huey instance; no task lives here.
+
+Storage follows configuration: REDIS_URL set means a priority-capable Redis storage,
+otherwise an embedded SQLite file under instance/. The serializer is signed with
+SECRET_KEY so that whoever can write to the broker cannot make the worker unpickle
+arbitrary data.
+"""
+import logging
+import pathlib
+from collections.abc import Mapping
+
+from huey import Huey
+from huey.serializer import SignedSerializer
+from huey.storage import PriorityRedisStorage
+from huey.storage import SqliteStorage
+
+logger = logging.getLogger(__name__)
+
+# Queue labels, expressed as Huey priorities (higher runs first). HR waits on an import's
+# preview, then on the chart sync; maintenance can always wait.
+PRIORITIES = {"imports": 30, "chart_sync": 20, "maintenance": 0}
+DEV_SECRET = "paydash-development-secret-change-me"
+
+
+class ForgedMessage(Exception):
+    """A queue message whose signature does not match: refused, never unpickled."""
+
+
+class LoggingSignedSerializer(SignedSerializer):
+    """A signed serializer that logs and refuses forged messages."""
+
+    def _deserialize(self, data):
+        try:
+            return super()._deserialize(data)
+        except ValueError as exc:
+            logger.error("Refused a queue message with a bad signature (%d bytes): %s",
+                         len(data), exc)
+            raise ForgedMessage(str(exc)) from exc
+
+
+def storage_settings(config: Mapping) -> tuple[type, dict]:
+    """Which storage class and arguments `config` asks for."""
+    name = config.get("HUEY_NAME") or "paydash"
+    if config.get("REDIS_URL"):
+        return PriorityRedisStorage, {"url": config["REDIS_URL"], "blocking": True,
+                                      "read_timeout": 1, "_name": name}
+    path = pathlib.Path(config.get("HUEY_SQLITE_PATH") or "instance/huey.db")
+    return SqliteStorage, {"filename": str(path), "timeout": 10, "_name": name}
+
+
+def secret_of(config: Mapping) -> str:
+    return config.get("SECRET_KEY") or DEV_SECRET
+
+
+def make_huey(config: Mapping) -> Huey:
+    """The Huey instance for `config`; results are off because the job ledger keeps them."""
+    storage_class, kwargs = storage_settings(config)
+    name = kwargs.pop("_name")
+    if storage_class is SqliteStorage:
+        pathlib.Path(kwargs["filename"]).parent.mkdir(parents=True, exist_ok=True)
+    huey = Huey(
+        name=name,
+        results=False,
+        utc=True,
+        immediate=bool(config.get("HUEY_IMMEDIATE")),
+        serializer=LoggingSignedSerializer(secret=secret_of(config), salt="paydash-queue"),
+        storage_class=storage_class,
+        **kwargs,
+    )
+    huey._paydash_settings = (storage_class, dict(kwargs, _name=name), secret_of(config))
+    return huey
+
+
+def configure_huey(huey: Huey, config: Mapping) -> None:
+    """Point an existing instance (with its tasks registered) at the storage `config` names."""
+    storage_class, kwargs = storage_settings(config)
+    wanted = (storage_class, kwargs, secret_of(config))
+    huey.immediate = bool(config.get("HUEY_IMMEDIATE"))
+    if getattr(huey, "_paydash_settings", None) == wanted:
+        return
+    kwargs = dict(kwargs)
+    huey.name = kwargs.pop("_name")
+    if storage_class is SqliteStorage:
+        pathlib.Path(kwargs["filename"]).parent.mkdir(parents=True, exist_ok=True)
+    huey.serializer = LoggingSignedSerializer(secret=wanted[2], salt="paydash-queue")
+    huey.storage_class = storage_class
+    huey.storage_kwargs = kwargs
+    huey.storage = huey.create_storage()
+    huey._paydash_settings = wanted
+
+
+def backend_name(huey: Huey) -> str:
+    return "redis" if isinstance(huey.storage, PriorityRedisStorage) else "sqlite"
+
+
+def task_wrapper(huey: Huey, task_name: str):
+    """The registered TaskWrapper-like class for a short task name, e.g. 'sync_chart_data_batch'."""
+    for task_class in huey._registry._registry.values():
+        if task_class.__name__ == task_name:
+            return task_class
+    raise KeyError(f"no task named {task_name!r} is registered")
+
+
+def registered_task_names(huey: Huey) -> list[str]:
+    return sorted(tc.__name__ for tc in huey._registry._registry.values())
+
+
+def periodic_task_classes(huey: Huey) -> list:
+    """Periodic task classes (not instances), in registration order."""
+    return list(huey._registry._periodic_tasks)
+
+
+def queued_task_ids(huey: Huey, limit: int | None = None) -> set[str]:
+    """Ids of the tasks the broker holds, queued or scheduled (read without removing)."""
+    ids = set()
+    for raw in list(huey.storage.enqueued_items(limit)) + list(huey.storage.scheduled_items(limit)):
+        try:
+            ids.add(huey.deserialize_task(raw).id)
+        except Exception:  # A foreign or forged message: it can hold no ledger job.
+            logger.warning("Skipped an unreadable queue message while listing the queue")
+    return ids
+
+
+def broker_reachable(huey: Huey) -> tuple[bool, str]:
+    try:
+        huey.storage.queue_size()
+    except Exception as exc:  # Any error here means "unreachable" to an operator.
+        return False, f"{type(exc).__name__}: {exc}"
+    return True, "ok"
+
+
+def consumer_args(config: Mapping) -> list[str]:
+    """Command-line flags for huey_consumer that match `config` (used by run scripts and tests)."""
+    return [
+        "-w", str(config.get("WORKERS", 2)),
+        "-k", str(config.get("WORKER_TYPE", "thread")),
+        "-d", "0.05", "-m", "0.5", "-b", "1.2",
+        "--graceful-signal", "TERM", "--shutdown-timeout", "20",
+    ]
+

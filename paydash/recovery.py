@@ -1,0 +1,131 @@
+"""No job lost: find jobs the broker lost or a dead worker dropped, and run them again.
+
+Runs every minute from the maintenance task and once when a consumer starts:
+- the outbox: PENDING jobs never enqueued (the broker was down when they were created);
+- expired leases: STARTED jobs whose worker stopped heart-beating;
+- broker data loss: PENDING or RETRY jobs the broker should hold but does not.
+"""
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from dataclasses import field
+
+import sqlalchemy as sa
+from flask import current_app
+
+from paydash import jobs
+from paydash.extensions import db
+from paydash.models import Job
+from paydash.models import JobState
+from paydash.models import Worker
+from paydash.models import utcnow
+from paydash.queue import queued_task_ids
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RecoveryReport:
+    enqueued_outbox: list[str] = field(default_factory=list)
+    requeued_dead_worker: list[str] = field(default_factory=list)
+    failed_dead_worker: list[str] = field(default_factory=list)
+    requeued_lost: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {k: len(v) for k, v in self.__dict__.items()}
+
+
+def recover_lost_jobs(now: dt.datetime | None = None) -> RecoveryReport:
+    """One recovery pass; safe to run concurrently with workers and with itself."""
+    now = now or utcnow()
+    cfg = current_app.config
+    report = RecoveryReport()
+    report.enqueued_outbox = _enqueue_outbox(now)
+    _expire_leases(now, cfg["LEASE_SECONDS"], report)
+    report.requeued_lost = _requeue_lost(now, cfg["ENQUEUE_GRACE_SECONDS"])
+    _mark_stale_workers(now, cfg["LEASE_SECONDS"])
+    if any(report.as_dict().values()):
+        logger.warning("recovery: %s", report.as_dict())
+    return report
+
+
+def _enqueue_outbox(now: dt.datetime) -> list[str]:
+    # A few seconds of grace: the request that created the job may be enqueueing it now.
+    cutoff = now - dt.timedelta(seconds=5)
+    ids = list(db.session.scalars(
+        sa.select(Job.id).where(Job.state == JobState.PENDING.value,
+                                Job.enqueued_at.is_(None), Job.created_at < cutoff)
+        .order_by(Job.created_at).limit(5000)))
+    if ids:
+        jobs.dispatch(ids)
+    return ids
+
+
+def _expire_leases(now: dt.datetime, lease: float, report: RecoveryReport) -> None:
+    cutoff = now - dt.timedelta(seconds=lease)
+    last_sign = sa.func.coalesce(Job.heartbeat_at, Job.started_at)
+    stuck = db.session.scalars(
+        sa.select(Job).where(Job.state == JobState.STARTED.value, last_sign < cutoff).limit(5000)
+    ).all()
+    for job in stuck:
+        silent = int((now - (job.heartbeat_at or job.started_at)).total_seconds())
+        why = f"worker {job.worker_id} stopped heart-beating {silent} s ago"
+        if job.attempts < job.max_attempts:
+            changed = _transition(job.id, JobState.STARTED, JobState.PENDING,
+                                  f"{why}; re-enqueued (attempt {job.attempts} of "
+                                  f"{job.max_attempts} used)", enqueued_at=None, worker_id=None)
+            if changed:
+                report.requeued_dead_worker.append(job.id)
+        else:
+            changed = _transition(job.id, JobState.STARTED, JobState.FAILURE,
+                                  f"{why}; all {job.max_attempts} attempts used",
+                                  finished_at=now, error=f"Worker lost: {why}")
+            if changed:
+                report.failed_dead_worker.append(job.id)
+    if report.requeued_dead_worker:
+        jobs.dispatch(report.requeued_dead_worker)
+
+
+def _requeue_lost(now: dt.datetime, grace: float) -> list[str]:
+    cutoff = now - dt.timedelta(seconds=grace)
+    candidates = db.session.scalars(
+        sa.select(Job).where(
+            sa.or_(
+                sa.and_(Job.state == JobState.PENDING.value, Job.enqueued_at < cutoff),
+                sa.and_(Job.state == JobState.RETRY.value,
+                        sa.func.coalesce(Job.eta, Job.enqueued_at) < cutoff),
+            )
+        ).limit(5000)
+    ).all()
+    if not candidates:
+        return []
+    held = queued_task_ids(jobs.huey())
+    lost = [job for job in candidates if job.id not in held]
+    requeued = []
+    for job in lost:
+        if _transition(job.id, JobState(job.state), JobState.PENDING,
+                       "the queue no longer held this job (broker data lost); re-enqueued",
+                       enqueued_at=None):
+            requeued.append(job.id)
+    if requeued:
+        jobs.dispatch(requeued)
+    return requeued
+
+
+def _transition(job_id: str, old: JobState, new: JobState, message: str, **values) -> bool:
+    """Conditional state change with its event; False when someone else changed it first."""
+    result = db.session.execute(
+        sa.update(Job).where(Job.id == job_id, Job.state == old.value)
+        .values(state=new.value, **values)
+    )
+    if result.rowcount:
+        jobs.add_event(job_id, new.value, message, jobs.worker_id())
+    db.session.commit()
+    return bool(result.rowcount)
+
+
+def _mark_stale_workers(now: dt.datetime, lease: float) -> None:
+    # Rows of workers gone for a day are dropped, so the table does not grow.
+    db.session.execute(sa.delete(Worker).where(
+        Worker.heartbeat_at < now - dt.timedelta(days=1)))
+    db.session.commit()

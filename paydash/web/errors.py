@@ -1,0 +1,63 @@
+"""Readable error pages and JSON errors: no traceback ever reaches a user."""
+import logging
+
+from flask import current_app
+from flask import jsonify
+from flask import render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import InternalServerError
+
+from paydash.web.access import wants_json
+
+logger = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: ("Something in that request was not right", "Go back, check the form and try again."),
+    401: ("Please sign in", "Your session has ended or you are not signed in."),
+    403: ("Not allowed", "Your account does not have permission for this. Ask your admin."),
+    404: ("Not found", "That page or record does not exist, or it belongs to someone else."),
+    405: ("Not allowed", "That action cannot be done this way."),
+    413: ("File too large", "The file is larger than the upload limit. Remove unused sheets, "
+                            "images or formatting and save it again, or split it by month."),
+    429: ("Too many attempts", "Please wait a minute before trying again."),
+    500: ("Something went wrong on our side", "The problem has been logged. Please try again in "
+                                              "a moment; your data is safe."),
+    503: ("Temporarily unavailable", "Part of Paydash is not reachable right now. Please try "
+                                     "again shortly."),
+}
+
+
+def render_error(code: int, detail: str | None = None):
+    title, hint = MESSAGES.get(code, (f"Error {code}", ""))
+    if code == 413:
+        hint = f"The limit is {current_app.config['MAX_UPLOAD_MB']} MB. " + hint
+    if wants_json():
+        return jsonify(error=title, detail=detail or hint, status=code), code
+    try:
+        return render_template("error.html", code=code, title=title, hint=detail or hint), code
+    except Exception:  # The page itself failed: still no traceback for the user.
+        logger.exception("error page %s failed to render", code)
+        return f"{title}. {detail or hint}", code, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+def init_app(app) -> None:
+    @app.context_processor
+    def template_helpers():
+        return {"has_endpoint": lambda name: name in current_app.view_functions}
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):
+        return render_error(400, "The form expired or came from another site. Reload the page "
+                                 "and try again.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc):
+        if isinstance(exc, InternalServerError):
+            return internal_error(exc)
+        return render_error(exc.code or 500)
+
+    @app.errorhandler(Exception)
+    def internal_error(exc):
+        logger.exception("unhandled error: %s", exc)
+        return render_error(500)
