@@ -55,9 +55,10 @@ def add_event(job_id: str, state: str, message: str = "", worker: str | None = N
 def create_job(task_name: str, *, args: Iterable = (), queue: str = "maintenance",
                tenant_id: int | None = None, upload_id: int | None = None,
                year: int | None = None, month: int | None = None,
-               requested_by_id: int | None = None, max_attempts: int = 1,
+               requested_by_id: int | None = None, max_attempts: int | None = None,
                job_id: str | None = None) -> Job:
     """Add a PENDING job to the session; the caller commits, then calls `dispatch`."""
+    max_attempts = max_attempts or max_attempts_for(task_name)
     job = Job(id=job_id or str(uuid.uuid4()), task_name=task_name, queue=queue,
               tenant_id=tenant_id, upload_id=upload_id, year=year, month=month,
               args={"args": list(args)}, requested_by_id=requested_by_id,
@@ -95,11 +96,35 @@ def dispatch(job_ids: Iterable[str]) -> bool:
     return ok
 
 
+# Retry policy per task, named by the prefix of its settings in Config (e.g. CHART_SYNC_RETRIES).
+POLICY_PREFIX = {
+    "sync_chart_data_batch": "CHART_SYNC",
+    "import_salary_sheet": "IMPORT",
+    "commit_salary_sheet": "IMPORT",
+}
+
+
+def max_attempts_for(task_name: str) -> int:
+    """1 + the configured retries of a task (1 for tasks without a policy)."""
+    prefix = POLICY_PREFIX.get(task_name)
+    return 1 + int(current_app.config[f"{prefix}_RETRIES"]) if prefix else 1
+
+
 def enqueue(job: Job, eta: dt.datetime | None = None) -> None:
-    """Put the job's task on the broker under the job's id (raises when the broker is down)."""
+    """Put the job's task on the broker under the job's id (raises when the broker is down).
+
+    Retries left, retry delay and time limit come from the app's configuration, so a job
+    re-enqueued by recovery keeps only the attempts it has not used.
+    """
     task_class = task_wrapper(huey(), job.task_name)
     args = tuple((job.args or {}).get("args", ()))
-    task = task_class(args, {}, id=job.id, priority=job.priority, eta=eta)
+    policy = {}
+    prefix = POLICY_PREFIX.get(job.task_name)
+    if prefix:
+        cfg = current_app.config
+        policy = {"retries": max(0, job.max_attempts - job.attempts - 1),
+                  "retry_delay": cfg[f"{prefix}_RETRY_DELAY"], "timeout": cfg[f"{prefix}_TIMEOUT"]}
+    task = task_class(args, {}, id=job.id, priority=job.priority, eta=eta, **policy)
     if eta is not None:
         huey().add_schedule(task)
         _mark_enqueued(job.id, eta)
