@@ -41,7 +41,8 @@ def create_app(config: Mapping | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"))
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"),
+                     render_as_batch=True)
     csrf.init_app(app)
     _tune_sqlite(app)
 
