@@ -5,6 +5,7 @@ import json
 import click
 import sqlalchemy as sa
 from flask import current_app
+from flask.cli import with_appcontext
 
 from paydash import accounts
 from paydash import jobs
@@ -28,6 +29,7 @@ def init_app(app) -> None:
 
 
 @click.command("create-db")
+@with_appcontext
 def create_db_command():
     """Create tables directly (tests and throwaway databases; deployments use `db upgrade`)."""
     db.create_all()
@@ -35,6 +37,7 @@ def create_db_command():
 
 
 @click.command("create-tenant")
+@with_appcontext
 @click.argument("name")
 @click.option("--slug", default=None)
 def create_tenant_command(name, slug):
@@ -48,6 +51,7 @@ def create_tenant_command(name, slug):
 
 
 @click.command("create-user")
+@with_appcontext
 @click.argument("email")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--role", default="hr",
@@ -70,6 +74,7 @@ def create_user_command(email, password, role, tenant_slug, name):
 
 
 @click.command("seed-demo")
+@with_appcontext
 @click.option("--employees", default=120, show_default=True)
 @click.option("--months", default=12, show_default=True)
 def seed_demo_command(employees, months):
@@ -80,6 +85,7 @@ def seed_demo_command(employees, months):
 
 
 @click.command("sync-chart")
+@with_appcontext
 @click.argument("tenant_slug")
 @click.argument("year", type=int)
 @click.argument("month", type=int)
@@ -95,6 +101,7 @@ def sync_chart_command(tenant_slug, year, month, source):
 
 
 @click.command("job-status")
+@with_appcontext
 @click.argument("job_id")
 def job_status_command(job_id):
     """Show a job's state from the ledger."""
@@ -105,6 +112,7 @@ def job_status_command(job_id):
 
 
 @click.command("periodic")
+@with_appcontext
 def periodic_command():
     """List the periodic tasks with their schedules and next run times."""
     huey = current_app.extensions["huey"]
@@ -122,6 +130,7 @@ def _schedule_of(task_class):
 
 
 @click.command("doctor")
+@with_appcontext
 def doctor_command():
     """Is the database reachable, the broker reachable, a worker alive; how deep each queue."""
     huey = current_app.extensions["huey"]

@@ -195,11 +195,16 @@ class Job(db.Model):
         sa.Index("ix_job_task_created", "task_name", "created_at"),
         sa.Index("ix_job_queue_state", "queue", "state"),
         sa.Index("ix_job_finished", "finished_at"),
+        # The job dashboard (issue 3): newest-first pages and per-task run time percentiles.
+        sa.Index("ix_job_created_id", "created_at", "id"),
+        sa.Index("ix_job_task_state_finished", "task_name", "state", "finished_at"),
     )
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     task_name: Mapped[str] = mapped_column(sa.String(80))
     queue: Mapped[str] = mapped_column(sa.String(32))
-    tenant_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tenant.id"))
+    # No foreign key: the ledger records what was asked, even for a tenant that does not
+    # (or no longer does) exist; that job then fails with a message instead of vanishing.
+    tenant_id: Mapped[int | None]
     upload_id: Mapped[int | None] = mapped_column(sa.ForeignKey("upload.id"), index=True)
     year: Mapped[int | None]
     month: Mapped[int | None]
@@ -255,6 +260,26 @@ class Worker(db.Model):
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     heartbeat_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     stopped_at: Mapped[dt.datetime | None]
+
+
+class JobHourStat(db.Model):
+    """Finished jobs per closed hour, tenant, task and state: the dashboard's 7-day rollup.
+
+    Filled lazily by `paydash.jobstats` for hours closed a little while ago; a row with an
+    empty task name marks an hour as rolled up (hours with no jobs still get one).
+    `tenant_key` is 0 for jobs without a tenant, because NULLs never collide in a unique key.
+    """
+
+    __table_args__ = (
+        sa.UniqueConstraint("hour", "tenant_key", "task_name", "state", name="uq_job_hour_stat"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hour: Mapped[dt.datetime]
+    tenant_key: Mapped[int] = mapped_column(default=0)
+    task_name: Mapped[str] = mapped_column(sa.String(80), default="")
+    state: Mapped[str] = mapped_column(sa.String(12), default="")
+    count: Mapped[int] = mapped_column(default=0)
+    runtime_sum: Mapped[float] = mapped_column(default=0.0)
 
 
 class PeriodicRun(db.Model):
