@@ -54,6 +54,7 @@ def use_app(app) -> None:
 
 
 def in_app_context(fn):
+    """Run `fn` inside the process's app context (or the one already pushed)."""
     @functools.wraps(fn)
     def inner(*args, **kwargs):
         if has_app_context():
@@ -63,16 +64,29 @@ def in_app_context(fn):
     return inner
 
 
+def fenced(fn):
+    """A task that lost its job to another attempt stops without a retry of its own."""
+    @functools.wraps(fn)
+    def inner(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except jobs.LeaseLost as exc:
+            logger.warning("%s", exc)
+            raise CancelExecution(retry=False) from exc
+    return inner
+
+
 def task(**settings):
     """`huey.task` whose function runs inside an app context."""
     def decorator(fn):
-        return huey.task(**settings)(in_app_context(fn))
+        return huey.task(**settings)(fenced(in_app_context(fn)))
     return decorator
 
 
 def periodic_task(validate_datetime, **settings):
+    """`huey.periodic_task` whose function runs inside an app context."""
     def decorator(fn):
-        return huey.periodic_task(validate_datetime, **settings)(in_app_context(fn))
+        return huey.periodic_task(validate_datetime, **settings)(fenced(in_app_context(fn)))
     return decorator
 
 
@@ -84,7 +98,8 @@ def periodic_task(validate_datetime, **settings):
 def _on_startup():
     cfg = current_app.config
     workers.register(cfg["WORKER_TYPE"], cfg["WORKERS"], backend_name(huey))
-    if workers.start_heartbeat(flask_app(), huey, cfg["HEARTBEAT_INTERVAL"]):
+    if workers.start_heartbeat(flask_app(), huey, cfg["HEARTBEAT_INTERVAL"],
+                               on_beat=recovery.drain_outbox):
         # Once per consumer process: jobs a previous run left behind go back on the queue.
         recovery.recover_lost_jobs()
 

@@ -26,6 +26,7 @@ from paydash.models import PausedTask
 from paydash.models import PeriodicRun
 from paydash.models import utcnow
 from paydash.queue import PRIORITIES
+from paydash.queue import task_policy
 from paydash.queue import task_wrapper
 from paydash.workers import current_worker_id
 
@@ -37,6 +38,10 @@ _local = threading.local()
 
 class JobDeadlineExceeded(Exception):
     """Raised inside a task (thread workers) when it passes its time limit."""
+
+
+class LeaseLost(Exception):
+    """Raised inside a task whose job was given to another attempt: stop, change nothing."""
 
 
 def huey():
@@ -76,38 +81,39 @@ def commit_and_dispatch(*jobs: Job) -> bool:
     return dispatch(ids)
 
 
-def dispatch(job_ids: Iterable[str]) -> bool:
-    """Enqueue committed jobs. A broker outage is logged; recovery enqueues them later."""
-    ok = True
+def dispatch(job_ids: Iterable[str], announce: bool = True) -> bool:
+    """Enqueue committed jobs; False when the broker was unreachable (recovery retries).
+
+    Each job is reserved first (enqueued_at set where it was empty), so two processes
+    draining the outbox at once enqueue it once. The first broker error stops the pass:
+    the jobs not tried stay in the outbox. `announce` adds the "queued" event for the
+    person who asked; recovery's repeated attempts during an outage add none.
+    """
     for job_id in job_ids:
-        job = db.session.get(Job, job_id)
-        if job is None or job.state not in CLAIMABLE:
+        reserved = db.session.execute(
+            sa.update(Job).where(Job.id == job_id, Job.state.in_(CLAIMABLE),
+                                 Job.enqueued_at.is_(None))
+            .values(enqueued_at=utcnow())).rowcount
+        db.session.commit()
+        if not reserved:
             continue
         try:
-            enqueue(job)
+            enqueue(db.session.get(Job, job_id))
         except Exception as exc:  # Broker down: the committed row is the outbox.
-            ok = False
             db.session.rollback()
             logger.warning("job %s: enqueue failed (%s); recovery will enqueue it", job_id, exc)
             db.session.execute(sa.update(Job).where(Job.id == job_id).values(enqueued_at=None))
-            add_event(job_id, JobState.PENDING.value,
-                      "queued — the worker queue was unreachable; it will run when it is back")
+            if announce:
+                add_event(job_id, JobState.PENDING.value,
+                          "queued — the worker queue was unreachable; it will run when it is back")
             db.session.commit()
-    return ok
-
-
-# Retry policy per task, named by the prefix of its settings in Config (e.g. CHART_SYNC_RETRIES).
-POLICY_PREFIX = {
-    "sync_chart_data_batch": "CHART_SYNC",
-    "import_salary_sheet": "IMPORT",
-    "commit_salary_sheet": "IMPORT",
-}
+            return False
+    return True
 
 
 def max_attempts_for(task_name: str) -> int:
-    """1 + the configured retries of a task (1 for tasks without a policy)."""
-    prefix = POLICY_PREFIX.get(task_name)
-    return 1 + int(current_app.config[f"{prefix}_RETRIES"]) if prefix else 1
+    """1 + the configured retries of a task."""
+    return 1 + task_policy(huey(), task_name, current_app.config)["retries"]
 
 
 def enqueue(job: Job, eta: dt.datetime | None = None) -> None:
@@ -118,12 +124,8 @@ def enqueue(job: Job, eta: dt.datetime | None = None) -> None:
     """
     task_class = task_wrapper(huey(), job.task_name)
     args = tuple((job.args or {}).get("args", ()))
-    policy = {}
-    prefix = POLICY_PREFIX.get(job.task_name)
-    if prefix:
-        cfg = current_app.config
-        policy = {"retries": max(0, job.max_attempts - job.attempts - 1),
-                  "retry_delay": cfg[f"{prefix}_RETRY_DELAY"], "timeout": cfg[f"{prefix}_TIMEOUT"]}
+    policy = task_policy(huey(), job.task_name, current_app.config)
+    policy["retries"] = max(0, job.max_attempts - job.attempts - 1)
     task = task_class(args, {}, id=job.id, priority=job.priority, eta=eta, **policy)
     if eta is not None:
         huey().add_schedule(task)
@@ -177,7 +179,8 @@ def claim(task, is_periodic: bool = False) -> Job:
     """Claim the job for this worker with a conditional update, or raise Skip.
 
     Only a PENDING or RETRY job can be claimed, so a second delivery of a job that is
-    running or finished, or of a revoked job, does nothing.
+    running or finished, or of a revoked job, does nothing. The claim's start time is
+    kept on the task: it fences this attempt's later writes (see `fence`).
     """
     if db.session.get(PausedTask, task.name) is not None:
         raise Skip(f"task {task.name} is paused", reschedule=True)
@@ -186,7 +189,7 @@ def claim(task, is_periodic: bool = False) -> Job:
         on_enqueued(task)
         job = db.session.get(Job, task.id)
     if is_periodic and not (job.args or {}).get("manual"):
-        _claim_periodic_slot(job)
+        _claim_periodic_slot(task, job)
     now = utcnow()
     me = worker_id()
     result = db.session.execute(
@@ -202,15 +205,17 @@ def claim(task, is_periodic: bool = False) -> Job:
     db.session.refresh(job)
     add_event(job.id, JobState.STARTED.value, f"attempt {job.attempts} started", me)
     db.session.commit()
+    task.ledger_started_at = job.started_at
     _local.task = task
     _local.last_progress = 0.0
+    logger.info("job %s tenant %s: attempt %s started on %s", job.id, job.tenant_id,
+                job.attempts, me)
     return job
 
 
-def _claim_periodic_slot(job: Job) -> None:
-    """Two consumers each enqueue a periodic task: only the first to claim the minute runs it."""
-    at = job.enqueued_at or job.created_at
-    slot = at.replace(second=0, microsecond=0).isoformat()
+def _claim_periodic_slot(task, job: Job) -> None:
+    """Two consumers each enqueue a periodic task: only the first to claim the slot runs it."""
+    slot = periodic_slot(task, job.enqueued_at or job.created_at)
     try:
         with db.session.begin_nested():
             db.session.add(PeriodicRun(task_name=job.task_name, slot=slot, job_id=job.id))
@@ -225,8 +230,37 @@ def _claim_periodic_slot(job: Job) -> None:
         raise Skip("periodic slot already taken") from None
 
 
+def periodic_slot(task, enqueued_at: dt.datetime) -> str:
+    """The scheduled minute a periodic run belongs to, whichever consumer enqueued it.
+
+    Consumers check their schedules at different seconds, and the enqueue is recorded a
+    moment after the check, so the slot is the latest minute at or before the enqueue
+    that the schedule matches (looking back two minutes), not the enqueue's own minute.
+    """
+    minute = enqueued_at.replace(second=0, microsecond=0)
+    validate = getattr(task, "validate_datetime", None)
+    for back in range(3):
+        candidate = minute - dt.timedelta(minutes=back)
+        if validate is None or validate(candidate):
+            return candidate.isoformat()
+    return minute.isoformat()
+
+
+def _this_attempt(task):
+    """Conditions that match the job row only while this attempt still owns it."""
+    started = getattr(task, "ledger_started_at", None)
+    conditions = [Job.id == task.id, Job.state == JobState.STARTED.value]
+    if started is not None:
+        conditions.append(Job.started_at == started)
+    return conditions
+
+
 def finish(task, value, exception: BaseException | None) -> None:
-    """Record the outcome of one attempt (Huey's post-execute hook)."""
+    """Record the outcome of one attempt (Huey's post-execute hook).
+
+    Fenced by the attempt: an attempt that lost its job (interrupted, lease expired and
+    claimed again elsewhere) cannot overwrite the newer attempt's state.
+    """
     _local.task = None
     job = db.session.get(Job, task.id)
     if job is None:
@@ -237,31 +271,41 @@ def finish(task, value, exception: BaseException | None) -> None:
     if exception is None:
         summary = value if isinstance(value, dict) else ({"value": value} if value is not None else None)
         done = db.session.execute(
-            sa.update(Job).where(Job.id == job.id, Job.state == JobState.STARTED.value)
+            sa.update(Job).where(*_this_attempt(task))
             .values(state=JobState.SUCCESS.value, finished_at=now, runtime_seconds=runtime,
                     result=summary, error=None, heartbeat_at=now)
         ).rowcount
         if done:
             add_event(job.id, JobState.SUCCESS.value, "done", me)
         db.session.commit()
+        logger.info("job %s tenant %s: %s", job.id, job.tenant_id,
+                    "SUCCESS" if done else "finished, but the job had been taken over")
         return
+    _record_failure(task, job, exception, now, runtime)
+
+
+def _record_failure(task, job: Job, exception: BaseException, now: dt.datetime,
+                    runtime: float | None) -> None:
     error = describe_error(exception)
     trace = "".join(tb.format_exception(type(exception), exception, exception.__traceback__))
-    will_retry = bool(task.retries)
-    if will_retry:
+    if isinstance(exception, LeaseLost) or isinstance(exception.__cause__, LeaseLost):
+        logger.warning("job %s tenant %s: attempt abandoned: %s", job.id, job.tenant_id, error)
+        return
+    if task.retries:
         eta = now + dt.timedelta(seconds=task.retry_delay or 0)
         values = dict(state=JobState.RETRY.value, eta=eta, enqueued_at=now)
         message = f"attempt {job.attempts} failed: {error}; retrying at {eta:%H:%M:%S} UTC"
     else:
         values = dict(state=JobState.FAILURE.value, finished_at=now)
         message = f"failed: {error}"
-    db.session.execute(
-        sa.update(Job).where(Job.id == job.id, Job.state == JobState.STARTED.value)
+    changed = db.session.execute(
+        sa.update(Job).where(*_this_attempt(task))
         .values(error=error, traceback=trace, runtime_seconds=runtime, **values)
-    )
-    add_event(job.id, values["state"], message, me)
+    ).rowcount
+    if changed:
+        add_event(job.id, values["state"], message, worker_id())
     db.session.commit()
-    logger.info("job %s %s: %s", job.id, values["state"], error)
+    logger.info("job %s tenant %s: %s: %s", job.id, job.tenant_id, values["state"], error)
 
 
 def describe_error(exception: BaseException) -> str:
@@ -272,10 +316,13 @@ def describe_error(exception: BaseException) -> str:
 
 
 def on_interrupted(task) -> None:
-    """The consumer is shutting down mid-task: put the job back on the queue at once."""
+    """The consumer is shutting down mid-task: put the job back on the queue at once.
+
+    An interrupted attempt does not count against the job's attempts.
+    """
     _local.task = None
     result = db.session.execute(
-        sa.update(Job).where(Job.id == task.id, Job.state == JobState.STARTED.value)
+        sa.update(Job).where(*_this_attempt(task), Job.worker_id == worker_id())
         .values(state=JobState.PENDING.value, attempts=sa.case((Job.attempts > 0, Job.attempts - 1), else_=0),
                 enqueued_at=None, worker_id=None)
     )
@@ -284,6 +331,7 @@ def on_interrupted(task) -> None:
                   "interrupted by a worker shutdown; back on the queue", worker_id())
     db.session.commit()
     if result.rowcount:
+        logger.warning("job %s: interrupted by a worker shutdown; re-enqueued", task.id)
         dispatch([task.id])
 
 
@@ -311,12 +359,30 @@ def current_task():
     return getattr(_local, "task", None)
 
 
+def fence() -> None:
+    """Inside a task's effect transaction: lock the job row; raise LeaseLost if not ours.
+
+    A task that commits its effect in the same transaction as this call has its effect
+    applied only while its attempt still owns the job, so an attempt that recovery or a
+    shutdown already gave to another worker cannot add a second effect.
+    """
+    task = current_task()
+    if task is None:
+        return
+    owned = db.session.execute(
+        sa.update(Job).where(*_this_attempt(task)).values(heartbeat_at=utcnow())
+    ).rowcount
+    if not owned:
+        raise LeaseLost(f"job {task.id} is no longer owned by this attempt")
+
+
 def checkpoint(done: int, total: int | None = None, message: str | None = None,
                force: bool = False) -> None:
     """Report progress (throttled to ~4 writes a second) and stop a task past its deadline.
 
     Thread workers cannot be interrupted by Huey's timeout, so long tasks call this between
-    batches of rows; it raises JobDeadlineExceeded once the task's time limit has passed.
+    batches of rows; it raises JobDeadlineExceeded once the task's time limit has passed,
+    and LeaseLost once the job was given to another attempt.
     """
     task = current_task()
     if task is None:
@@ -335,7 +401,9 @@ def checkpoint(done: int, total: int | None = None, message: str | None = None,
     # Progress goes through its own connection so it is visible while the task's own
     # transaction is still open.
     with db.engine.begin() as conn:
-        conn.execute(sa.update(Job).where(Job.id == task.id).values(**values))
+        owned = conn.execute(sa.update(Job).where(*_this_attempt(task)).values(**values)).rowcount
+    if not owned:
+        raise LeaseLost(f"job {task.id} is no longer owned by this attempt")
 
 
 # --- Reading the ledger -----------------------------------------------------------------

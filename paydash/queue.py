@@ -101,6 +101,33 @@ def task_wrapper(huey: Huey, task_name: str):
     raise KeyError(f"no task named {task_name!r} is registered")
 
 
+# Each task's policy settings in the config, by prefix (e.g. CHART_SYNC_RETRIES).
+POLICY_PREFIX = {
+    "sync_chart_data_batch": "CHART_SYNC",
+    "import_salary_sheet": "IMPORT",
+    "commit_salary_sheet": "IMPORT",
+    "diagnostic_probe": "PROBE",
+}
+
+
+def task_policy(huey: Huey, task_name: str, config: Mapping) -> dict:
+    """Retries, retry delay and time limit for a task: the config's, else the decorator's.
+
+    Taken when the job is enqueued, so they travel in the message and a worker started
+    with other settings still honours the limits the job was created with.
+    """
+    task_class = task_wrapper(huey, task_name)
+    prefix = POLICY_PREFIX.get(task_name, "")
+
+    def setting(name: str, default):
+        value = config.get(f"{prefix}_{name}") if prefix else None
+        return default if value is None else value
+
+    return {"retries": int(setting("RETRIES", task_class.default_retries or 0)),
+            "retry_delay": setting("RETRY_DELAY", task_class.default_retry_delay or 0),
+            "timeout": setting("TIMEOUT", task_class.default_timeout)}
+
+
 def registered_task_names(huey: Huey) -> list[str]:
     return sorted(tc.__name__ for tc in huey._registry._registry.values())
 

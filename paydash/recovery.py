@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from paydash import jobs
+from paydash import workers
 from paydash.extensions import db
 from paydash.models import Job
 from paydash.models import JobState
@@ -40,7 +41,7 @@ def recover_lost_jobs(now: dt.datetime | None = None) -> RecoveryReport:
     now = now or utcnow()
     cfg = current_app.config
     report = RecoveryReport()
-    report.enqueued_outbox = _enqueue_outbox(now)
+    report.enqueued_outbox = drain_outbox(now)
     _expire_leases(now, cfg["LEASE_SECONDS"], report)
     report.requeued_lost = _requeue_lost(now, cfg["ENQUEUE_GRACE_SECONDS"])
     _mark_stale_workers(now, cfg["LEASE_SECONDS"])
@@ -49,41 +50,68 @@ def recover_lost_jobs(now: dt.datetime | None = None) -> RecoveryReport:
     return report
 
 
-def _enqueue_outbox(now: dt.datetime) -> list[str]:
-    # A few seconds of grace: the request that created the job may be enqueueing it now.
-    cutoff = now - dt.timedelta(seconds=5)
+def drain_outbox(now: dt.datetime | None = None) -> list[str]:
+    """Enqueue PENDING jobs never enqueued; called every heartbeat, so cheap when empty."""
+    now = now or utcnow()
+    # A moment of grace: the request that created the job may be enqueueing it now.
+    cutoff = now - dt.timedelta(seconds=2)
     ids = list(db.session.scalars(
         sa.select(Job.id).where(Job.state == JobState.PENDING.value,
                                 Job.enqueued_at.is_(None), Job.created_at < cutoff)
         .order_by(Job.created_at).limit(5000)))
-    if ids:
-        jobs.dispatch(ids)
+    if ids and jobs.dispatch(ids, announce=False):
+        logger.info("recovery: enqueued %s jobs from the outbox", len(ids))
     return ids
 
 
 def _expire_leases(now: dt.datetime, lease: float, report: RecoveryReport) -> None:
+    """STARTED jobs whose worker is dead go back on the queue, or fail once attempts are spent.
+
+    A worker is dead when it has not heart-beaten for `lease` seconds, or at once when it
+    was a process on this host that no longer exists (a consumer restarted by supervisor,
+    systemd or a test, after a crash).
+    """
     cutoff = now - dt.timedelta(seconds=lease)
     last_sign = sa.func.coalesce(Job.heartbeat_at, Job.started_at)
-    stuck = db.session.scalars(
+    silent_jobs = db.session.scalars(
         sa.select(Job).where(Job.state == JobState.STARTED.value, last_sign < cutoff).limit(5000)
     ).all()
-    for job in stuck:
+    for job in silent_jobs:
         silent = int((now - (job.heartbeat_at or job.started_at)).total_seconds())
-        why = f"worker {job.worker_id} stopped heart-beating {silent} s ago"
-        if job.attempts < job.max_attempts:
-            changed = _transition(job.id, JobState.STARTED, JobState.PENDING,
-                                  f"{why}; re-enqueued (attempt {job.attempts} of "
-                                  f"{job.max_attempts} used)", enqueued_at=None, worker_id=None)
-            if changed:
-                report.requeued_dead_worker.append(job.id)
-        else:
-            changed = _transition(job.id, JobState.STARTED, JobState.FAILURE,
-                                  f"{why}; all {job.max_attempts} attempts used",
-                                  finished_at=now, error=f"Worker lost: {why}")
-            if changed:
-                report.failed_dead_worker.append(job.id)
+        _release(job, now, f"worker {job.worker_id} stopped heart-beating {silent} s ago",
+                 report, last_sign < cutoff)
+    for job in _jobs_of_dead_local_workers(cutoff):
+        _release(job, now, f"worker {job.worker_id} is no longer running", report)
     if report.requeued_dead_worker:
-        jobs.dispatch(report.requeued_dead_worker)
+        jobs.dispatch(report.requeued_dead_worker, announce=False)
+
+
+def _jobs_of_dead_local_workers(cutoff: dt.datetime) -> list[Job]:
+    """STARTED jobs, not yet silent past the lease, of processes that died on this host."""
+    running = db.session.scalars(
+        sa.select(Job).where(Job.state == JobState.STARTED.value,
+                             sa.func.coalesce(Job.heartbeat_at, Job.started_at) >= cutoff)
+        .limit(5000)).all()
+    me = workers.current_worker_id()
+    return [job for job in running
+            if workers.process_is_gone(job.worker_id)
+            or (job.worker_id == me and job.started_at < workers.PROCESS_STARTED_AT)]
+
+
+def _release(job: Job, now: dt.datetime, why: str, report: RecoveryReport, *still) -> None:
+    """Re-enqueue or fail one job of a dead worker, unless its attempt moved on meanwhile."""
+    same_attempt = (Job.started_at == job.started_at, *still)
+    if job.attempts < job.max_attempts:
+        if _transition(job.id, JobState.STARTED, JobState.PENDING,
+                       f"{why}; re-enqueued (attempt {job.attempts} of {job.max_attempts} used)",
+                       same_attempt, enqueued_at=None, worker_id=None):
+            report.requeued_dead_worker.append(job.id)
+            logger.warning("job %s tenant %s: %s; re-enqueued", job.id, job.tenant_id, why)
+    elif _transition(job.id, JobState.STARTED, JobState.FAILURE,
+                     f"{why}; all {job.max_attempts} attempts used", same_attempt,
+                     finished_at=now, error=f"Worker lost: {why}"):
+        report.failed_dead_worker.append(job.id)
+        logger.warning("job %s tenant %s: %s; failed, no attempts left", job.id, job.tenant_id, why)
 
 
 def _requeue_lost(now: dt.datetime, grace: float) -> list[str]:
@@ -105,17 +133,20 @@ def _requeue_lost(now: dt.datetime, grace: float) -> list[str]:
     for job in lost:
         if _transition(job.id, JobState(job.state), JobState.PENDING,
                        "the queue no longer held this job (broker data lost); re-enqueued",
-                       enqueued_at=None):
+                       (Job.enqueued_at == job.enqueued_at,), enqueued_at=None):
             requeued.append(job.id)
+            logger.warning("job %s tenant %s: not held by any queue; re-enqueued",
+                           job.id, job.tenant_id)
     if requeued:
-        jobs.dispatch(requeued)
+        jobs.dispatch(requeued, announce=False)
     return requeued
 
 
-def _transition(job_id: str, old: JobState, new: JobState, message: str, **values) -> bool:
+def _transition(job_id: str, old: JobState, new: JobState, message: str,
+                conditions: tuple = (), **values) -> bool:
     """Conditional state change with its event; False when someone else changed it first."""
     result = db.session.execute(
-        sa.update(Job).where(Job.id == job_id, Job.state == old.value)
+        sa.update(Job).where(Job.id == job_id, Job.state == old.value, *conditions)
         .values(state=new.value, **values)
     )
     if result.rowcount:

@@ -23,14 +23,17 @@ from paydash.models import utcnow
 logger = logging.getLogger(__name__)
 
 _started_in_pid: int | None = None
+# When this consumer started (forked workers inherit it): a job this id claimed before
+# then was claimed by an earlier process that had the same pid (a restarted container).
+PROCESS_STARTED_AT = utcnow()
 _lock = threading.Lock()
 
 
 def consumer_pid() -> int:
     """The pid of the consumer: process workers are forked children of it."""
-    if multiprocessing.parent_process() is not None:
-        return os.getppid()
-    return os.getpid()
+    parent = multiprocessing.parent_process()
+    # The parent's recorded pid, not getppid(): an orphaned child must keep its identity.
+    return parent.pid if parent is not None else os.getpid()
 
 
 def current_worker_id() -> str:
@@ -38,20 +41,45 @@ def current_worker_id() -> str:
 
 
 def register(worker_type: str, concurrency: int, backend: str) -> None:
-    """Create or refresh this process's Worker row."""
+    """Create or refresh this consumer's Worker row.
+
+    Every worker thread or forked worker process of one consumer calls this at start, at
+    the same moment, so a lost race to insert the row becomes an update.
+    """
     wid = current_worker_id()
+    host, pid = wid.rsplit(":", 1)
     now = utcnow()
-    row = db.session.get(Worker, wid)
-    if row is None:
-        host, pid = wid.rsplit(":", 1)
-        row = Worker(id=wid, host=host, pid=int(pid), started_at=now)
-        db.session.add(row)
-    row.worker_type = worker_type
-    row.concurrency = concurrency
-    row.queue_backend = backend
-    row.heartbeat_at = now
-    row.stopped_at = None
+    values = dict(worker_type=worker_type, concurrency=concurrency, queue_backend=backend,
+                  heartbeat_at=now, stopped_at=None)
+    if db.session.get(Worker, wid) is None:
+        try:
+            with db.session.begin_nested():
+                db.session.add(Worker(id=wid, host=host, pid=int(pid), started_at=now, **values))
+            db.session.commit()
+            logger.info("worker %s registered (%s x %s, %s)", wid, concurrency, worker_type, backend)
+            return
+        except sa.exc.IntegrityError:
+            db.session.rollback()
+    db.session.execute(sa.update(Worker).where(Worker.id == wid).values(**values))
     db.session.commit()
+
+
+def process_is_gone(worker_id: str | None) -> bool:
+    """True when `worker_id` names a process on this host that no longer exists."""
+    if not worker_id or ":" not in worker_id:
+        return False
+    host, pid = worker_id.rsplit(":", 1)
+    if host != socket.gethostname() or not pid.isdigit() or worker_id == current_worker_id():
+        return False
+    if int(pid) == os.getpid():  # A forked worker checking its own consumer's id.
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # It exists, under another user.
+        return False
+    return False
 
 
 def beat(in_flight_ids: list[str]) -> None:
@@ -73,8 +101,12 @@ def mark_stopped() -> None:
     db.session.commit()
 
 
-def start_heartbeat(app, huey, interval: float) -> bool:
-    """Start this process's heartbeat thread once (a forked child starts its own)."""
+def start_heartbeat(app, huey, interval: float, on_beat=None) -> bool:
+    """Start this process's heartbeat thread once (a forked child starts its own).
+
+    `on_beat` runs after each beat (the outbox drain), so jobs accepted while the broker
+    was down are enqueued within one interval of its return.
+    """
     global _started_in_pid
     with _lock:
         if _started_in_pid == os.getpid():
@@ -87,6 +119,8 @@ def start_heartbeat(app, huey, interval: float) -> bool:
             try:
                 with app.app_context():
                     beat([task.id for task in list(huey._tasks_in_flight)])
+                    if on_beat is not None:
+                        on_beat()
             except Exception:  # The database may be briefly unreachable; keep beating.
                 logger.exception("worker %s: heartbeat failed", current_worker_id())
 
