@@ -15,6 +15,7 @@ from paydash import audit
 from paydash import charts
 from paydash import employees
 from paydash import payroll
+from paydash import payroll_advances
 from paydash.extensions import db
 from paydash.models import Employee
 from paydash.models import PayrollMonth
@@ -40,11 +41,18 @@ class NotAllowed(PermissionError):
 
 
 class MonthInputError(ValueError):
-    """Some cells are wrong; `errors` maps employee id (text) to {field: message}."""
+    """Some cells are wrong; `errors` maps employee id (text) to {field: message}.
 
-    def __init__(self, errors: dict[str, dict[str, str]], message: str | None = None):
-        super().__init__(message or f"{len(errors)} rows need fixing before saving")
+    `summary` lists the same errors once per employee, with code and name, in sheet order.
+    """
+
+    def __init__(self, errors: dict[str, dict[str, str]], message: str | None = None,
+                 summary: list[dict] | None = None):
+        count = len(errors)
+        super().__init__(message or f"{count} employee{'s' if count != 1 else ''} "
+                                    f"need{'s' if count == 1 else ''} fixing before saving")
         self.errors = errors
+        self.summary = summary or []
 
 
 @dataclass(frozen=True)
@@ -121,9 +129,15 @@ def variance(tenant: Tenant, year: int, month: int, lines: list[Line]) -> list[d
 def compute_month(tenant: Tenant, year: int, month: int,
                   raw_inputs: Mapping) -> tuple[list[Line], dict[str, dict[str, str]]]:
     """Every employee's pay from HR's cells (keyed by employee id), and errors per row."""
+    return _compute(tenant, year, month, raw_inputs,
+                    employees.employed_in_month(tenant.id, year, month))
+
+
+def _compute(tenant: Tenant, year: int, month: int, raw_inputs: Mapping,
+             staff: list[Employee]) -> tuple[list[Line], dict[str, dict[str, str]]]:
     rules = rules_for_tenant(tenant, year, month)
     lines, errors = [], {}
-    for employee in employees.employed_in_month(tenant.id, year, month):
+    for employee in staff:
         raw = raw_inputs.get(str(employee.id)) or {}
         inputs, row_errors = payroll.parse_inputs(raw, rules.days_in_month)
         if row_errors:
@@ -146,6 +160,7 @@ def month_view(tenant: Tenant, year: int, month: int) -> dict:
               for e in employees.employed_in_month(tenant.id, year, month)]
     return {
         "year": year, "month": month, "status": record.status if record else DRAFT,
+        "unsaved_changes": has_unsaved_changes(record),
         "rules": payroll.rules_as_json(rules),
         "variance_pct": str(tenant.variance_pct),
         "employees": people,
@@ -154,11 +169,29 @@ def month_view(tenant: Tenant, year: int, month: int) -> dict:
     }
 
 
+def error_summary(staff: list[Employee], errors: Mapping) -> list[dict]:
+    """Every employee with an error, in sheet order, with code, name and the messages."""
+    return [{"employee_id": e.id, "code": e.code, "name": e.name,
+             "messages": list(errors[str(e.id)].values())}
+            for e in staff if str(e.id) in errors]
+
+
+def has_unsaved_changes(record: PayrollMonth | None) -> bool:
+    """True when HR's draft was changed after the month was last saved."""
+    if record is None or record.saved_at is None or not record.draft:
+        return False
+    return record.draft.get("saved_at") != _stamp(record.saved_at)
+
+
+def _stamp(moment) -> str:
+    return moment.isoformat() + "Z"
+
+
 def save_draft(tenant_id: int, year: int, month: int, raw_inputs: Mapping,
                user_id: int | None) -> str:
     """Keep HR's cells as typed (no checks: a draft may be half done); returns its time."""
     record = _month_for_update(tenant_id, year, month)
-    saved_at = utcnow().isoformat() + "Z"
+    saved_at = _stamp(utcnow())
     record.draft = {"inputs": _clean_draft(raw_inputs), "saved_at": saved_at, "by": user_id}
     db.session.commit()
     return saved_at
@@ -184,10 +217,11 @@ def save_month(tenant: Tenant, year: int, month: int, raw_inputs: Mapping, user_
     enqueued after the commit. Raises MonthLocked or MonthInputError; returns the Job.
     """
     record = _month_for_update(tenant.id, year, month)
-    lines, errors = compute_month(tenant, year, month, raw_inputs)
+    staff = employees.employed_in_month(tenant.id, year, month)
+    lines, errors = _compute(tenant, year, month, raw_inputs, staff)
     if errors:
         db.session.rollback()
-        raise MonthInputError(errors)
+        raise MonthInputError(errors, summary=error_summary(staff, errors))
     if not lines:
         db.session.rollback()
         raise MonthInputError({}, "There are no active employees for this month. "
@@ -197,8 +231,7 @@ def save_month(tenant: Tenant, year: int, month: int, raw_inputs: Mapping, user_
     db.session.add_all(salary_row(tenant.id, year, month, line) for line in lines)
     now = utcnow()
     record.status, record.saved_at, record.saved_by_id = SAVED, now, user_id
-    record.draft = {"inputs": _clean_draft(raw_inputs), "saved_at": now.isoformat() + "Z",
-                    "by": user_id}
+    record.draft = {"inputs": _clean_draft(raw_inputs), "saved_at": _stamp(now), "by": user_id}
     job = charts.request_sync(tenant.id, year, month, "frontend", user_id)
     logger.info("tenant %s %s-%02d: saved %s rows from the browser; job %s",
                 tenant.id, year, month, len(lines), job.id)
@@ -224,16 +257,31 @@ def salary_row(tenant_id: int, year: int, month: int, line: Line) -> SalaryRow:
                      net=p.net, extra=extra, source="frontend")
 
 
+def _claim(record: PayrollMonth, before: str, after: str, **values) -> bool:
+    """Move the month from `before` to `after` unless another request already did."""
+    # A conditional update, not a read then a write: of two clicks on "Mark paid" only
+    # one changes the row, so advance balances are touched once.
+    changed = db.session.execute(
+        sa.update(PayrollMonth).where(PayrollMonth.id == record.id, PayrollMonth.status == before)
+        .values(status=after, **values).execution_options(synchronize_session=False)).rowcount
+    db.session.refresh(record)
+    return changed == 1
+
+
 def mark_paid(tenant_id: int, year: int, month: int, user_id: int | None) -> PayrollMonth:
-    """Lock a saved month: no edits and no saves until an admin unlocks it."""
+    """Lock a saved month and take its advance deductions off the balances, in one commit."""
     record = get_month(tenant_id, year, month)
     if record is None or record.status == DRAFT:
         raise MonthInputError({}, "Save the month before marking it paid.")
-    if record.status == PAID:
+    if record.status == SAVED and has_unsaved_changes(record):
+        raise MonthInputError({}, "Cells were changed after the last save. Save the month "
+                                  "again before marking it paid.")
+    if not _claim(record, SAVED, PAID, paid_at=utcnow(), paid_by_id=user_id):
         return record
-    record.status, record.paid_at, record.paid_by_id = PAID, utcnow(), user_id
+    record.advances_recovered = payroll_advances.recover(tenant_id, year, month)
     audit.record("payroll.paid", user_id=user_id, tenant_id=tenant_id,
-                 target=f"{year}-{month:02d}")
+                 target=f"{year}-{month:02d}",
+                 detail={"advances_recovered": record.advances_recovered})
     db.session.commit()
     return record
 
@@ -246,12 +294,16 @@ def unlock(tenant_id: int, year: int, month: int, user: User, reason: str = "",
     record = get_month(tenant_id, year, month)
     if record is None or record.status != PAID:
         raise MonthInputError({}, "This month is not locked.")
+    paid_at, paid_by_id = record.paid_at, record.paid_by_id
+    if not _claim(record, PAID, SAVED, paid_at=None, paid_by_id=None):
+        raise MonthInputError({}, "This month is not locked.")
+    payroll_advances.restore(tenant_id, record.advances_recovered)
     audit.record("payroll.unlock", user_id=user.id, tenant_id=tenant_id,
                  target=f"{year}-{month:02d}",
-                 detail={"reason": reason[:500], "paid_at": record.paid_at.isoformat()
-                         if record.paid_at else None, "paid_by_id": record.paid_by_id},
-                 ip=ip)
-    record.status, record.paid_at, record.paid_by_id = SAVED, None, None
+                 detail={"reason": reason[:500], "paid_at": paid_at.isoformat()
+                         if paid_at else None, "paid_by_id": paid_by_id,
+                         "advances_restored": record.advances_recovered}, ip=ip)
+    record.advances_recovered = None
     db.session.commit()
     logger.info("tenant %s %s-%02d unlocked by user %s", tenant_id, year, month, user.id)
     return record

@@ -140,3 +140,49 @@ def test_a_column_pasted_from_excel_fills_consecutive_cells_and_enter_moves_down
     page.wait_for_timeout(2000)
     page.reload()
     assert [cell(page, r, "incentive").input_value() for r in range(3)] == ["100", "200", "300"]
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_mark_paid_is_offered_as_soon_as_the_save_finishes_and_withdrawn_by_a_later_edit(live_app, page):
+    from playwright.sync_api import expect  # noqa: PLC0415
+    _app, base = live_app
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    sign_in_and_open_march(page, base)
+    mark_paid = page.locator("#mark-paid button")
+    expect(mark_paid).to_be_hidden()
+
+    cell(page, 0, "incentive").fill("100")
+    page.click("#save-month")
+    expect(mark_paid).to_be_visible()              # No reload: the save's answer shows it.
+
+    cell(page, 0, "incentive").fill("150")         # Now the screen differs from what was saved.
+    expect(mark_paid).to_be_hidden()
+    expect(page.locator("#mark-paid-hint")).to_be_visible()
+
+    page.click("#save-month")
+    expect(mark_paid).to_be_visible()
+    mark_paid.click()
+    expect(page.locator("#month-status")).to_have_text("paid")
+    assert errors == []
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_refused_save_lists_every_employee_with_an_error_and_leads_to_the_cell(live_app, page):
+    from playwright.sync_api import expect  # noqa: PLC0415
+    _app, base = live_app
+    sign_in_and_open_march(page, base)
+    # Rows are sorted by name within Stores: Joseph D (E3), Meena Iyer (E2), Ravi Kumar (E1).
+    cell(page, 0, "ot_hours").fill("ten")
+    cell(page, 2, "late_minutes").fill("x")
+    page.click("#save-month")
+
+    items = page.locator("#save-error-list li")
+    expect(items).to_have_count(2)
+    expect(items.nth(0)).to_have_text("E3 Joseph D: OT hours: 'ten' is not a number")
+    expect(items.nth(1)).to_have_text("E1 Ravi Kumar: Late minutes: 'x' is not a number")
+    items.nth(1).get_by_role("button").click()
+    assert page.evaluate("[document.activeElement.dataset.row, document.activeElement.dataset.field]") == [
+        "2", "late_minutes"]

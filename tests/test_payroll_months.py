@@ -219,3 +219,65 @@ def test_the_register_keeps_a_name_that_looks_like_a_formula_as_text(hr_client, 
     ws = load_workbook(io.BytesIO(hr_client.get(url("register.xlsx")).data)).active
     names = [ws.cell(row=r, column=2).value for r in range(4, ws.max_row + 1)]
     assert "'=HYPERLINK(\"x\")" in names
+
+
+# --- Advance balances follow the paid months ------------------------------------------------
+
+
+def balances(app, staff) -> dict[str, Decimal]:
+    with app.app_context():
+        return {code: db.session.get(Employee, staff[code]).advance_balance for code in ("E1", "E2")}
+
+
+def test_marking_paid_takes_the_months_advance_off_the_balance(hr_client, app, staff):
+    save(hr_client, staff, E1={"advance": "500"})
+    hr_client.post(url("paid"))
+    assert balances(app, staff) == {"E1": Decimal("1500.00"), "E2": Decimal("0.00")}
+
+
+def test_marking_paid_twice_takes_the_advance_off_once(hr_client, app, staff):
+    save(hr_client, staff, E1={"advance": "500"})
+    hr_client.post(url("paid"))
+    hr_client.post(url("paid"))
+    assert balances(app, staff)["E1"] == Decimal("1500.00")
+
+
+def test_unlocking_gives_the_advance_back_so_paying_again_does_not_double_deduct(
+        hr_client, app, staff):
+    save(hr_client, staff, E1={"advance": "500"})
+    hr_client.post(url("paid"))
+    admin = login(app.test_client(), "admin@acme.test")
+    admin.post(url("unlock"), data={"reason": "wrong advance"})
+    assert balances(app, staff)["E1"] == Decimal("2000.00")
+    hr_client.post(url("paid"))
+    assert balances(app, staff)["E1"] == Decimal("1500.00")
+
+
+def test_a_balance_lowered_after_saving_never_goes_below_zero_and_unlock_restores_it(
+        hr_client, app, staff):
+    save(hr_client, staff, E1={"advance": "500"})
+    with app.app_context():
+        db.session.get(Employee, staff["E1"]).advance_balance = Decimal("200")
+        db.session.commit()
+    hr_client.post(url("paid"))
+    assert balances(app, staff)["E1"] == Decimal("0.00")
+    login(app.test_client(), "admin@acme.test").post(url("unlock"), data={"reason": "x"})
+    assert balances(app, staff)["E1"] == Decimal("200.00")
+
+
+def test_a_month_changed_after_saving_cannot_be_marked_paid_until_saved_again(hr_client, app, staff):
+    save(hr_client, staff)
+    hr_client.put(url("draft"), json=cells(staff, E1={"incentive": "700"}))
+    page = hr_client.post(url("paid"), follow_redirects=True).get_data(as_text=True)
+    assert "Save the month again before marking it paid." in page
+    with app.app_context():
+        assert db.session.scalar(sa.select(PayrollMonth.status)) == "saved"
+
+
+def test_refused_save_lists_every_employee_with_an_error_by_code_and_name(hr_client, staff):
+    body = save(hr_client, staff, E1={"ot_hours": "ten"},
+                E2={"absent_days": "-2", "late_minutes": "x"}).get_json()
+    assert body["detail"] == "2 employees need fixing before saving"
+    assert [(s["code"], s["name"], s["messages"]) for s in body["summary"]] == [
+        ("E2", "Meena", ["Absent days cannot be negative", "Late minutes: 'x' is not a number"]),
+        ("E1", "Ravi Kumar", ["OT hours: 'ten' is not a number"])]

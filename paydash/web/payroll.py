@@ -15,6 +15,7 @@ from flask import url_for
 
 from paydash import employees
 from paydash import payroll_months
+from paydash import payroll_settings
 from paydash import register
 from paydash import statutory
 from paydash.exports import XLSX_MIMETYPE
@@ -79,7 +80,8 @@ def month_sheet(year: int, month: int):
     tenant = _tenant()
     view = payroll_months.month_view(tenant, year, month)
     return render_template("payroll/sheet.html", view=view, year=year, month=month,
-                           is_admin=g.user.role == Role.TENANT_ADMIN.value)
+                           is_admin=g.user.role == Role.TENANT_ADMIN.value,
+                           basis_labels=payroll_settings.DAYS_BASIS_LABELS)
 
 
 def _inputs_from_request() -> dict:
@@ -126,7 +128,7 @@ def save(year: int, month: int):
     except payroll_months.MonthInputError as exc:
         db.session.rollback()
         return jsonify(error="Please fix the highlighted cells", detail=str(exc),
-                       errors=exc.errors), 422
+                       errors=exc.errors, summary=exc.summary), 422
     return jsonify(job=job_as_dict(job)), 202
 
 
@@ -135,8 +137,12 @@ def save(year: int, month: int):
 def mark_paid(year: int, month: int):
     _period(year, month)
     try:
-        payroll_months.mark_paid(_tenant().id, year, month, g.user.id)
-        flash("Marked paid. The month is locked.", "success")
+        record = payroll_months.mark_paid(_tenant().id, year, month, g.user.id)
+        recovered = len(record.advances_recovered or {})
+        flash("Marked paid. The month is locked."
+              + (f" Advance balances reduced for {recovered} "
+                                 f"employee{'s' if recovered != 1 else ''}." if recovered else ""),
+              "success")
     except payroll_months.MonthInputError as exc:
         db.session.rollback()
         flash(str(exc), "error")
@@ -168,6 +174,34 @@ def register_xlsx(year: int, month: int):
     filename = f"salary-register-{tenant.slug}-{year}-{month:02d}.xlsx"
     return Response(data, mimetype=XLSX_MIMETYPE,
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+# --- Settings -------------------------------------------------------------------------------
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@roles_required(*TENANT_ROLES)
+def settings():
+    """The tenant's payroll settings: admins change them, HR reads them."""
+    tenant = _tenant()
+    can_edit = g.user.role == Role.TENANT_ADMIN.value
+    values, errors = payroll_settings.current(tenant), {}
+    if request.method == "POST":
+        if not can_edit:
+            abort(403)
+        try:
+            changes = payroll_settings.update(tenant, request.form, g.user.id, ip=client_ip())
+        except payroll_settings.SettingsError as exc:
+            db.session.rollback()
+            values, errors = payroll_settings.form_values(request.form), exc.errors
+        else:
+            flash("Saved: " + payroll_settings.describe(changes) + "." if changes
+                  else "Nothing changed.", "success")
+            return redirect(url_for("payroll.settings"))
+    return render_template("payroll/settings.html", values=values, errors=errors,
+                           can_edit=can_edit, basis_labels=payroll_settings.DAYS_BASIS_LABELS,
+                           pt_states=statutory.PT_STATES, pf=statutory.pf_on(dt.date.today()),
+                           esi=statutory.esi_on(dt.date.today())), 422 if errors else 200
 
 
 # --- Employees ------------------------------------------------------------------------------

@@ -23,13 +23,22 @@
   const flagged = new Map();  // employee id -> variance entry
   const rows = [];            // row index -> {tr, cells: {field: input}, out: {col: td}, emp}
 
-  // --- Draft: the server's, or this browser's when it is newer -----------------------
+  // --- Draft: the server's, or this browser's when it is newer and different --------------
   let restored = false;
   Object.assign(inputs, view.draft || {});
+
+  function canonical(cells) {
+    return JSON.stringify(Object.keys(cells || {}).sort().map((id) =>
+      [id, Object.keys(cells[id] || {}).sort().map((f) => [f, String(cells[id][f])])]));
+  }
+
   try {
     const local = JSON.parse(localStorage.getItem(urls.storageKey) || "null");
     const serverAt = view.draft_saved_at ? Date.parse(view.draft_saved_at) : 0;
-    if (local && local.inputs && local.at > serverAt && !locked) {
+    // The tab writes its draft on every unload, so a newer local copy that says the same
+    // as the server's is no change at all.
+    if (local && local.inputs && local.at > serverAt && !locked
+        && canonical(local.inputs) !== canonical(inputs)) {
       Object.keys(inputs).forEach((k) => delete inputs[k]);
       Object.assign(inputs, local.inputs);
       restored = true;
@@ -193,6 +202,21 @@
     renderTotals(); draftChanged();
   });
 
+  // --- Mark paid: offered once the month is saved and nothing changed since --------------
+  const markPaid = document.getElementById("mark-paid");
+  const markPaidHint = document.getElementById("mark-paid-hint");
+  let status = view.status;
+  let edits = 0;              // cell changes since the page opened
+  let savedEdits = (view.unsaved_changes || restored) ? -1 : 0;  // `edits` at the last save
+
+  function showMarkPaid() {
+    if (!markPaid) return;
+    const unsaved = edits !== savedEdits;
+    markPaid.hidden = status !== "saved" || unsaved;
+    markPaidHint.hidden = status !== "saved" || !unsaved;
+  }
+  showMarkPaid();
+
   // --- Drafts: this browser at once, the server after a pause ------------------------------
   const draftStatus = document.getElementById("draft-status");
   let localTimer = null; let serverTimer = null; let saving = false; let pending = false;
@@ -201,6 +225,7 @@
 
   function draftChanged() {
     if (locked) return;
+    edits += 1; showMarkPaid();
     clearTimeout(localTimer); clearTimeout(serverTimer);
     localTimer = setTimeout(saveLocal, 250);
     serverTimer = setTimeout(saveServerDraft, 1500);
@@ -235,6 +260,9 @@
   const saveText = document.getElementById("save-text");
   const saveBar = document.getElementById("save-bar");
   const saveError = document.getElementById("save-error");
+  const saveErrorBox = document.getElementById("save-error-box");
+  const saveErrorList = document.getElementById("save-error-list");
+  const rowsById = new Map(rows.map((row) => [row.emp.id, row]));
 
   function showServerErrors(errors) {
     let first = null;
@@ -243,6 +271,31 @@
       FIELDS.forEach((f) => { if (rowErrors[f]) { showError(row.cells[f], rowErrors[f]); first = first || row.cells[f]; } });
     });
     if (first) first.focus();
+  }
+
+  function firstBadCell(row) {
+    return FIELDS.map((f) => row.cells[f]).find((c) => c.getAttribute("aria-invalid") === "true") || row.cells[FIELDS[0]];
+  }
+
+  // Every employee the server refused, by code and name: a cell message alone is easy to
+  // miss among 500 rows, and an employee added since this page opened has no row here.
+  function showErrorSummary(summary) {
+    saveErrorList.replaceChildren();
+    (summary || []).forEach((entry) => {
+      const item = document.createElement("li");
+      const row = rowsById.get(entry.employee_id);
+      const label = entry.code + " " + entry.name;
+      if (row) {
+        const jump = document.createElement("button");
+        jump.type = "button"; jump.className = "link"; jump.textContent = label;
+        jump.addEventListener("click", () => { const c = firstBadCell(row); c.focus(); c.select(); });
+        item.appendChild(jump);
+      } else {
+        item.append(label + " (not on this page: reload it to see this employee)");
+      }
+      item.append(": " + entry.messages.join("; "));
+      saveErrorList.appendChild(item);
+    });
   }
 
   function watchJob(job) {
@@ -270,20 +323,25 @@
   }
 
   if (saveButton) saveButton.addEventListener("click", async () => {
-    saveButton.disabled = true; saveError.hidden = true;
+    saveButton.disabled = true; saveErrorBox.hidden = true;
+    const editsSent = edits;
     saveBox.hidden = false; saveText.textContent = "Saving…"; saveBar.style.width = "5%";
     clearTimeout(serverTimer);
     try {
       const result = await Paydash.api(urls.save, { method: "POST", headers: { "Content-Type": "application/json" },
                                                    body: JSON.stringify({ inputs }) });
       saveLocal();
-      document.getElementById("month-status").textContent = "saved";
+      status = "saved"; savedEdits = editsSent; showMarkPaid();
+      const badge = document.getElementById("month-status");
+      badge.textContent = "saved"; badge.className = "badge badge-pm-saved";
       document.getElementById("register-link").hidden = false;
       draftStatus.textContent = "Saved " + new Date().toLocaleTimeString();
       watchJob(result.job);
     } catch (e) {
       saveBox.hidden = true; saveButton.disabled = false;
-      saveError.hidden = false; saveError.textContent = e.message + (e.body && e.body.detail && e.body.detail !== e.message ? ": " + e.body.detail : "");
+      saveErrorBox.hidden = false;
+      saveError.textContent = e.message + (e.body && e.body.detail && e.body.detail !== e.message ? ": " + e.body.detail : "");
+      showErrorSummary(e.body && e.body.summary);
       if (e.body && e.body.errors) showServerErrors(e.body.errors);
     }
   });
