@@ -1,0 +1,256 @@
+"""Fuzz the upload check and the sheet reader with hypothesis for a fixed time.
+
+    python bench/fuzz_sheets.py [--seconds 60] [--save tests/fuzz_seeds]
+
+Inputs are structured workbooks (random sheets, headers drawn from real synonyms, cells of
+every type and many broken ones, odd cell addresses) written as raw zip XML, then often
+mutated at the byte level. Each input goes through `check_upload` (FileRejected is its
+documented refusal) and `read_salary_sheet` (a report, perhaps with `fatal`, is its
+documented result for any bytes). Anything else raised is unhandled: the run exits 1 and
+saves the input under `--save` as crash-*.xlsx, together with a handful of inputs that
+reached distinct outcomes (seed-*.xlsx); tests/test_fuzz_seeds.py replays them.
+"""
+import argparse
+import collections
+import hashlib
+import pathlib
+import re
+import sys
+import time
+import traceback
+
+from hypothesis import HealthCheck
+from hypothesis import Phase
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from hostile_files import HEADERS  # noqa: E402
+from hostile_files import NS  # noqa: E402
+from hostile_files import col_letter  # noqa: E402
+from hostile_files import package  # noqa: E402
+from paydash.filecheck import FileRejected  # noqa: E402
+from paydash.filecheck import check_upload  # noqa: E402
+from paydash.sheets import read_salary_sheet  # noqa: E402
+
+MAX_BYTES = 10 * 1024 * 1024
+HEADER_POOL = HEADERS + ["Emp Code", "Employee Name", "Basic", "HRA", "Gross", "PF", "ESI",
+                         "Prof. Tax", "TDS", "Total Deductions", "Net Pay", "NETT PAYABLE",
+                         "SAL+OT", "OT", "LATE", "AMT", "Department", "TOTAL", "Rs.", "₹ Net:"]
+
+
+class Unhandled(Exception):
+    """An exception the check or the reader does not document; `stage` says which raised it."""
+
+    def __init__(self, stage: str, message: str):
+        super().__init__(f"{stage}: {message}")
+        self.stage = stage
+
+
+def run_one(data: bytes) -> str:
+    """The input's documented outcome, or Unhandled (chained to the real exception)."""
+    try:
+        check_upload(data, "fuzz.xlsx", MAX_BYTES)
+        received = "accepted"
+    except FileRejected as exc:
+        received = f"refused:{exc.code}"
+    except BaseException as exc:  # noqa: BLE001  (Rust panics are BaseException)
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise Unhandled("check_upload", f"{type(exc).__name__}: {exc}") from exc
+    try:
+        report = read_salary_sheet(data)
+    except BaseException as exc:  # noqa: BLE001
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise Unhandled("read_salary_sheet", f"{type(exc).__name__}: {exc} (upload {received})") from exc
+    if report.fatal:
+        # Names and numbers vary from input to input; the kind of message does not.
+        read = "fatal:" + re.sub(r"'[^']*'|\d[\d,]*", "…", report.fatal)[:48]
+    else:
+        read = "errors" if report.error_count else f"ok:{min(report.employee_count, 3)}"
+    return f"{received}|{read}"
+
+
+# --- Workbook strategy -----------------------------------------------------------------------
+
+_numbers = st.one_of(
+    st.integers(-10**20, 10**20).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.sampled_from(["1e999", "-0", "0x10", "", " ", "1,000", "NaN", "١٢٣", "12.5.6"]),
+)
+_texts = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(["=1+1", "@SUM(A1)", "TOTAL", "Grand Total", "₹ 12,500", "45,000.00",
+                     "twelve thousand", "\u202e", "<b>", "&amp;", "]]>"]),
+    st.sampled_from(HEADER_POOL),
+)
+
+
+@st.composite
+def cells(draw, column: int, row: int):
+    ref = draw(st.sampled_from([f"{col_letter(column)}{row}", "", "A1", "XFD1048576", "ZZZ0",
+                                f"{col_letter(column)}{row}"]))
+    ref_attr = f' r="{ref}"' if ref else ""
+    kind = draw(st.sampled_from(["n", "n", "str", "str", "s", "b", "e", "d", "f", "fv", "raw"]))
+    if kind == "n":
+        return f"<c{ref_attr}><v>{draw(_numbers)}</v></c>"
+    if kind == "str":
+        text = _escape(draw(_texts), raw=draw(st.booleans()) and draw(st.booleans()))
+        return f'<c{ref_attr} t="inlineStr"><is><t>{text}</t></is></c>'
+    if kind == "s":
+        return f'<c{ref_attr} t="s"><v>{draw(st.integers(-2, 5))}</v></c>'
+    if kind == "b":
+        return f'<c{ref_attr} t="b"><v>{draw(st.sampled_from(["0", "1", "2", "x"]))}</v></c>'
+    if kind == "e":
+        return f'<c{ref_attr} t="e"><v>{draw(st.sampled_from(["#N/A", "#DIV/0!", "#REF!", "junk"]))}</v></c>'
+    if kind == "d":
+        return f'<c{ref_attr} t="d"><v>{draw(st.sampled_from(["2024-10-01", "2024-13-45", "x"]))}</v></c>'
+    if kind == "f":
+        return f"<c{ref_attr}><f>A1*2</f></c>"
+    if kind == "fv":
+        return f"<c{ref_attr}><f>A1*2</f><v>{draw(_numbers)}</v></c>"
+    return draw(st.sampled_from(["<c/>", "<c><v/></c>", "<c><is/></c>", "<c t='zz'><v>1</v></c>", ""]))
+
+
+def _escape(text: str, raw: bool) -> str:
+    if raw:  # Sometimes leave markup unescaped: the XML parser's error path gets fuzzed too.
+        return text
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+@st.composite
+def sheet(draw):
+    rows = []
+    header = draw(st.lists(st.sampled_from(HEADER_POOL), min_size=0, max_size=8))
+    if draw(st.booleans()):  # Half the sheets have the minimum columns, so rows get read.
+        header = ["Emp Code", "Employee Name", "Gross", "Net Pay"] + header[:4]
+    start = draw(st.integers(1, 4))
+    if header:
+        rows.append(f'<row r="{start}">' + "".join(
+            f'<c r="{col_letter(i)}{start}" t="inlineStr"><is><t>{_escape(h, False)}</t></is></c>'
+            for i, h in enumerate(header)) + "</row>")
+    for number in range(start + 1, start + 1 + draw(st.integers(0, 8))):
+        width = draw(st.integers(0, 8))
+        row_attr = draw(st.sampled_from([f' r="{number}"', "", ' r="0"', ' r="1048577"', ' r="x"']))
+        rows.append(f"<row{row_attr}>" + "".join(draw(cells(i, number)) for i in range(width)) + "</row>")
+    dimension = draw(st.sampled_from(["", '<dimension ref="A1:XFD1048576"/>', '<dimension ref="A1"/>',
+                                      '<dimension ref="garbage"/>']))
+    return f'<?xml version="1.0" encoding="UTF-8"?><worksheet {NS}>{dimension}<sheetData>{"".join(rows)}</sheetData></worksheet>'.encode()
+
+
+@st.composite
+def workbooks(draw) -> bytes:
+    count = draw(st.integers(0, 3))
+    names = draw(st.lists(st.text(min_size=1, max_size=12).filter(lambda n: "\x00" not in n),
+                          min_size=count, max_size=count, unique=True))
+    sheets = [(name, draw(sheet())) for name in names]
+    hidden = tuple(name for name in names if draw(st.booleans()) and draw(st.booleans()))
+    try:
+        data = package(sheets, hidden=hidden, compresslevel=1)
+    except ValueError:  # a name zipfile or XML escaping cannot take: keep the generator simple
+        data = package([("Salary", draw(sheet()))], compresslevel=1)
+    return draw(mutated(data))
+
+
+@st.composite
+def mutated(draw, data: bytes) -> bytes:
+    """Often unchanged (the reader's logic), else flipped, cut or spliced bytes (the parsers)."""
+    how = draw(st.sampled_from(["none"] * 5 + ["flip", "cut", "splice", "zero"]))
+    if how == "none" or not data:
+        return data
+    at = draw(st.integers(0, len(data) - 1))
+    if how == "flip":
+        return data[:at] + bytes([data[at] ^ draw(st.integers(1, 255))]) + data[at + 1:]
+    if how == "cut":
+        return data[:at]
+    if how == "zero":
+        return data[:at] + b"\0" * min(16, len(data) - at) + data[at + 16:]
+    return data[:at] + draw(st.binary(min_size=1, max_size=64)) + data[at:]
+
+
+# --- The run -----------------------------------------------------------------------------------
+
+
+class Run:
+    def __init__(self, save: pathlib.Path | None):
+        self.save = save
+        self.outcomes = collections.Counter()
+        self.crashes: dict[str, tuple[bytes, str]] = {}
+        self.interesting: dict[str, bytes] = {}
+        self.slowest = (0.0, b"")
+
+    def check(self, data: bytes) -> None:
+        started = time.monotonic()
+        try:
+            outcome = run_one(data)
+        except Unhandled as exc:
+            cause = exc.__cause__
+            frame = traceback.extract_tb(cause.__traceback__)[-1]
+            key = f"{exc.stage}: {type(cause).__name__} at {pathlib.Path(frame.filename).name}:{frame.lineno}"
+            self.crashes.setdefault(key, (data, "".join(traceback.format_exception(exc.__cause__))))
+            outcome = "UNHANDLED"
+        elapsed = time.monotonic() - started
+        if elapsed > self.slowest[0]:
+            self.slowest = (elapsed, data)
+        self.outcomes[outcome] += 1
+        if outcome != "UNHANDLED" and outcome not in self.interesting and len(data) < 64 * 1024:
+            self.interesting[outcome] = data
+
+    def write(self) -> None:
+        if self.save is None:
+            return
+        self.save.mkdir(parents=True, exist_ok=True)
+        for data, _trace in self.crashes.values():
+            _write(self.save, "crash", data)
+        # A handful of outcomes, rarest first: they exercise the least-travelled paths.
+        rare = sorted(self.interesting, key=lambda o: self.outcomes[o])[:10]
+        for outcome in rare:
+            _write(self.save, "seed", self.interesting[outcome])
+        if self.slowest[1] and len(self.slowest[1]) < 64 * 1024:
+            _write(self.save, "slow", self.slowest[1])
+
+
+def _write(folder: pathlib.Path, prefix: str, data: bytes) -> None:
+    (folder / f"{prefix}-{hashlib.sha256(data).hexdigest()[:12]}.xlsx").write_bytes(data)
+
+
+def fuzz(seconds: float, save: pathlib.Path | None) -> Run:
+    run = Run(save)
+
+    @settings(max_examples=250, deadline=None, database=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(workbooks())
+    def batch(data):
+        run.check(data)
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        batch()
+    return run
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--save", type=pathlib.Path, default=ROOT / "tests" / "fuzz_seeds")
+    args = parser.parse_args()
+    started = time.monotonic()
+    run = fuzz(args.seconds, args.save)
+    run.write()
+    total = sum(run.outcomes.values())
+    print(f"{total} inputs in {time.monotonic() - started:.0f} s; slowest {run.slowest[0]:.2f} s")
+    for outcome, count in run.outcomes.most_common():
+        print(f"  {count:7d}  {outcome}")
+    print(f"unhandled exceptions: {run.outcomes['UNHANDLED']} ({len(run.crashes)} distinct)")
+    for key, (_data, trace) in run.crashes.items():
+        print(f"\n--- {key}\n{trace[-1500:]}")
+    return 1 if run.crashes else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

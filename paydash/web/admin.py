@@ -1,0 +1,148 @@
+"""Admin pages: tenant admins manage their tenant's users; admins read and export the audit log."""
+import datetime as dt
+import logging
+
+from flask import Blueprint
+from flask import Response
+from flask import abort
+from flask import flash
+from flask import g
+from flask import make_response
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+
+from paydash import accounts
+from paydash import admin_services
+from paydash.exports import XLSX_MIMETYPE
+from paydash.models import Role
+from paydash.models import User
+from paydash.web.access import OPERATOR_ROLES
+from paydash.web.access import client_ip
+from paydash.web.access import get_owned_or_404
+from paydash.web.access import is_operator
+from paydash.web.access import roles_required
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+AUDIT_READERS = (Role.TENANT_ADMIN.value, *OPERATOR_ROLES)
+TENANT_ADMIN = Role.TENANT_ADMIN.value
+
+
+@bp.get("/")
+@roles_required(*AUDIT_READERS)
+def index():
+    if g.user.role == TENANT_ADMIN:
+        return redirect(url_for("admin.users"))
+    return redirect(url_for("admin.audit_log"))
+
+
+@bp.get("/users")
+@roles_required(TENANT_ADMIN)
+def users():
+    return render_template("admin/users.html", users=admin_services.tenant_users(g.user.tenant_id))
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@roles_required(TENANT_ADMIN)
+def new_user():
+    form = {"email": "", "name": "", "role": Role.HR.value}
+    if request.method == "POST":
+        form = {key: (request.form.get(key) or "").strip() for key in form}
+        try:
+            user, password = admin_services.create_tenant_user(
+                g.user, email=form["email"], name=form["name"], role=form["role"], ip=client_ip())
+        except accounts.AccountError as exc:
+            return render_template("admin/user_form.html", form=form, error=str(exc)), 400
+        # Shown once on this response, never put in the (signed, readable) session cookie.
+        return _password_page(user, password, created=True)
+    return render_template("admin/user_form.html", form=form, error=None)
+
+
+@bp.post("/users/<int:user_id>/deactivate")
+@roles_required(TENANT_ADMIN)
+def deactivate_user(user_id: int):
+    return _set_active(user_id, False)
+
+
+@bp.post("/users/<int:user_id>/reactivate")
+@roles_required(TENANT_ADMIN)
+def reactivate_user(user_id: int):
+    return _set_active(user_id, True)
+
+
+def _set_active(user_id: int, active: bool):
+    user = get_owned_or_404(User, user_id)
+    try:
+        admin_services.set_active(g.user, user, active, ip=client_ip())
+    except accounts.AccountError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("admin.users")), 303
+    flash(f"{user.email} is {'active again' if active else 'deactivated'}.", "success")
+    return redirect(url_for("admin.users")), 303
+
+
+@bp.post("/users/<int:user_id>/reset-password")
+@roles_required(TENANT_ADMIN)
+def reset_password(user_id: int):
+    user = get_owned_or_404(User, user_id)
+    password = admin_services.reset_password(g.user, user, ip=client_ip())
+    return _password_page(user, password, created=False)
+
+
+def _password_page(user: User, password: str, *, created: bool):
+    response = make_response(render_template("admin/password.html", user=user,
+                                             password=password, created=created))
+    # A page holding a password must not stay in the browser's cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/audit")
+@roles_required(*AUDIT_READERS)
+def audit_log():
+    query = _audit_query()
+    page = request.args.get("page", 1, type=int)
+    entries, has_next = admin_services.audit_page(query, page)
+    return render_template(
+        "admin/audit.html", entries=entries, has_next=has_next, page=max(page, 1), query=query,
+        actions=admin_services.audit_actions(query.tenant_id), labels=admin_services.ACTION_LABELS,
+        tenants=admin_services.tenant_names() if is_operator() else {},
+        filters={k: v for k, v in request.args.items() if k != "page"})
+
+
+@bp.get("/audit/export.<fmt>")
+@roles_required(*AUDIT_READERS)
+def audit_export(fmt: str):
+    if fmt not in ("csv", "xlsx"):
+        abort(404)
+    rows = admin_services.export_rows(_audit_query())
+    stamp = dt.date.today().isoformat()
+    if fmt == "csv":
+        body, mimetype = admin_services.to_csv(rows), "text/csv; charset=utf-8"
+    else:
+        body, mimetype = admin_services.to_xlsx(rows), XLSX_MIMETYPE
+    return Response(body, mimetype=mimetype, headers={
+        "Content-Disposition": f'attachment; filename="paydash-audit-{stamp}.{fmt}"'})
+
+
+def _audit_query() -> admin_services.AuditQuery:
+    """Filters from the query string; a tenant admin is always held to their own tenant."""
+    args = request.args
+    tenant_id = g.user.tenant_id
+    if is_operator():
+        tenant_id = args.get("tenant", type=int)
+    return admin_services.AuditQuery(
+        tenant_id=tenant_id, action=(args.get("action") or "").strip()[:64],
+        who=(args.get("who") or "").strip()[:200],
+        date_from=_date(args.get("from")), date_to=_date(args.get("to")))
+
+
+def _date(text: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
