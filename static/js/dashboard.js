@@ -1,0 +1,160 @@
+// The payroll dashboard: renders the summary embedded in the page, then refetches it from
+// /api/dashboard/summary whenever a filter changes (and while chart data is refreshing).
+(function () {
+  "use strict";
+  const dataEl = document.getElementById("dashboard-data");
+  const form = document.getElementById("dash-filters");
+  if (!dataEl || !form) return;
+  const fmt = window.Paydash.fmt;
+  const Charts = window.PaydashCharts;
+  const $ = (id) => document.getElementById(id);
+  let refreshPoll = null;
+
+  const hours = (v) => fmt.num(Math.round(Number(v) * 10) / 10) + " h";
+  const people = (v) => fmt.num(v) + (Number(v) === 1 ? " person" : " people");
+  const FORMATS = { inr: (v) => fmt.inr(v), num: (v) => fmt.num(v), hours };
+
+  function el(name, className, parent, text) {
+    const node = document.createElement(name);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    if (parent) parent.appendChild(node);
+    return node;
+  }
+
+  function deltaClass(kpi) {
+    if (!kpi.change_pct) return "delta-flat";
+    if (kpi.rise_is_good === null) return "delta-neutral";
+    return (kpi.change_pct > 0) === kpi.rise_is_good ? "delta-up" : "delta-down";
+  }
+
+  function renderKpis(summary) {
+    const box = $("dash-kpis");
+    box.replaceChildren();
+    summary.kpis.forEach((kpi) => {
+      const card = el("div", "card kpi kpi-" + kpi.key, box);
+      el("div", "kpi-label", card, kpi.label);
+      const value = el("div", "kpi-value", card, FORMATS[kpi.format](kpi.value));
+      if (kpi.format === "inr") value.title = fmt.inr2(kpi.value);
+      const delta = el("div", "kpi-delta " + deltaClass(kpi), card);
+      if (kpi.change_pct === null) {
+        delta.textContent = kpi.previous === null ? "No earlier data to compare" : "No change to compare";
+      } else {
+        const arrow = kpi.change_pct > 0 ? "▲ " : kpi.change_pct < 0 ? "▼ " : "";
+        el("strong", "", delta, arrow + Math.abs(kpi.change_pct).toFixed(1) + "%");
+        el("span", "muted", delta, " vs " + summary.previous.label);
+      }
+    });
+  }
+
+  function renderCharts(s) {
+    const labels = s.trend.map((p) => p.label);
+    Charts.line($("chart-trend"), { title: "Gross vs net pay", labels, format: fmt.inr, axisFormat: Charts.compactInr,
+      series: [{ name: "Gross", values: s.trend.map((p) => p.gross) }, { name: "Net", values: s.trend.map((p) => p.net) }] });
+    Charts.line($("chart-headcount"), { title: "Headcount", labels, format: people,
+      series: [{ name: "Headcount", values: s.trend.map((p) => p.headcount), colour: 3 }] });
+    const depts = s.by_department;
+    Charts.hbar($("chart-departments"), { title: "Cost by department", labels: depts.map((d) => d.department),
+      values: depts.map((d) => d.gross), name: "Gross", format: fmt.inr, valueFormat: Charts.compactInr,
+      details: depts.map((d) => people(d.headcount) + " · net " + fmt.inr(d.net)) });
+    Charts.bar($("chart-bands"), { title: "Salary bands", labels: s.bands.map((b) => b.label),
+      axisLabels: s.bands.map((b) => b.short), format: people,
+      series: [{ name: "Employees", values: s.bands.map((b) => b.count), colour: 1 }] });
+    const ot = depts.slice().sort((a, b) => b.ot_hours - a.ot_hours);
+    Charts.hbar($("chart-overtime"), { title: "Overtime by department", labels: ot.map((d) => d.department),
+      values: ot.map((d) => d.ot_hours), name: "OT", format: hours, colour: 2,
+      details: ot.map((d) => "OT pay " + fmt.inr(d.ot_pay)) });
+    Charts.hbar($("chart-top"), { title: "Top earners", labels: s.top_earners.map((t) => t.rank + ". " + t.name),
+      values: s.top_earners.map((t) => t.net), name: "Net", format: fmt.inr, valueFormat: Charts.compactInr, colour: 5,
+      details: s.top_earners.map((t) => "Gross " + fmt.inr(t.gross)), empty: "No employees in this selection." });
+    const detail = " — " + s.detail_month.label;
+    $("chart-bands-hint").textContent = "Employees by net pay" + detail;
+    $("chart-top-hint").textContent = "Highest net pay" + detail + (s.department ? " · " + s.department : "");
+  }
+
+  function renderDepartments(s) {
+    const select = $("dash-department");
+    const keep = s.department || "";
+    const names = s.departments.slice();
+    if (keep && !names.includes(keep)) names.push(keep);
+    select.replaceChildren(new Option("All departments", ""));
+    names.forEach((d) => select.add(new Option(d, d, false, d === keep)));
+    select.value = keep;
+  }
+
+  function renderMessages(s) {
+    const note = $("dash-note");
+    note.textContent = s.period.note || "";
+    note.hidden = !s.period.note;
+    const box = $("dash-refreshing");
+    if (s.refreshing.length) {
+      const months = s.refreshing.map((r) => new Date(r.year, r.month - 1, 1)
+        .toLocaleDateString("en-IN", { month: "short", year: "numeric" }));
+      $("dash-refreshing-text").textContent = "Refreshing chart data for " + months.join(", ") +
+        ". The figures update by themselves in a few seconds.";
+    }
+    box.hidden = !s.refreshing.length;
+  }
+
+  function render(s) {
+    $("dash-subtitle").textContent = s.period.label + (s.department ? " · " + s.department : "");
+    renderMessages(s);
+    renderDepartments(s);
+    const hasData = s.has_data;
+    $("dash-empty").hidden = hasData || s.refreshing.length > 0;
+    $("dash-body").hidden = !hasData;
+    if (hasData) { renderKpis(s); renderCharts(s); }
+    if (s.refreshing.length && !refreshPoll) {
+      refreshPoll = window.Paydash.poll(async () => {
+        const next = await load(false);
+        if (next && !next.refreshing.length) { refreshPoll.stop(); refreshPoll = null; return false; }
+        return true;
+      }, 2000);
+    }
+  }
+
+  function params() {
+    const data = new FormData(form);
+    const q = new URLSearchParams();
+    const period = data.get("period") || "month";
+    if (data.get("tenant")) q.set("tenant", data.get("tenant"));
+    if (period === "custom") { q.set("from", data.get("from")); q.set("to", data.get("to")); }
+    q.set("period", period);
+    if (data.get("department")) q.set("department", data.get("department"));
+    return q;
+  }
+
+  function showError(message) {
+    const note = $("dash-note");
+    note.textContent = message;
+    note.hidden = false;
+    note.classList.add("dash-note-error");
+  }
+
+  async function load(pushUrl) {
+    const q = params();
+    if (q.get("period") === "custom" && (!q.get("from") || !q.get("to"))) return null;
+    form.setAttribute("aria-busy", "true");
+    try {
+      const summary = await window.Paydash.api(form.dataset.api + "?" + q.toString());
+      $("dash-note").classList.remove("dash-note-error");
+      if (pushUrl) window.history.replaceState(null, "", "?" + q.toString());
+      render(summary);
+      return summary;
+    } catch (err) {
+      showError(err.message || "The dashboard could not be loaded. Please try again.");
+      return null;
+    } finally {
+      form.removeAttribute("aria-busy");
+    }
+  }
+
+  form.addEventListener("change", (event) => {
+    if (event.target.name === "period") $("dash-range").hidden = event.target.value !== "custom";
+    if (event.target.name === "tenant") form.elements.department.value = "";
+    load(true);
+  });
+  form.addEventListener("submit", (event) => { event.preventDefault(); load(true); });
+  document.documentElement.classList.add("js");
+  render(JSON.parse(dataEl.textContent));
+})();
