@@ -4,6 +4,7 @@ Real services (Redis, PostgreSQL, Chromium) are used where the behaviour lives t
 When one is missing on a laptop those tests skip with a message; under CI=true a
 missing service fails the run instead.
 """
+import functools
 import os
 import pathlib
 import re
@@ -16,6 +17,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from werkzeug.security import generate_password_hash as _generate_password_hash
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -153,6 +155,22 @@ def runner(app):
 
 
 # --- People ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def reuse_password_hashes(monkeypatch):
+    """Hash each distinct password with scrypt once per run: a real scrypt hash, one salt.
+
+    Scrypt costs ~0.3 s a call on these machines and most tests create seven users; sign-in
+    still verifies against a genuine scrypt hash.
+    """
+    monkeypatch.setattr("paydash.accounts.generate_password_hash", _cached_scrypt_hash)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_scrypt_hash(password: str, method: str = "scrypt") -> str:
+    return _generate_password_hash(password, method=method)
+
 
 
 class People:

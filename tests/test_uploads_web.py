@@ -6,7 +6,6 @@ import pytest
 import sqlalchemy as sa
 from openpyxl import Workbook
 from openpyxl import load_workbook
-from werkzeug.security import generate_password_hash
 
 from conftest import People
 from conftest import base_config
@@ -67,14 +66,6 @@ def count(app, model) -> int:
 def status_of(app, upload_id: int) -> str:
     with app.app_context():
         return db.session.get(Upload, upload_id).status
-
-
-@pytest.fixture(autouse=True)
-def quick_password_hashing(monkeypatch):
-    """Scrypt takes ~0.3 s a user and each test signs up seven; these tests are about uploads."""
-    def quick(password, method=None):
-        return generate_password_hash(password, method="pbkdf2:sha256:1000")
-    monkeypatch.setattr("paydash.accounts.generate_password_hash", quick)
 
 
 @pytest.fixture
