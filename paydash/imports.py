@@ -1,9 +1,312 @@
-"""Salary sheet imports: receive, validate into a preview, commit (being written: issue 2)."""
+"""Salary sheet imports: receive, validate into a preview, confirm, commit, discard.
+
+Services, not views: they need an app context (`db.session`, `current_app.config`) but no
+request, so the upload pages, the tasks and the tests call the same functions. The tasks
+`import_salary_sheet` and `commit_salary_sheet` are thin wrappers around `validate_upload`
+and `commit_upload`; both re-check the tenant and are idempotent.
+"""
+import hashlib
+import logging
+
+import sqlalchemy as sa
+from flask import current_app
+
+from paydash import charts
+from paydash import jobs
+from paydash.extensions import db
+from paydash.filecheck import check_upload
+from paydash.models import FINISHED_STATES
+from paydash.models import Job
+from paydash.models import SalaryRow
+from paydash.models import Upload
+from paydash.models import UploadStatus
+from paydash.models import utcnow
+from paydash.sheets import SalarySheet
+from paydash.sheets import read_salary_sheet
+
+logger = logging.getLogger(__name__)
+
+INSERT_BATCH = 5000
+VALIDATABLE = (UploadStatus.RECEIVED.value, UploadStatus.VALIDATING.value, UploadStatus.FAILED.value)
+DISCARDABLE = (UploadStatus.PREVIEW.value, UploadStatus.REJECTED.value, UploadStatus.FAILED.value,
+               UploadStatus.RECEIVED.value)
+INTERNAL_ERROR = ("Paydash could not finish reading this file because of an internal error. "
+                  "It will try again; if it keeps failing, send the file to your administrator.")
+
+
+class ImportRefused(Exception):
+    """An import step that cannot be done now; `message` tells HR why and what to do."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+# --- Receive (web) ------------------------------------------------------------------------
+
+
+def receive_upload(tenant_id: int, user_id: int, filename: str, data: bytes,
+                   year: int, month: int) -> Upload:
+    """Check the file, store it with its import job in one transaction, then enqueue.
+
+    Raises FileRejected (nothing stored) for a file that is not a usable .xlsx, and
+    ImportRefused for an impossible period. A broker outage leaves the job queued.
+    """
+    check_upload(data, filename, current_app.config["MAX_CONTENT_LENGTH"])
+    if not (1 <= int(month) <= 12 and 2000 <= int(year) <= 2100):
+        raise ImportRefused(f"{month}/{year} is not a month Paydash can store. Pick a month.")
+    upload = Upload(tenant_id=tenant_id, uploaded_by_id=user_id, filename=filename[:255],
+                    content=data, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
+                    year=int(year), month=int(month), status=UploadStatus.RECEIVED.value)
+    db.session.add(upload)
+    db.session.flush()
+    job = jobs.create_job("import_salary_sheet", args=(upload.id, tenant_id), queue="imports",
+                          tenant_id=tenant_id, upload_id=upload.id, year=upload.year,
+                          month=upload.month, requested_by_id=user_id)
+    upload.job_id = job.id
+    upload_id = upload.id
+    jobs.commit_and_dispatch(job)
+    logger.info("upload %s received for tenant %s (%s bytes), job %s", upload_id, tenant_id,
+                len(data), job.id)
+    return db.session.get(Upload, upload_id)
+
+
+# --- Validate (task import_salary_sheet) ----------------------------------------------------
 
 
 def validate_upload(upload_id: int, tenant_id: int) -> dict:
-    raise NotImplementedError
+    """Parse the stored workbook into `Upload.preview`; stores no salary row (idempotent)."""
+    upload = _load(upload_id, tenant_id)
+    if upload is None:
+        return {"refused": f"upload {upload_id} does not belong to tenant {tenant_id}"}
+    if upload.status not in VALIDATABLE:
+        return _summary(upload)
+    upload.status = UploadStatus.VALIDATING.value
+    db.session.commit()
+    # No write transaction is open while parsing: progress goes through its own connection.
+    try:
+        report = read_salary_sheet(upload.content, progress=_report_progress("Validating"))
+    except Exception:
+        logger.exception("upload %s: validation failed (tenant %s)", upload_id, tenant_id)
+        db.session.rollback()
+        _mark_failed(upload_id)
+        raise
+    preview = report.as_preview()
+    upload.preview = preview
+    upload.employee_count = report.employee_count
+    upload.gross_total = report.totals["gross"]
+    upload.net_total = report.totals["net"]
+    upload.error_count = report.error_count
+    upload.warning_count = len(report.warnings)
+    upload.status = (UploadStatus.PREVIEW if report.ok else UploadStatus.REJECTED).value
+    upload.message = report.fatal or _error_summary(report.error_count)
+    db.session.commit()
+    logger.info("upload %s validated: %s, %s rows, %s errors", upload_id, upload.status,
+                report.employee_count, report.error_count)
+    return _summary(upload)
+
+
+def _report_progress(verb: str):
+    def progress(done: int, total: int) -> None:
+        jobs.checkpoint(done, total, verb)
+    return progress
+
+
+def _mark_failed(upload_id: int) -> None:
+    db.session.execute(sa.update(Upload).where(Upload.id == upload_id)
+                       .values(status=UploadStatus.FAILED.value, message=INTERNAL_ERROR))
+    db.session.commit()
+
+
+def _error_summary(count: int) -> str | None:
+    if not count:
+        return None
+    return (f"{count:,} row problem{'s' if count != 1 else ''} to fix. Correct the file and "
+            "upload it again; the error report lists each one.")
+
+
+# --- Confirm (web) and commit (task commit_salary_sheet) ------------------------------------
+
+
+def confirm_upload(upload_id: int, tenant_id: int, user_id: int,
+                   keep_duplicates: bool = False) -> Job:
+    """HR confirms a preview: enqueue its commit, or raise ImportRefused saying why not."""
+    upload = _load(upload_id, tenant_id)
+    if upload is None:
+        raise ImportRefused("This upload does not exist.")
+    pending = _pending_commit(upload)
+    if pending is not None:
+        return pending
+    _check_confirmable(upload, keep_duplicates)
+    preview = dict(upload.preview or {})
+    preview["confirmation"] = {"keep_duplicates": bool(keep_duplicates), "by": user_id}
+    upload.preview = preview
+    upload.confirmed_by_id = user_id
+    job = jobs.create_job("commit_salary_sheet", args=(upload.id, tenant_id), queue="imports",
+                          tenant_id=tenant_id, upload_id=upload.id, year=upload.year,
+                          month=upload.month, requested_by_id=user_id)
+    upload.job_id = job.id
+    jobs.commit_and_dispatch(job)
+    logger.info("upload %s confirmed by user %s (tenant %s), job %s", upload_id, user_id,
+                tenant_id, job.id)
+    return job
+
+
+def _pending_commit(upload: Upload) -> Job | None:
+    """A commit already asked for and not finished (a double click confirms once)."""
+    return db.session.scalars(
+        sa.select(Job).where(Job.upload_id == upload.id, Job.task_name == "commit_salary_sheet",
+                             Job.state.not_in(FINISHED_STATES))
+    ).first()
+
+
+def _check_confirmable(upload: Upload, keep_duplicates: bool) -> None:
+    status = upload.status
+    if status == UploadStatus.CONFIRMED.value:
+        raise ImportRefused("This upload is already confirmed.")
+    if status in (UploadStatus.RECEIVED.value, UploadStatus.VALIDATING.value):
+        raise ImportRefused("This upload is still being checked. Wait for the preview.")
+    if status != UploadStatus.PREVIEW.value:
+        raise ImportRefused(f"This upload is {status} and cannot be confirmed. Upload the file "
+                            "again.")
+    preview = upload.preview or {}
+    if preview.get("error_count") or preview.get("fatal"):
+        raise ImportRefused("This file has errors. Fix them and upload it again.")
+    duplicates = preview.get("duplicates") or []
+    if duplicates and not keep_duplicates:
+        first = duplicates[0]
+        rows = " and ".join(str(r["row"]) for r in first["rows"][:3])
+        raise ImportRefused(
+            f"{len(duplicates)} employee code(s) are used by more than one row (e.g. "
+            f"'{first['code']}' in rows {rows}). Fix the file and upload it again, or confirm "
+            "with 'keep them as separate people'.")
 
 
 def commit_upload(upload_id: int, tenant_id: int) -> dict:
-    raise NotImplementedError
+    """Replace the period's salary rows with the upload's in one transaction (idempotent).
+
+    Rows missing from the file disappear; the upload confirmed before for the period is
+    marked superseded; then the chart sync for the period is requested.
+    """
+    upload = _load(upload_id, tenant_id)
+    if upload is None:
+        return {"refused": f"upload {upload_id} does not belong to tenant {tenant_id}"}
+    if upload.status == UploadStatus.CONFIRMED.value:
+        _ensure_chart_sync(upload)
+        return _summary(upload)
+    if upload.status != UploadStatus.PREVIEW.value:
+        return dict(_summary(upload), refused=f"upload is {upload.status}, not a preview")
+    keep = bool(((upload.preview or {}).get("confirmation") or {}).get("keep_duplicates"))
+    try:
+        stored = _replace_period_rows(upload, keep)
+    except Exception:
+        logger.exception("upload %s: commit failed (tenant %s)", upload_id, tenant_id)
+        db.session.rollback()
+        raise
+    if stored is None:
+        return _summary(upload)
+    _ensure_chart_sync(upload)
+    logger.info("upload %s committed: %s rows for tenant %s %s-%02d", upload_id, stored,
+                tenant_id, upload.year, upload.month)
+    return dict(_summary(upload), rows=stored)
+
+
+def _replace_period_rows(upload: Upload, keep_duplicates: bool) -> int | None:
+    """Delete and insert in one transaction; None (and a rejected upload) if the file disagrees.
+
+    Rows are parsed and inserted in batches as they stream, so memory stays flat. No
+    progress is written meanwhile: on SQLite this transaction holds the write lock, and
+    progress goes through another connection. (Spooling the parsed rows to disk first to
+    shorten the lock cost more than the inserts themselves: Decimals pickle slowly.)
+    """
+    db.session.execute(sa.delete(SalaryRow).where(
+        SalaryRow.tenant_id == upload.tenant_id, SalaryRow.year == upload.year,
+        SalaryRow.month == upload.month))
+    sheet = SalarySheet(upload.content)
+    fixed = {"tenant_id": upload.tenant_id, "year": upload.year, "month": upload.month,
+             "source": "excel", "upload_id": upload.id}
+    batch, stored = [], 0
+    for record in sheet.rows():
+        record.update(fixed)
+        batch.append(record)
+        if len(batch) >= INSERT_BATCH:
+            stored += _insert(batch)
+            batch = []
+    stored += _insert(batch)
+    report = sheet.report
+    if not report.ok or (report.duplicates and not keep_duplicates):
+        db.session.rollback()
+        upload.status = UploadStatus.REJECTED.value
+        upload.message = report.fatal or "The stored file no longer passes its checks."
+        db.session.commit()
+        return None
+    _supersede_previous(upload)
+    upload.status = UploadStatus.CONFIRMED.value
+    upload.confirmed_at = utcnow()
+    db.session.commit()
+    return stored
+
+
+def _insert(batch: list[dict]) -> int:
+    # Core executemany: about ten times faster than ORM add_all for a whole period.
+    if batch:
+        db.session.execute(sa.insert(SalaryRow.__table__), batch)
+    return len(batch)
+
+
+def _supersede_previous(upload: Upload) -> None:
+    db.session.execute(
+        sa.update(Upload)
+        .where(Upload.tenant_id == upload.tenant_id, Upload.year == upload.year,
+               Upload.month == upload.month, Upload.id != upload.id,
+               Upload.status == UploadStatus.CONFIRMED.value)
+        .values(status=UploadStatus.SUPERSEDED.value)
+    )
+
+
+def _ensure_chart_sync(upload: Upload) -> None:
+    """Request the period's chart sync unless one was requested since the commit."""
+    since = upload.confirmed_at
+    asked = db.session.scalar(
+        sa.select(sa.func.count(Job.id)).where(
+            Job.task_name == "sync_chart_data_batch", Job.tenant_id == upload.tenant_id,
+            Job.year == upload.year, Job.month == upload.month, Job.created_at >= since))
+    if not asked:
+        charts.request_sync(upload.tenant_id, upload.year, upload.month, "excel",
+                            requested_by_id=upload.confirmed_by_id)
+
+
+# --- Discard (web) --------------------------------------------------------------------------
+
+
+def discard_upload(upload_id: int, tenant_id: int, user_id: int) -> None:
+    """HR drops an upload that was never confirmed."""
+    upload = _load(upload_id, tenant_id)
+    if upload is None:
+        raise ImportRefused("This upload does not exist.")
+    if upload.status == UploadStatus.DISCARDED.value:
+        return
+    if upload.status not in DISCARDABLE or _pending_commit(upload) is not None:
+        raise ImportRefused(f"This upload is {upload.status} and can no longer be discarded.")
+    upload.status = UploadStatus.DISCARDED.value
+    db.session.commit()
+    logger.info("upload %s discarded by user %s (tenant %s)", upload_id, user_id, tenant_id)
+
+
+# --- Shared ---------------------------------------------------------------------------------
+
+
+def _load(upload_id: int, tenant_id: int) -> Upload | None:
+    """The upload if it belongs to `tenant_id`; another tenant's is refused and logged."""
+    upload = db.session.get(Upload, upload_id)
+    if upload is not None and upload.tenant_id != tenant_id:
+        logger.warning("upload %s refused: asked for tenant %s, belongs to tenant %s",
+                       upload_id, tenant_id, upload.tenant_id)
+        return None
+    return upload
+
+
+def _summary(upload: Upload) -> dict:
+    return {"upload_id": upload.id, "status": upload.status,
+            "employee_count": upload.employee_count, "error_count": upload.error_count,
+            "warning_count": upload.warning_count}

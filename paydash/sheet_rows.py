@@ -1,0 +1,305 @@
+"""Check and convert the data rows of a salary sheet, one at a time (pure).
+
+The converter keeps only what the report needs across rows (totals, departments, who
+was seen under which code), never the rows themselves, so memory does not grow with
+the number of columns a sheet has.
+"""
+from dataclasses import dataclass
+from decimal import Decimal
+
+from paydash.sheet_headers import FIELDS
+from paydash.sheet_headers import OTHER_DEDUCTION_PARTS
+from paydash.sheet_headers import Column
+from paydash.sheet_headers import field_for_header
+from paydash.sheet_headers import is_total_text
+from paydash.sheet_values import NotANumber
+from paydash.sheet_values import grouped
+from paydash.sheet_values import is_blank
+from paydash.sheet_values import money_text
+from paydash.sheet_values import shown
+from paydash.sheet_values import to_decimal
+from paydash.sheet_values import to_text
+
+ZERO = Decimal(0)
+UNASSIGNED = "Unassigned"
+NUMBER_FIELDS = [name for name, spec in FIELDS.items() if spec.kind != "text" and not spec.extra]
+OPTIONAL_NUMBERS = ("paid_days", "absent_days")   # unknown stays unknown (NULL)
+ITEMISED_DEDUCTIONS = ("tds", "advance", "late_deduction", "other_deductions")
+MAX_LISTED_ROWS = 20
+
+
+@dataclass
+class RowError:
+    """One cell (or row) HR must fix, with where to find it."""
+
+    row: int
+    column: str | None
+    header: str | None
+    value: str | None
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"row": self.row, "column": self.column, "header": self.header,
+                "value": self.value, "message": self.message}
+
+
+class RowConverter:
+    """Turns sheet rows into SalaryRow dicts and adds what it sees to a SheetReport."""
+
+    def __init__(self, columns: list[Column], report):
+        self.report = report
+        by_field = {c.field: c for c in columns if c.field}
+        self.present = set(by_field)
+        self.code = by_field.get("employee_code")
+        self.name = by_field.get("employee_name")
+        self.department = by_field.get("department")
+        self.designation = by_field.get("designation")
+        self.net = by_field.get("net")
+        self.numbers = [by_field[n] for n in NUMBER_FIELDS if n in by_field]
+        self.extras = [c for c in by_field.values() if FIELDS[c.field].extra]
+        self.seen: dict[str, tuple[int, str, str]] = {}
+        self.groups: dict[str, list[dict]] = {}
+        self.total_rows: list[tuple[int, dict]] = []
+        self.notes_after_total: list[int] = []
+        self.repeated_headers: list[int] = []
+        self.shortened = 0
+
+    def convert(self, cells: list, sheet_row: int) -> dict | None:
+        """The row as a dict ready to store, or None (blank, total, note or in error)."""
+        if all(is_blank(cell) for cell in cells):
+            return None
+        code = self._text(cells, self.code)
+        name = self._text(cells, self.name)
+        if self._is_total(cells, code, name):
+            self.total_rows.append((sheet_row, self._numbers_quietly(cells)))
+            return None
+        if self.net and field_for_header(_cell(cells, self.net)) == "net":
+            self.repeated_headers.append(sheet_row)
+            return None
+        if self.total_rows and not (code and name) and is_blank(_cell(cells, self.net)):
+            # Notes under the TOTAL row ("Prepared by ..."): not people.
+            self.notes_after_total.append(sheet_row)
+            return None
+        record, ok = self._numbers(cells, sheet_row)
+        self.report.data_rows += 1
+        ok = self._identity(sheet_row, code, name, record) and ok
+        if not ok:
+            return None
+        self._complete(record, cells, code, name, sheet_row)
+        self._count(record, sheet_row)
+        record["sheet_row"] = sheet_row
+        return record
+
+    # --- Cells --------------------------------------------------------------------------
+
+    @staticmethod
+    def _text(cells: list, column: Column | None) -> str:
+        return to_text(_cell(cells, column)) if column else ""
+
+    def _is_total(self, cells: list, code: str, name: str) -> bool:
+        if is_total_text(code) or is_total_text(name):
+            return True
+        if code or name:
+            return False
+        first = next((cell for cell in cells if not is_blank(cell)), "")
+        return is_total_text(first)
+
+    def _numbers(self, cells: list, sheet_row: int) -> tuple[dict, bool]:
+        record, ok = {}, True
+        for column in self.numbers:
+            value = _cell(cells, column)
+            if value == "":
+                record[column.field] = None
+                continue
+            try:
+                number = to_decimal(value)
+            except NotANumber as exc:
+                text = shown(exc.shown)
+                self._error(sheet_row, column, text,
+                            f"Row {sheet_row}, column '{column.header}': '{text}' is not a "
+                            "number. Type the amount as digits, e.g. 12500.")
+                ok = False
+                continue
+            if number is not None and abs(number) > FIELDS[column.field].limit:
+                self._error(sheet_row, column, shown(value),
+                            f"Row {sheet_row}, column '{column.header}': {grouped(number)} is "
+                            "too large to be right. Check the cell.")
+                ok = False
+                continue
+            record[column.field] = number
+        return record, ok
+
+    def _numbers_quietly(self, cells: list) -> dict:
+        values = {}
+        for column in self.numbers:
+            try:
+                values[column.field] = to_decimal(_cell(cells, column))
+            except NotANumber:
+                pass
+        return values
+
+    def _identity(self, sheet_row: int, code: str, name: str, record: dict) -> bool:
+        if not code and not name:
+            self._error(sheet_row, None, None,
+                        f"Row {sheet_row} has pay figures but no employee code or name. "
+                        "Fill them in, or delete the row.")
+            return False
+        if len(code) > FIELDS["employee_code"].limit:
+            self._error(sheet_row, self.code, shown(code),
+                        f"Row {sheet_row}, column '{self.code.header}': the employee code is "
+                        f"longer than {FIELDS['employee_code'].limit} characters.")
+            return False
+        if self.net and "net" in record and record["net"] is None:
+            self._error(sheet_row, self.net, "",
+                        f"Row {sheet_row}, column '{self.net.header}' is empty. Enter the net "
+                        "pay (0 when nothing is paid).")
+            return False
+        return True
+
+    def _error(self, sheet_row, column: Column | None, value, message: str) -> None:
+        self.report.add_error(RowError(sheet_row, column.letter if column else None,
+                                       column.header if column else None, value, message))
+
+    # --- A valid row ----------------------------------------------------------------------
+
+    def _complete(self, record: dict, cells: list, code: str, name: str, sheet_row: int) -> None:
+        for field in NUMBER_FIELDS:
+            if record.get(field) is None and field not in OPTIONAL_NUMBERS:
+                record[field] = ZERO
+            record.setdefault(field, None)
+        extra = self._extra(cells)
+        self._derive(record, extra)
+        record["employee_code"] = code or None
+        record["employee_name"] = self._fit(name, self.name, sheet_row)
+        department = self._fit(self._text(cells, self.department), self.department, sheet_row)
+        record["department"] = department or UNASSIGNED
+        designation = self._fit(self._text(cells, self.designation), self.designation, sheet_row)
+        record["designation"] = designation or None
+        record["extra"] = {key: money_text(v) if isinstance(v, Decimal) else v
+                           for key, v in extra.items()} or None
+
+    def _fit(self, text: str, column: Column | None, sheet_row: int) -> str:
+        """Text cut to what its column stores, with a warning (HR's data is never cut silently)."""
+        if column is None:
+            return text
+        limit = FIELDS[column.field].limit
+        if len(text) <= limit:
+            return text
+        self.shortened += 1
+        if self.shortened <= MAX_LISTED_ROWS:
+            self.report.warnings.append(
+                f"Row {sheet_row}, column '{column.header}': the text is {len(text):,} characters "
+                f"long; Paydash keeps the first {limit}. Shorten it in the sheet if that cuts "
+                "something that matters.")
+        return text[:limit]
+
+    def _extra(self, cells: list) -> dict:
+        values = {}
+        for column in self.extras:
+            value = _cell(cells, column)
+            if is_blank(value):
+                continue
+            try:
+                values[column.field] = to_decimal(value)
+            except NotANumber:
+                values[column.field] = to_text(value, 200)
+        return values
+
+    def _derive(self, record: dict, extra: dict) -> None:
+        """Fill what the sheet does not state (the rules are in paydash/sheets.py)."""
+        present = self.present
+        if "other_deductions" not in present:
+            parts = [extra[k] for k in OTHER_DEDUCTION_PARTS if isinstance(extra.get(k), Decimal)]
+            record["other_deductions"] = sum(parts, ZERO)
+        if "gross" not in present:
+            if "total_deductions" in present:
+                record["gross"] = record["net"] + record["total_deductions"]
+            else:
+                record["gross"] = record["fixed_salary"]
+        if "total_deductions" not in present:
+            difference = record["gross"] - record["net"]
+            if "gross" in present and difference >= 0:
+                record["total_deductions"] = difference
+            else:
+                record["total_deductions"] = sum((record[k] for k in ITEMISED_DEDUCTIONS), ZERO)
+        if "fixed_salary" not in present:
+            record["fixed_salary"] = record["gross"]
+
+    def _count(self, record: dict, sheet_row: int) -> None:
+        report = self.report
+        report.employee_count += 1
+        totals = report.totals
+        for name in totals:
+            totals[name] += record[name]
+        department = record["department"]
+        report.departments[department] = report.departments.get(department, 0) + 1
+        record["employee_key"] = self._key(record, sheet_row)
+
+    def _key(self, record: dict, sheet_row: int) -> str:
+        """The code (or name), with "#2", "#3"... for the second and later rows using it."""
+        code, name = record["employee_code"], record["employee_name"]
+        base = code or name[:70]
+        folded = code.upper() if code else "name:" + name.casefold()
+        first = self.seen.get(folded)
+        if first is None:
+            self.seen[folded] = (sheet_row, name, base)
+            return base
+        group = self.groups.get(folded)
+        if group is None:
+            group = self.groups[folded] = [{"row": first[0], "name": first[1]}]
+        group.append({"row": sheet_row, "name": name})
+        return f"{base}#{len(group)}"
+
+    # --- After the last row -------------------------------------------------------------
+
+    def finish(self) -> None:
+        """Add the duplicates and the warnings that need the whole sheet."""
+        report = self.report
+        for folded, rows in self.groups.items():
+            names = {row["name"].casefold() for row in rows}
+            report.duplicates.append({"code": self.seen[folded][2], "rows": rows,
+                                      "same_name": len(names) == 1})
+        if self.total_rows:
+            rows = _listed(r for r, _ in self.total_rows)
+            report.warnings.append(f"{rows} looks like a TOTAL row and was skipped."
+                                   if len(self.total_rows) == 1 else
+                                   f"{rows} look like TOTAL rows and were skipped.")
+        if len(self.total_rows) == 1 and report.error_count == 0:
+            self._check_total(*self.total_rows[0])
+        if self.shortened > MAX_LISTED_ROWS:
+            report.warnings.append(f"{self.shortened - MAX_LISTED_ROWS} more cells were longer "
+                                   "than Paydash stores and were shortened.")
+        if self.repeated_headers:
+            report.warnings.append(f"{_listed(self.repeated_headers)} repeat the header and "
+                                   "were skipped.")
+        if self.notes_after_total:
+            report.warnings.append(f"{_listed(self.notes_after_total)} below the TOTAL row have "
+                                   "no pay figures and were taken as notes.")
+
+    def _check_total(self, sheet_row: int, stated: dict) -> None:
+        """A TOTAL row that disagrees beyond rounding means rows are missing or doubled."""
+        report = self.report
+        # Each cell is rounded half a paisa at most; a bigger gap is not rounding.
+        tolerance = Decimal("0.005") * max(1, report.employee_count)
+        for name in ("gross", "net"):
+            value = stated.get(name)
+            if value is not None and abs(value - report.totals[name]) > tolerance:
+                report.warnings.append(_total_warning(FIELDS[name].label.lower(), sheet_row,
+                                                      value, report.totals[name]))
+
+
+def _cell(cells: list, column: Column):
+    position = column.position
+    return cells[position] if position < len(cells) else ""
+
+
+def _listed(rows) -> str:
+    rows = list(rows)
+    shown_rows = ", ".join(str(r) for r in rows[:MAX_LISTED_ROWS])
+    more = f" and {len(rows) - MAX_LISTED_ROWS} more" if len(rows) > MAX_LISTED_ROWS else ""
+    return ("Row " if len(rows) == 1 else "Rows ") + shown_rows + more
+
+
+def _total_warning(label: str, row: int, stated: Decimal, added: Decimal) -> str:
+    return (f"The TOTAL row (row {row}) says {label} {grouped(stated)}, but the rows add up to "
+            f"{grouped(added)}. Check that the total covers every row.")

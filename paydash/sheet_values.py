@@ -1,0 +1,104 @@
+"""Turn one spreadsheet cell into a Decimal or a text value, the way HR reads it (pure)."""
+import datetime as dt
+import re
+from decimal import ROUND_HALF_UP
+from decimal import Decimal
+from decimal import InvalidOperation
+
+CENT = Decimal("0.01")
+
+# "₹ 12,500", "Rs. 1,200/-", "INR 500", "(1,200)", "45,000.00": the ways people type money.
+_CURRENCY = re.compile(r"₹|\brs\.?|\binr\b|/-\s*$", re.IGNORECASE)
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+# Typed for "nothing": an accountant's dash, "nil".
+_ZERO_WORDS = {"-", "–", "—", "nil", "none"}
+_INFINITIES = (float("inf"), float("-inf"))
+
+
+class NotANumber(ValueError):
+    """The cell holds something that is not a number; `shown` is how HR sees it."""
+
+    def __init__(self, shown: str):
+        super().__init__(shown)
+        self.shown = shown
+
+
+def is_blank(value) -> bool:
+    """True for an empty cell (the reader gives "" for empty cells and uncached formulas)."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def to_decimal(value) -> Decimal | None:
+    """The cell as a Decimal rounded half-up to 2 places, None when empty; raises NotANumber.
+
+    Each cell is rounded on its own, as Excel shows it, so a column of values with a dozen
+    decimals adds up to the sheet's own total to the paisa. Floats go through `repr`
+    (the shortest text that round-trips), never through the binary value: 2.675 is 2.68.
+    """
+    if value.__class__ is float:
+        if value.is_integer():
+            return Decimal(int(value))
+        if value != value or value in _INFINITIES:
+            raise NotANumber(str(value))
+        return Decimal(repr(value)).quantize(CENT, ROUND_HALF_UP)
+    if isinstance(value, bool):
+        raise NotANumber("TRUE" if value else "FALSE")
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, (dt.date, dt.time, dt.timedelta)):
+        raise NotANumber(str(value))
+    if value is None:
+        return None
+    return _text_to_decimal(str(value))
+
+
+def _text_to_decimal(text: str) -> Decimal | None:
+    raw = text.strip()
+    if not raw:
+        return None
+    if raw.lower() in _ZERO_WORDS:
+        return Decimal(0)
+    cleaned = _CURRENCY.sub("", raw).replace(",", "").replace(" ", "").replace("\u00a0", "")
+    negative = cleaned.startswith("(") and cleaned.endswith(")")
+    if negative:
+        cleaned = cleaned[1:-1]
+    if not _PLAIN_NUMBER.fullmatch(cleaned):
+        raise NotANumber(raw)
+    number = Decimal(cleaned)
+    try:
+        number = number.quantize(CENT, ROUND_HALF_UP)
+    except InvalidOperation:
+        pass  # more digits than any pay: left as it is for the range check to name
+    return -number if negative else number
+
+
+def to_text(value, limit: int | None = None) -> str:
+    """The cell as trimmed text: whole numbers without ".0" (codes typed as numbers)."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        text = str(int(value))
+    elif isinstance(value, dt.datetime):
+        text = value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    else:
+        text = str(value)
+    text = " ".join(text.split())
+    return text[:limit] if limit else text
+
+
+def shown(value) -> str:
+    """How a raw cell value reads in a message (long text cut short)."""
+    text = to_text(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def money_text(value: Decimal) -> str:
+    """A Decimal as an exact 2-place string, as stored in preview JSON."""
+    return str(value.quantize(CENT, ROUND_HALF_UP))
+
+
+def grouped(value: Decimal) -> str:
+    """12345678.5 -> '12,345,678.50' for messages (absurd sizes as 1.000E+300)."""
+    if abs(value) >= Decimal("1e18"):
+        return f"{value:.3E}"
+    return f"{value.quantize(CENT, ROUND_HALF_UP):,}"
