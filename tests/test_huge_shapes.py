@@ -33,6 +33,12 @@ sys.path.insert(0, sys.argv[2])
 resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
 from paydash.filecheck import FileRejected, check_upload
 from paydash.sheets import read_salary_sheet
+def peak_rss_mb():
+    # VmHWM belongs to this process's own address space; getrusage's ru_maxrss would
+    # carry over the high-water mark of the (large) pytest process across fork and exec.
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) // 1024
 data = open(sys.argv[1], "rb").read()
 start = time.monotonic()
 result = {}
@@ -47,7 +53,7 @@ report = read_salary_sheet(data)
 result.update(fatal=report.fatal, employees=report.employee_count, errors=report.error_count,
               first_errors=[e.as_dict()["message"] for e in report.errors[:3]],
               warnings=report.warnings[:20], seconds=round(time.monotonic() - start, 1),
-              peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+              peak_rss_mb=peak_rss_mb())
 print(json.dumps(result))
 """
 
@@ -139,8 +145,6 @@ def test_a_forty_thousand_character_employee_code_gets_a_row_message(tmp_path):
     assert result["errors"] == 1 and "Row 2" in result["first_errors"][0], result
 
 
-@pytest.mark.xfail(strict=True, reason="gap in paydash/sheet_rows.py: names and departments longer "
-                   "than their column are cut to 200/120 characters without a word to HR")
 def test_forty_thousand_character_names_are_not_cut_silently(tmp_path):
     rows = [["E001", "N" * 40_000, 30000, 32000, 30000, "Sales"], ["E002", "Meena", 1, 1, 1, "D" * 40_000]]
     path = tmp_path / "long_cells.xlsx"
