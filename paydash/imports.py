@@ -5,6 +5,7 @@ request, so the upload pages, the tasks and the tests call the same functions. T
 `import_salary_sheet` and `commit_salary_sheet` are thin wrappers around `validate_upload`
 and `commit_upload`; both re-check the tenant and are idempotent.
 """
+import calendar
 import hashlib
 import logging
 
@@ -12,7 +13,9 @@ import sqlalchemy as sa
 from flask import current_app
 
 from paydash import charts
+from paydash import employees
 from paydash import jobs
+from paydash import payroll_months
 from paydash.extensions import db
 from paydash.filecheck import check_upload
 from paydash.models import FINISHED_STATES
@@ -169,6 +172,9 @@ def _check_confirmable(upload: Upload, keep_duplicates: bool) -> None:
     if status != UploadStatus.PREVIEW.value:
         raise ImportRefused(f"This upload is {status} and cannot be confirmed. Upload the file "
                             "again.")
+    if payroll_months.is_paid(upload.tenant_id, upload.year, upload.month):
+        raise ImportRefused(f"{period_label(upload.year, upload.month)} is marked paid and locked. "
+                            "Ask an admin to unlock it on the Payroll page first.")
     preview = upload.preview or {}
     if preview.get("error_count") or preview.get("fatal"):
         raise ImportRefused("This file has errors. Fix them and upload it again.")
@@ -196,6 +202,12 @@ def commit_upload(upload_id: int, tenant_id: int) -> dict:
         return _summary(upload)
     if upload.status != UploadStatus.PREVIEW.value:
         return dict(_summary(upload), refused=f"upload is {upload.status}, not a preview")
+    if payroll_months.is_paid(tenant_id, upload.year, upload.month):
+        # Paid between confirmation and now: the locked month keeps its rows.
+        upload.message = (f"{period_label(upload.year, upload.month)} was marked paid before this "
+                          "upload could be saved; nothing was changed.")
+        db.session.commit()
+        return dict(_summary(upload), refused="the period is marked paid")
     keep = bool(((upload.preview or {}).get("confirmation") or {}).get("keep_duplicates"))
     try:
         stored = _replace_period_rows(upload, keep)
@@ -241,10 +253,18 @@ def _replace_period_rows(upload: Upload, keep_duplicates: bool) -> int | None:
         db.session.commit()
         return None
     _supersede_previous(upload)
+    # The employee master follows the confirmed month; HR sees what changed on the upload.
+    changes = employees.update_from_salary_rows(upload.tenant_id, upload.year, upload.month)
+    upload.preview = dict(upload.preview or {}, employee_changes=changes[:500],
+                          employee_change_count=len(changes))
     upload.status = UploadStatus.CONFIRMED.value
     upload.confirmed_at = utcnow()
     db.session.commit()
     return stored
+
+
+def period_label(year: int, month: int) -> str:
+    return f"{calendar.month_name[month]} {year}"
 
 
 def _insert(batch: list[dict]) -> int:

@@ -81,6 +81,12 @@ def get_month(tenant_id: int, year: int, month: int) -> PayrollMonth | None:
         PayrollMonth.month == month))
 
 
+def is_paid(tenant_id: int, year: int, month: int) -> bool:
+    """Is this period marked paid (locked against edits, saves and uploads)?"""
+    record = get_month(tenant_id, year, month)
+    return record is not None and record.status == PAID
+
+
 def _month_for_update(tenant_id: int, year: int, month: int) -> PayrollMonth:
     record = get_month(tenant_id, year, month)
     if record is None:

@@ -224,3 +224,28 @@ def test_on_postgresql_confirm_then_reupload_replaces_the_month(pg_app):
     rows = salary_rows(pg_app, people.tenant_a)
     assert [(r.employee_key, r.net) for r in rows] == [("RK", Decimal("90.00")), ("RK#2", Decimal("180.00"))]
     assert upload_of(pg_app, first).status == UploadStatus.SUPERSEDED.value
+
+
+def test_confirmed_upload_fills_the_employee_master_and_tells_hr(app, people):
+    from paydash.models import Employee
+    with app.app_context():
+        upload = imports.receive_upload(people.tenant_a, people.hr_a, "oct.xlsx",
+                                        sb.classic_sheet(), 2026, 10)
+        imports.confirm_upload(upload.id, people.tenant_a, people.hr_a)
+        db.session.expire_all()
+        changes = db.session.get(Upload, upload.id).preview["employee_changes"]
+        codes = set(db.session.scalars(sa.select(Employee.code).where(
+            Employee.tenant_id == people.tenant_a)))
+        assert codes and {c["code"] for c in changes if c["kind"] == "new"} == codes
+
+
+def test_a_paid_month_refuses_an_upload_confirmation(app, people):
+    from paydash.models import PayrollMonth
+    with app.app_context():
+        db.session.add(PayrollMonth(tenant_id=people.tenant_a, year=2026, month=10, status="paid"))
+        db.session.commit()
+        upload = imports.receive_upload(people.tenant_a, people.hr_a, "oct.xlsx",
+                                        sb.classic_sheet(), 2026, 10)
+        with pytest.raises(imports.ImportRefused, match="October 2026 is marked paid"):
+            imports.confirm_upload(upload.id, people.tenant_a, people.hr_a)
+        assert db.session.scalar(sa.select(sa.func.count(SalaryRow.id))) == 0
