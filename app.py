@@ -16,11 +16,14 @@ from paydash.extensions import csrf
 from paydash.extensions import db
 from paydash.extensions import migrate
 from paydash.queue import configure_huey
+from paydash.web import admin
 from paydash.web import api
 from paydash.web import auth
 from paydash.web import dashboard
 from paydash.web import errors
 from paydash.web import jobs
+from paydash.web import jobs_api
+from paydash.web import metrics
 from paydash.web import payroll
 from paydash.web import security
 from paydash.web import uploads
@@ -51,7 +54,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     if app.config.get("HUEY_IMMEDIATE"):
         huey_app.use_app(app)
 
-    for module in (auth, uploads, dashboard, payroll, jobs, api):
+    for module in (auth, uploads, dashboard, payroll, jobs, jobs_api, api, admin, metrics):
         app.register_blueprint(module.bp)
     errors.init_app(app)
     security.init_app(app)

@@ -69,6 +69,9 @@ class Config:
     LEASE_SECONDS = _float("LEASE_SECONDS", 60)
     ENQUEUE_GRACE_SECONDS = _float("ENQUEUE_GRACE_SECONDS", 120)
 
+    # Prometheus /metrics without a signed-in operator: `Authorization: Bearer <token>`.
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
+
     # Uploads.
     MAX_UPLOAD_MB = _int("MAX_UPLOAD_MB", 10)
     MAX_CONTENT_LENGTH = MAX_UPLOAD_MB * 1024 * 1024

@@ -165,6 +165,8 @@ class ChartAggregatedData(db.Model):
             "tenant_id", "year", "month", "kind", "department", "bucket", name="uq_chart_data"
         ),
         sa.Index("ix_chart_period", "tenant_id", "year", "month"),
+        # The dashboard reads one kind over a range of months (paydash/chart_queries.py).
+        sa.Index("ix_chart_kind_period", "tenant_id", "kind", "year", "month"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[int] = mapped_column(sa.ForeignKey("tenant.id"))
@@ -197,7 +199,8 @@ class Job(db.Model):
         sa.Index("ix_job_finished", "finished_at"),
         # The job dashboard (issue 3): newest-first pages and per-task run time percentiles.
         sa.Index("ix_job_created_id", "created_at", "id"),
-        sa.Index("ix_job_task_state_finished", "task_name", "state", "finished_at"),
+        sa.Index("ix_job_task_state_finished", "task_name", "state", "finished_at",
+                 postgresql_include=["runtime_seconds", "tenant_id"]),
     )
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     task_name: Mapped[str] = mapped_column(sa.String(80))
@@ -265,13 +268,15 @@ class Worker(db.Model):
 class JobHourStat(db.Model):
     """Finished jobs per closed hour, tenant, task and state: the dashboard's 7-day rollup.
 
-    Filled lazily by `paydash.jobstats` for hours closed a little while ago; a row with an
+    Filled lazily by `paydash.jobrollups` for hours closed a little while ago; a row with an
     empty task name marks an hour as rolled up (hours with no jobs still get one).
-    `tenant_key` is 0 for jobs without a tenant, because NULLs never collide in a unique key.
+    `tenant_key` is 0 for jobs without a tenant (NULLs never collide in a unique key) and
+    -1 for the all-tenant total, so an operator's week is read from 336 rows at most.
     """
 
     __table_args__ = (
         sa.UniqueConstraint("hour", "tenant_key", "task_name", "state", name="uq_job_hour_stat"),
+        sa.Index("ix_job_hour_stat_tenant_hour", "tenant_key", "hour"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     hour: Mapped[dt.datetime]
@@ -347,3 +352,6 @@ class PayrollMonth(db.Model):
     saved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
     paid_at: Mapped[dt.datetime | None]
     paid_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    # What marking the month paid took off each advance balance ({employee id: "amount"}),
+    # so unlocking gives back exactly that.
+    advances_recovered: Mapped[dict | None] = mapped_column(sa.JSON)

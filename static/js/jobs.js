@@ -1,0 +1,150 @@
+// Job dashboard: live overview, live job detail and workers, progress bar widths (CSP: no inline styles).
+(function () {
+  "use strict";
+  const P = window.Paydash;
+
+  function setWidths(root) {
+    root.querySelectorAll(".progress[data-percent]").forEach((bar) => {
+      const span = bar.querySelector("span");
+      if (span) span.style.width = Math.max(0, Math.min(100, Number(bar.dataset.percent))) + "%";
+    });
+  }
+
+  function get(obj, path) {
+    return path.split(".").reduce((o, k) => (o == null ? undefined : o[k]), obj);
+  }
+
+  function duration(s) {
+    if (s == null) return "—";
+    s = Math.round(Number(s));
+    if (s < 60) return s + " s";
+    if (s < 3600) return Math.floor(s / 60) + " min " + (s % 60) + " s";
+    return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
+  }
+
+  function format(value, how) {
+    if (how === "percent") return (Number(value) * 100).toFixed(1) + "%";
+    if (how === "duration") return duration(value);
+    if (how === "time") return new Date(value).toLocaleTimeString();
+    return P.fmt.num(value);
+  }
+
+  function el(tag, attrs, text) {
+    const node = document.createElement(tag);
+    Object.entries(attrs || {}).forEach(([k, v]) => node.setAttribute(k, v));
+    if (text != null) node.textContent = text;
+    return node;
+  }
+
+  function badge(state) {
+    return el("span", { class: "badge badge-" + state }, state === "WORKER_LOST" ? "WORKER LOST" : state);
+  }
+
+  function progressCell(p) {
+    const cell = el("td");
+    if (!p || !p.total) return cell;
+    const wrap = el("div", { class: "job-progress" });
+    const bar = el("div", { class: "progress", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100",
+      "aria-valuenow": String(p.percent || 0), "data-percent": String(p.percent || 0) });
+    bar.appendChild(el("span"));
+    let text = P.fmt.num(p.done) + " / " + P.fmt.num(p.total);
+    if (p.rate) text += " · " + p.rate + "/s";
+    if (p.eta_seconds) text += " · ETA " + duration(p.eta_seconds);
+    wrap.append(bar, el("span", { class: "small muted" }, text));
+    cell.appendChild(wrap);
+    return cell;
+  }
+
+  function drawSeries(box, series) {
+    const svgNS = "http://www.w3.org/2000/svg";
+    const width = 600, height = 120, n = series.length || 1, w = width / n;
+    const max = Math.max(1, ...series.map((s) => s.completed + s.failed));
+    const svg = document.createElementNS(svgNS, "svg");
+    svg.setAttribute("viewBox", "0 0 " + width + " " + height);
+    svg.setAttribute("preserveAspectRatio", "none");
+    series.forEach((s, i) => {
+      const ok = (s.completed / max) * (height - 4), bad = (s.failed / max) * (height - 4);
+      [[ok, height - ok, "bar-ok"], [bad, height - ok - bad, "bar-fail"]].forEach(([h, y, cls]) => {
+        if (h <= 0) return;
+        const r = document.createElementNS(svgNS, "rect");
+        r.setAttribute("x", String(i * w)); r.setAttribute("width", String(Math.max(w - 1, 0.5)));
+        r.setAttribute("y", String(y)); r.setAttribute("height", String(h)); r.setAttribute("class", cls);
+        const t = document.createElementNS(svgNS, "title");
+        t.textContent = s.at.slice(0, 16).replace("T", " ") + ": " + s.completed + " completed, " + s.failed + " failed";
+        r.appendChild(t); svg.appendChild(r);
+      });
+    });
+    box.replaceChildren(svg);
+  }
+
+  function renderOverview(root, data) {
+    root.querySelectorAll("[data-k]").forEach((node) => {
+      const value = get(data, node.dataset.k);
+      if (value !== undefined) node.textContent = format(value, node.dataset.format);
+    });
+    document.querySelectorAll('[data-k="at"]').forEach((n) => { n.textContent = format(data.at, "time"); });
+    const banner = root.querySelector("[data-health]");
+    banner.hidden = data.health.ok;
+    banner.replaceChildren(...data.health.problems.map((p) => el("p", {}, p)));
+    root.querySelectorAll("[data-series]").forEach((box) => drawSeries(box, data[box.dataset.series] || []));
+    const detailUrl = root.dataset.detail;
+    const running = root.querySelector("[data-running]");
+    running.replaceChildren(...(data.running_jobs.length ? data.running_jobs.map((j) => {
+      const tr = el("tr"), link = el("a", { class: "mono", href: detailUrl.replace("JOBID", j.id), title: j.id }, j.id.slice(0, 8));
+      const first = el("td"); first.appendChild(link);
+      const state = el("td"); state.appendChild(badge(j.display_state));
+      tr.append(first, el("td", {}, j.task), state, el("td", { class: "mono small" }, j.worker || ""),
+        el("td", { class: "num" }, duration(j.timings.running)), progressCell(j.progress));
+      return tr;
+    }) : [emptyRow(6, "Nothing is running.")]));
+    const runtimes = root.querySelector("[data-runtimes]");
+    runtimes.replaceChildren(...(data.runtimes.length ? data.runtimes.map((r) => {
+      const tr = el("tr");
+      tr.append(el("td", {}, r.task), el("td", { class: "num" }, String(r.count)),
+        ...["p50", "p95", "p99"].map((q) => el("td", { class: "num" }, r[q] + " s")));
+      return tr;
+    }) : [emptyRow(5, "No finished runs in the last 24 h.")]));
+    setWidths(root);
+  }
+
+  function emptyRow(cols, text) {
+    const tr = el("tr", { class: "empty-row" });
+    tr.appendChild(el("td", { colspan: String(cols), class: "muted" }, text));
+    return tr;
+  }
+
+  function initOverview(root) {
+    const seed = document.getElementById("overview-data");
+    if (seed) renderOverview(root, JSON.parse(seed.textContent));
+    P.poll(async () => { renderOverview(root, await P.api(root.dataset.api)); }, 2000);
+  }
+
+  function initDetail(root) {
+    // Reload the page when the job's state changes, so every section (result, error) is current.
+    if (root.dataset.finished === "true") return;
+    P.poll(async () => {
+      const data = await P.api(root.dataset.api);
+      if (data.job.display_state !== root.dataset.state) { window.location.reload(); return false; }
+      return true;
+    }, 2000);
+  }
+
+  function initWorkers(root) {
+    P.poll(async () => {
+      const data = await P.api(root.dataset.api);
+      data.workers.forEach((w) => {
+        const row = root.querySelector('[data-worker="' + CSS.escape(w.id) + '"]');
+        const badgeEl = row && row.querySelector("[data-status]");
+        if (badgeEl) { badgeEl.textContent = w.status; badgeEl.className = "badge badge-" + w.status; }
+      });
+    }, 5000);
+  }
+
+  setWidths(document);
+  const overview = document.getElementById("jobs-overview");
+  if (overview) initOverview(overview);
+  const detail = document.getElementById("job-detail");
+  if (detail) initDetail(detail);
+  const workers = document.getElementById("workers-page");
+  if (workers) initWorkers(workers);
+})();
