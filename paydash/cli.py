@@ -160,6 +160,12 @@ def doctor_command():
         depth = {queue: count for queue, count in rows}
         click.echo("queues    " + ", ".join(f"{q}: {depth.get(q, 0)} pending"
                                            for q in ("imports", "chart_sync", "maintenance")))
+        silent = utcnow() - dt.timedelta(seconds=lease)
+        stuck = db.session.scalar(sa.select(sa.func.count()).select_from(Job).where(
+            Job.state == JobState.STARTED.value,
+            sa.func.coalesce(Job.heartbeat_at, Job.started_at) < silent)) or 0
+        click.echo(f"jobs      {'ok  ' if not stuck else 'WARN'}   {stuck} running without a "
+                   "heartbeat (recovery re-enqueues them)")
     except Exception as exc:
         click.echo(f"ledger    FAIL   {exc}")
         ok = False
