@@ -1,0 +1,29 @@
+"""The release phase: `flask db upgrade` builds the schema the models describe, on both databases."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def flask_db(database_url: str, tmp_path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, DATABASE_URL=database_url, PAYDASH_INSTANCE=str(tmp_path / "instance"),
+               HUEY_SQLITE_PATH=str(tmp_path / "huey.db"))
+    env.pop("REDIS_URL", None)
+    return subprocess.run([sys.executable, "-m", "flask", "--app", "app", "db", *args], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_upgrade_builds_the_models_schema_with_nothing_left_to_migrate(backend, tmp_path, request):
+    url = (f"sqlite:///{tmp_path / 'paydash.db'}" if backend == "sqlite"
+           else request.getfixturevalue("pg_url"))
+    upgrade = flask_db(url, tmp_path, "upgrade")
+    assert upgrade.returncode == 0, upgrade.stderr[-2000:]
+    check = flask_db(url, tmp_path, "check")
+    assert check.returncode == 0, check.stdout[-2000:] + check.stderr[-2000:]
+    assert "No new upgrade operations detected" in check.stdout + check.stderr
