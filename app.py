@@ -70,10 +70,16 @@ def _check_secret(app: Flask) -> None:
 
 
 def _configure_logging() -> None:
+    """One line per event on stdout (the platform collects it)."""
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(stream=sys.stdout, level=logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    huey_logger = logging.getLogger("huey")
+    if huey_logger.handlers:
+        # huey_consumer gave Huey's logger a handler of its own; without this every Huey
+        # line would be printed twice, once more through the root handler.
+        huey_logger.propagate = False
 
 
 def _tune_sqlite(app: Flask) -> None:
