@@ -148,7 +148,7 @@ def is_total_text(text) -> bool:
 
 
 def column_letter(index: int) -> str:
-    """0 -> 'A', 26 -> 'AA'."""
+    """Letters of a 0-based column: 0 -> 'A', 26 -> 'AA', 16383 -> 'XFD'."""
     letters = ""
     index += 1
     while index:

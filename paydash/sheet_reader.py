@@ -18,6 +18,8 @@ from xml.parsers import expat
 
 from defusedxml import ElementTree
 
+from paydash.sheet_headers import column_letter
+
 REL_NAMESPACES = ("http://schemas.openxmlformats.org/officeDocument/2006/relationships",
                   "http://purl.oclc.org/ooxml/officeDocument/relationships")
 PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
@@ -263,7 +265,7 @@ class SheetStream:
     def _uncached(self, col: int, row_number: int) -> None:
         self.uncached += 1
         if self.first_uncached is None:
-            self.first_uncached = f"{_column_letter(col)}{row_number}"
+            self.first_uncached = f"{column_letter(col)}{row_number}"
 
 
 def _place(row: list, col: int, value) -> None:
@@ -322,15 +324,6 @@ def _column_index(ref: str) -> int:
         else:
             break
     return index - 1
-
-
-def _column_letter(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 def _resolve(target: str) -> str:

@@ -4,6 +4,7 @@ Real services (Redis, PostgreSQL, Chromium) are used where the behaviour lives t
 When one is missing on a laptop those tests skip with a message; under CI=true a
 missing service fails the run instead.
 """
+import contextlib
 import functools
 import os
 import pathlib
@@ -12,12 +13,14 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
 import pytest
 import sqlalchemy as sa
 from werkzeug.security import generate_password_hash as _generate_password_hash
+from werkzeug.serving import make_server
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -38,6 +41,9 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PG_ADMIN_URL = os.environ.get("TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PASSWORD = "correct-horse-9"
 IN_CI = os.environ.get("CI", "").lower() == "true"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update"]
 
 
 def missing_service(what: str) -> None:
@@ -124,14 +130,19 @@ def make_app(config: dict):
     return app
 
 
+def dispose_app(app) -> None:
+    """Close the app's sessions and pooled connections (SQLite files stay unlocked)."""
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
 @pytest.fixture
 def app(tmp_path, sqlite_url):
     """The app on its own SQLite file with tasks run at once (immediate mode)."""
     app = make_app(base_config(tmp_path, sqlite_url, HUEY_IMMEDIATE=True))
     yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    dispose_app(app)
 
 
 @pytest.fixture
@@ -139,9 +150,7 @@ def queued_app(tmp_path, sqlite_url):
     """The app with a real SQLite queue (tasks wait for a consumer)."""
     app = make_app(base_config(tmp_path, sqlite_url))
     yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    dispose_app(app)
 
 
 @pytest.fixture
@@ -297,3 +306,50 @@ def wait_for(predicate, timeout: float = 30, interval: float = 0.1, message: str
             return value
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout} s waiting for {message}")
+
+
+# --- Browsers and live servers -------------------------------------------------------------
+
+
+@pytest.fixture
+def serve_app():
+    """Serve apps over HTTP from threads on free ports: `serve_app(app)` gives the base URL.
+
+    At teardown each server is shut down and its app's database connections are disposed.
+    """
+    running = []
+
+    def serve(app) -> str:
+        server = make_server("127.0.0.1", free_port(), app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        running.append((app, server, thread))
+        return f"http://127.0.0.1:{server.server_port}"
+
+    yield serve
+    for app, server, thread in running:
+        server.shutdown()
+        thread.join(10)
+        dispose_app(app)
+
+
+@contextlib.contextmanager
+def chromium_page(**context_options):
+    """A page in headless Chromium with the given context options (locale, timezone_id, ...)."""
+    if not pathlib.Path(CHROMIUM).exists():
+        missing_service(f"Chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415  (only browser tests need it)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_context(**context_options).new_page()
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def browser_page():
+    """Open Chromium pages: `browser_page(locale="en-IN")` gives a page; all close at teardown."""
+    with contextlib.ExitStack() as stack:
+        yield lambda **context_options: stack.enter_context(chromium_page(**context_options))

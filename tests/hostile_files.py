@@ -24,6 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
+# Run as a script only tests/ is on the path; paydash lives one level up.
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# col_letter stays importable from here (test_huge_shapes, bench/fuzz_sheets use it).
+from paydash.sheet_headers import column_letter as col_letter  # noqa: E402
+
 CT_MAIN = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
 CT_MACRO = "application/vnd.ms-excel.sheet.macroEnabled.main+xml"
 CT_SHEET = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
@@ -58,16 +66,6 @@ class Case:
 
 
 # --- Raw xlsx writing ----------------------------------------------------------------------------
-
-
-def col_letter(index: int) -> str:
-    """Column letters for a 0-based index (0 → A, 16383 → XFD)."""
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 def cell_xml(ref: str, value) -> str:

@@ -8,6 +8,8 @@ from decimal import Decimal
 
 import openpyxl
 
+from paydash.sheet_headers import column_letter
+
 TEMPLATE_HEADERS = [
     "Employee ID", "NAME", "SALARY", "ABSENT", "DAYS", "SL W/O OT", "OT", "HOUR RS", "CHARGES",
     "LATE", "CHARGE", "AMT", "SAL+OT", "25TH ADV", "OLD ADV", "NETT PAYABLE", "Department",
@@ -190,22 +192,13 @@ def write_template_xlsx(path, n: int, seed: int = 7) -> None:
 def _xml_row(number: int, values: list) -> str:
     cells = []
     for index, value in enumerate(values):
-        ref = f"{_letter(index)}{number}"
+        ref = f"{column_letter(index)}{number}"
         if isinstance(value, str):
             text = value.replace("&", "&amp;").replace("<", "&lt;")
             cells.append(f'<c r="{ref}" t="inlineStr"><is><t>{text}</t></is></c>')
         else:
             cells.append(f'<c r="{ref}"><v>{value!r}</v></c>')
     return f'<row r="{number}">{"".join(cells)}</row>'
-
-
-def _letter(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 def _package_parts() -> dict[str, str]:

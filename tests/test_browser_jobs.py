@@ -3,55 +3,32 @@
 The app is served by werkzeug in a thread on a real SQLite queue, with CSRF on, and a
 real `huey_consumer` runs the jobs.
 """
-import pathlib
-import threading
-
 import pytest
-from werkzeug.serving import make_server
 
 from conftest import PASSWORD
 from conftest import People
 from conftest import base_config
-from conftest import free_port
 from conftest import make_app
-from conftest import missing_service
 from conftest import wait_for
 from paydash import jobs
 from paydash.extensions import db
 from paydash.models import JobState
 from paydash.models import utcnow
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update"]
-
 
 @pytest.fixture
-def served(tmp_path, sqlite_url, start_consumer):
+def served(tmp_path, sqlite_url, start_consumer, serve_app):
+    """The app with CSRF on and a real consumer, served on a free port."""
     app = make_app(base_config(tmp_path, sqlite_url, WTF_CSRF_ENABLED=True))
     People(app)
     start_consumer(app, workers=2)
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    return app, serve_app(app)
 
 
 @pytest.fixture
-def page():
-    if not pathlib.Path(CHROMIUM).exists():
-        missing_service(f"Chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415  (only browser tests need it)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=CHROMIUM_ARGS)
-        yield browser.new_context().new_page()
-        browser.close()
+def page(browser_page):
+    """A Chromium page with the browser's default context."""
+    return browser_page()
 
 
 def queue_noops(app, count: int, seconds: float) -> None:

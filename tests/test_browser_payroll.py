@@ -4,33 +4,25 @@ pasting a column fills consecutive cells, and saving reaches the dashboard.
 The app runs on a real SQLite queue served by werkzeug in a thread; a real
 `huey_consumer` subprocess runs the chart sync the save requests.
 """
-import pathlib
-import threading
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from werkzeug.serving import make_server
 
 from conftest import PASSWORD
 from conftest import People
 from conftest import base_config
-from conftest import free_port
 from conftest import make_app
-from conftest import missing_service
 from paydash.extensions import db
 from paydash.models import Employee
 from paydash.models import SalaryRow
 from paydash.models import Tenant
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update"]
 STAFF = [("E1", "Ravi Kumar", "24000"), ("E2", "Meena Iyer", "15000"), ("E3", "Joseph D", "30000")]
 
 
 @pytest.fixture
-def live_app(tmp_path, sqlite_url, start_consumer):
+def live_app(tmp_path, sqlite_url, start_consumer, serve_app):
     """The app with three employees of Acme (30-day basis), a real consumer, on a free port."""
     app = make_app(base_config(tmp_path, sqlite_url))
     people = People(app)
@@ -41,28 +33,13 @@ def live_app(tmp_path, sqlite_url, start_consumer):
                                     monthly_salary=Decimal(salary), department="Stores"))
         db.session.commit()
     start_consumer(app, workers=2)
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    return app, serve_app(app)
 
 
 @pytest.fixture
-def page():
-    if not pathlib.Path(CHROMIUM).exists():
-        missing_service(f"Chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415  (only browser tests need it)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=CHROMIUM_ARGS)
-        context = browser.new_context(locale="en-IN", timezone_id="Asia/Kolkata")
-        yield context.new_page()
-        browser.close()
+def page(browser_page):
+    """A Chromium page set to India's locale and time zone."""
+    return browser_page(locale="en-IN", timezone_id="Asia/Kolkata")
 
 
 def sign_in_and_open_march(page, base: str) -> None:

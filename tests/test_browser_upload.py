@@ -6,23 +6,15 @@ The app runs on a real SQLite queue served by werkzeug in a thread; a real
 import datetime as dt
 import io
 import pathlib
-import threading
 
 import pytest
 from openpyxl import Workbook
-from werkzeug.serving import make_server
 
 from conftest import PASSWORD
 from conftest import People
 from conftest import base_config
-from conftest import free_port
 from conftest import make_app
-from conftest import missing_service
-from paydash.extensions import db
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update"]
 HEADERS = ["Employee ID", "NAME", "SALARY", "OT", "CHARGES", "SAL+OT", "NETT PAYABLE", "Department"]
 ROWS = [
     ("E001", "Ravi Kumar", 30000, 4, 1000.123456789, 31000.123456789, 29500.5, "Sales"),
@@ -50,33 +42,18 @@ def write_sheet(path: pathlib.Path) -> pathlib.Path:
 
 
 @pytest.fixture
-def live_app(tmp_path, sqlite_url, start_consumer):
+def live_app(tmp_path, sqlite_url, start_consumer, serve_app):
     """The app on a real SQLite queue, served on a free port, with a real consumer running."""
     app = make_app(base_config(tmp_path, sqlite_url))
     People(app)
     start_consumer(app, workers=2)
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    return serve_app(app)
 
 
 @pytest.fixture
-def page():
-    if not pathlib.Path(CHROMIUM).exists():
-        missing_service(f"Chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415  (only browser tests need it)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=CHROMIUM_ARGS)
-        context = browser.new_context(locale="en-IN", timezone_id="Asia/Kolkata")
-        yield context.new_page()
-        browser.close()
+def page(browser_page):
+    """A Chromium page set to India's locale and time zone."""
+    return browser_page(locale="en-IN", timezone_id="Asia/Kolkata")
 
 
 @pytest.mark.browser

@@ -1,14 +1,10 @@
 """Demo data: idempotent seed, logins that work, and the dashboard in a real browser."""
 import datetime as dt
 import json
-import os
-import threading
 
 import pytest
 import sqlalchemy as sa
-from conftest import free_port
 from conftest import login
-from conftest import missing_service
 
 from paydash import demo
 from paydash.extensions import db
@@ -17,7 +13,6 @@ from paydash.models import SalaryRow
 from paydash.models import Tenant
 from paydash.models import User
 
-CHROMIUM = "/usr/bin/chromium"
 TODAY = dt.date(2026, 7, 15)
 
 
@@ -93,49 +88,34 @@ def test_seed_demo_command_prints_the_logins_as_json(app):
 
 
 @pytest.fixture
-def live_demo(app):
+def live_demo(app, serve_app):
     """The app with demo data, served over HTTP from a thread on a free port."""
-    from werkzeug.serving import make_server  # noqa: PLC0415
     with app.app_context():
         demo.seed_demo(employees=40, months=12)
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
+    return serve_app(app)
 
 
 @pytest.mark.browser
-def test_demo_dashboard_in_chromium_shows_kpis_charts_and_tooltips(live_demo):
-    if not os.path.exists(CHROMIUM):
-        missing_service(f"Chromium at {CHROMIUM}")
+def test_demo_dashboard_in_chromium_shows_kpis_charts_and_tooltips(live_demo, browser_page):
+    page = browser_page(viewport={"width": 1280, "height": 900})
     from playwright.sync_api import expect  # noqa: PLC0415
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            errors, failed = [], []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
-            page.goto(live_demo + "/login")
-            page.fill("input[name=email]", "hr@demo.paydash")
-            page.fill("input[name=password]", "demo-hr-2026")
-            page.click("button[type=submit]")
-            page.wait_for_selector("#chart-trend svg circle")
-            assert page.locator(".kpi-value").first.inner_text().startswith("₹")
-            assert page.locator(".pd-chart svg").count() == 6
-            page.hover("#chart-trend .points.s1 circle >> nth=-1")
-            tooltip = page.locator("#chart-trend .chart-tooltip")
-            tooltip.wait_for(state="visible")
-            assert "Net: ₹" in tooltip.inner_text()
-            page.click("label[for=period-12m]")
-            expect(page.locator("#chart-trend .points.s0 circle")).to_have_count(12)
-        finally:
-            browser.close()
+    errors, failed = [], []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
+    page.goto(live_demo + "/login")
+    page.fill("input[name=email]", "hr@demo.paydash")
+    page.fill("input[name=password]", "demo-hr-2026")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#chart-trend svg circle")
+    assert page.locator(".kpi-value").first.inner_text().startswith("₹")
+    assert page.locator(".pd-chart svg").count() == 6
+    page.hover("#chart-trend .points.s1 circle >> nth=-1")
+    tooltip = page.locator("#chart-trend .chart-tooltip")
+    tooltip.wait_for(state="visible")
+    assert "Net: ₹" in tooltip.inner_text()
+    page.click("label[for=period-12m]")
+    expect(page.locator("#chart-trend .points.s0 circle")).to_have_count(12)
     # The browser asks for /favicon.ico on its own; no page of ours links it.
     assert [url for url in failed if not url.endswith("/favicon.ico")] == []
     assert [e for e in errors if "Failed to load resource" not in e] == []

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from conftest import missing_service
+from conftest import chromium_page
 from paydash import payroll
 from test_payroll_rules import BAD_CELLS
 from test_payroll_rules import EXAMPLES
@@ -19,24 +19,17 @@ pytestmark = pytest.mark.browser
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RULES_JS = ROOT / "static" / "js" / "payroll_rules.js"
-CHROMIUM = "/usr/bin/chromium"
 PAY_FIELDS = [name for name in payroll.Pay.__dataclass_fields__]
 
 
 @pytest.fixture(scope="module")
 def page():
-    if not pathlib.Path(CHROMIUM).exists():
-        missing_service("Chromium at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update"])
-        page = browser.new_page()
+    """One Chromium page with payroll_rules.js loaded, shared by the module's tests."""
+    # Module scope: the function-scoped browser_page fixture would relaunch Chromium per example.
+    with chromium_page() as page:
         page.set_content("<!doctype html><title>rules</title>")
         page.add_script_tag(path=str(RULES_JS))
         yield page
-        browser.close()
 
 
 def js_compute(page, rules: payroll.Rules, terms: dict, cells: dict) -> dict:
