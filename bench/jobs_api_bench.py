@@ -7,6 +7,10 @@ as an operator and as a tenant admin. The first overview call rolls up the close
 of the last 7 days; it is timed separately, as "first call".
 
     python bench/jobs_api_bench.py --rows 1000000 --requests 200
+    python bench/jobs_api_bench.py --keep            # leave the database, print its name
+    python bench/jobs_api_bench.py --reuse NAME      # measure again on a kept database
+
+With --reuse the rollup is dropped first, so "first call" measures the same work again.
 """
 import argparse
 import os
@@ -46,11 +50,12 @@ FROM (SELECT g, now() at time zone 'utc' - (g * (30 * 86400.0 / :rows)) * interv
 """
 
 
-def build(rows: int):
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{DB_NAME}"'))
-    admin.dispose()
+def build(rows: int, reuse: bool = False):
+    if not reuse:
+        admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{DB_NAME}"'))
+        admin.dispose()
     os.environ.update(DATABASE_URL=PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + DB_NAME,
                       REDIS_URL=REDIS_URL, SECRET_KEY="bench-secret", HUEY_NAME=DB_NAME)
     from app import create_app  # noqa: PLC0415  (reads the environment set above)
@@ -58,6 +63,12 @@ def build(rows: int):
     from paydash.extensions import db  # noqa: PLC0415
     from paydash.models import Role  # noqa: PLC0415
     app = create_app({"WTF_CSRF_ENABLED": False})
+    if reuse:
+        with app.app_context():
+            db.create_all()  # tables this checkout adds; the job rows are kept
+            db.session.execute(sa.text("DELETE FROM job_hour_stat"))
+            db.session.commit()
+        return app
     with app.app_context():
         db.create_all()
         tenants = [accounts.create_tenant(f"Tenant {i}", f"t{i}") for i in range(1, TENANTS + 1)]
@@ -134,9 +145,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
+    parser.add_argument("--reuse", metavar="NAME", help="a database left by --keep")
     args = parser.parse_args()
+    global DB_NAME
+    DB_NAME = args.reuse or DB_NAME
     try:
-        app = build(args.rows)
+        app = build(args.rows, reuse=bool(args.reuse))
         ops, admin = client_for(app, "ops@bench.test"), client_for(app, "admin@bench.test")
         first = timed(ops, "/api/jobs/overview", 1)[0]
         print(f"first overview call (rolls up 7 days of closed hours): {first:.0f} ms")
@@ -158,7 +173,10 @@ def main() -> None:
             print(f"  {label:34} {statistics.median(values):7.1f} {p95(values):7.1f}")
         breakdown(app)
     finally:
-        drop()
+        if args.keep or args.reuse:
+            print(f"database kept: {DB_NAME}")
+        else:
+            drop()
 
 
 if __name__ == "__main__":

@@ -3,18 +3,31 @@
 Every selector takes the tenant id explicitly; the web layer decides which tenant a user
 may see. Salary rows are touched only to notice a period whose chart data is missing
 (after retention cleanup), which is then re-synced on demand.
+
+`cached_summary` keeps finished summaries in process memory under the tenant's
+`ChartVersion`, which every chart sync and cleanup bumps in its own transaction.
 """
 import dataclasses
 import datetime as dt
+import json
+import logging
 import re
+import threading
+import time
+from collections import OrderedDict
 from collections import defaultdict
+from collections.abc import Callable
 
 import sqlalchemy as sa
+from flask import current_app
 
 from paydash import charts
 from paydash.extensions import db
 from paydash.models import ChartAggregatedData
+from paydash.models import ChartVersion
 from paydash.models import SalaryRow
+
+logger = logging.getLogger(__name__)
 
 MAX_MONTHS = 36
 PRESETS = {"month": 1, "6m": 6, "12m": 12}
@@ -96,12 +109,16 @@ class Period:
 _C = ChartAggregatedData.__table__.c
 _S = SalaryRow.__table__.c
 _C_INDEX = _C.year * 12 + _C.month - 1
-_LATEST = sa.select(
-    sa.select(_C_INDEX).where(_C.tenant_id == sa.bindparam("tenant_id"), _C.kind == charts.DEPT)
-    .order_by(_C.year.desc(), _C.month.desc()).limit(1).scalar_subquery(),
-    sa.select(_S.year * 12 + _S.month - 1).where(_S.tenant_id == sa.bindparam("tenant_id"))
-    .order_by(_S.year.desc(), _S.month.desc()).limit(1).scalar_subquery(),
-)
+_LATEST_CHARTED = (sa.select(_C_INDEX)
+                   .where(_C.tenant_id == sa.bindparam("tenant_id"), _C.kind == charts.DEPT)
+                   .order_by(_C.year.desc(), _C.month.desc()).limit(1).scalar_subquery())
+_LATEST_SALARY = (sa.select(_S.year * 12 + _S.month - 1).where(_S.tenant_id == sa.bindparam("tenant_id"))
+                  .order_by(_S.year.desc(), _S.month.desc()).limit(1).scalar_subquery())
+_LATEST = sa.select(_LATEST_CHARTED, _LATEST_SALARY)
+# The cached path's one round trip: the tenant's chart version and both latest months.
+_STATE = sa.select(
+    sa.select(ChartVersion.version).where(ChartVersion.tenant_id == sa.bindparam("tenant_id"))
+    .scalar_subquery(), _LATEST_CHARTED, _LATEST_SALARY)
 _COLUMNS = (_C_INDEX.label("idx"), _C.kind, _C.department, _C.bucket, _C.label, _C.headcount,
             *(sa.cast(_C[m], sa.Float).label(m) for m in SUMMED))
 FIRST_MEASURE = 6  # position of SUMMED[0] in a chart row
@@ -114,15 +131,24 @@ _MONTH_ROWS = sa.select(*_COLUMNS).where(
     _C.year == sa.bindparam("year"), _C.month == sa.bindparam("month"))
 
 
+def _latest_of(*months: int | None) -> int | None:
+    found = [i for i in months if i is not None]
+    return max(found) if found else None
+
+
 def latest_month(tenant_id: int) -> int | None:
     """The latest month with chart data or salary rows (two index-ordered lookups)."""
-    found = [i for i in db.session.execute(_LATEST, {"tenant_id": tenant_id}).one() if i is not None]
-    return max(found) if found else None
+    return _latest_of(*db.session.execute(_LATEST, {"tenant_id": tenant_id}).one())
 
 
 def resolve_period(tenant_id: int, preset: str | None, start: str | None, end: str | None,
                    today: dt.date | None = None) -> Period:
     """The months to show: a preset ending at this month (or the latest month with data), or a range."""
+    return _resolve(preset, start, end, lambda: latest_month(tenant_id), today)
+
+
+def _resolve(preset: str | None, start: str | None, end: str | None,
+             latest_month_of_tenant: Callable[[], int | None], today: dt.date | None = None) -> Period:
     if start or end:
         first, last = parse_month(start or end), parse_month(end or start)
         if first > last:
@@ -135,7 +161,7 @@ def resolve_period(tenant_id: int, preset: str | None, start: str | None, end: s
         raise PeriodError(f"Unknown period '{preset}'; use month, 6m, 12m or a from/to range.")
     today = today or dt.date.today()
     current = month_index(today.year, today.month)
-    latest = latest_month(tenant_id)
+    latest = latest_month_of_tenant()
     anchor, note = current, None
     if latest is not None and latest < current:
         anchor = latest
@@ -254,6 +280,12 @@ def _top(rows, department: str | None) -> list[dict]:
 def dashboard_summary(tenant_id: int, period: Period, department: str | None = None,
                       requested_by_id: int | None = None) -> dict:
     """Everything the dashboard shows for a period, with the previous equal-length period."""
+    return _build_summary(tenant_id, period, department, requested_by_id)[0]
+
+
+def _build_summary(tenant_id: int, period: Period, department: str | None,
+                   requested_by_id: int | None) -> tuple[dict, bool]:
+    """The summary, and whether every month with salary rows had its chart rows."""
     previous = period.previous()
     rows = _range_rows(tenant_id, previous.start, period.end, charts.DEPT)
     charted = {from_index(r.idx) for r in rows}
@@ -276,7 +308,7 @@ def dashboard_summary(tenant_id: int, period: Period, department: str | None = N
     detail_month = max(current.heads, default=period.end)
     detail = _month_rows(tenant_id, detail_month, [charts.BAND, charts.TOP])
     bands = [r for r in detail if r.kind == charts.BAND and (not department or r.department == department)]
-    return {
+    summary = {
         "period": period.as_dict(), "previous": previous.as_dict(),
         "department": department or None, "departments": departments, "has_data": has_data,
         "detail_month": {"key": month_key(detail_month), "label": month_label(detail_month)},
@@ -287,3 +319,74 @@ def dashboard_summary(tenant_id: int, period: Period, department: str | None = N
         "bands": _bands(bands),
         "top_earners": _top([r for r in detail if r.kind == charts.TOP], department),
     }
+    return summary, not missing
+
+
+# --- Cache ------------------------------------------------------------------------------------
+
+CACHE_ENTRIES = 512
+# A summary is reused only while the tenant's chart version is unchanged, and at most this
+# long: the bound covers what the version cannot see (salary rows committed whose sync
+# then failed, which an uncached read would re-request).
+CACHE_SECONDS = 30.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Answer:
+    """A finished summary and its JSON text, built once and shared by every reader."""
+
+    summary: dict
+    body: bytes
+
+
+class SummaryCache:
+    """A small LRU of answers, one per app (two apps in one process never share)."""
+
+    def __init__(self, entries: int = CACHE_ENTRIES):
+        self.entries = entries
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, max_age: float) -> Answer | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None or time.monotonic() - item[0] > max_age:
+                return None
+            self._items.move_to_end(key)
+            return item[1]
+
+    def put(self, key: tuple, answer: Answer) -> None:
+        with self._lock:
+            self._items[key] = (time.monotonic(), answer)
+            self._items.move_to_end(key)
+            while len(self._items) > self.entries:
+                self._items.popitem(last=False)
+
+
+def summary_cache() -> SummaryCache:
+    return current_app.extensions.setdefault("paydash_summary_cache", SummaryCache())
+
+
+def cached_answer(tenant_id: int, preset: str | None, start: str | None, end: str | None,
+                  department: str | None = None, requested_by_id: int | None = None) -> Answer:
+    """Resolve the period and answer it, reusing the answer while the chart version is unchanged.
+
+    One query reads the tenant's `ChartVersion` and latest months before any chart row,
+    so an answer is never filed under a version newer than its data. Answers with a month
+    still to re-sync are not kept, so such a month keeps asking for its sync. Raises
+    PeriodError like `resolve_period`.
+    """
+    # Core on the session's connection: the ORM layer cost more than the query on a cache hit.
+    version, charted, salaried = db.session.connection().execute(_STATE, {"tenant_id": tenant_id}).one()
+    period = _resolve(preset, start, end, lambda: _latest_of(charted, salaried))
+    department = department or None
+    max_age = float(current_app.config.get("DASHBOARD_CACHE_SECONDS", CACHE_SECONDS))
+    key = (tenant_id, version or 0, period, department)
+    answer = summary_cache().get(key, max_age) if max_age > 0 else None
+    if answer is None:
+        summary, complete = _build_summary(tenant_id, period, department, requested_by_id)
+        summary["tenant_id"] = tenant_id
+        answer = Answer(summary, json.dumps(summary, separators=(",", ":")).encode())
+        if complete and max_age > 0:
+            summary_cache().put(key, answer)
+    return answer

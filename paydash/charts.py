@@ -18,6 +18,7 @@ from sqlalchemy.dialects import sqlite
 from paydash import jobs
 from paydash.extensions import db
 from paydash.models import ChartAggregatedData
+from paydash.models import ChartVersion
 from paydash.models import Job
 from paydash.models import JobState
 from paydash.models import SalaryRow
@@ -84,6 +85,7 @@ def sync_chart_data(tenant_id: int, year: int, month: int, source: str) -> dict:
     jobs.checkpoint(headcount, headcount, "Writing chart data")
     _upsert(rows)
     deleted = _delete_stale(tenant_id, year, month, {_key(r) for r in rows})
+    bump_chart_version([tenant_id])
     db.session.commit()
     departments = sorted(r["department"] for r in rows if r["kind"] == DEPT)
     logger.info("chart sync tenant %s %04d-%02d: %s rows written, %s stale deleted",
@@ -196,6 +198,16 @@ def _delete_stale(tenant_id: int, year: int, month: int, keep: set[tuple]) -> in
     return len(stale)
 
 
+def bump_chart_version(tenant_ids: list[int]) -> None:
+    """Bump each tenant's chart version in the caller's transaction (cached dashboards go stale)."""
+    if not tenant_ids:
+        return
+    insert = _insert_for_dialect()
+    stmt = insert(ChartVersion).values([{"tenant_id": t, "version": 1} for t in sorted(set(tenant_ids))])
+    db.session.execute(stmt.on_conflict_do_update(
+        index_elements=["tenant_id"], set_={"version": ChartVersion.version + 1}))
+
+
 def cleanup_old_chart_data(now: dt.datetime | None = None) -> dict:
     """Delete chart rows not refreshed for CHART_DATA_RETENTION_DAYS; commits.
 
@@ -204,8 +216,10 @@ def cleanup_old_chart_data(now: dt.datetime | None = None) -> dict:
     """
     days = int(current_app.config.get("CHART_DATA_RETENTION_DAYS", 90))
     cutoff = (now or utcnow()) - dt.timedelta(days=days)
-    result = db.session.execute(
-        sa.delete(ChartAggregatedData).where(ChartAggregatedData.refreshed_at < cutoff))
+    old = ChartAggregatedData.refreshed_at < cutoff
+    bump_chart_version(db.session.scalars(
+        sa.select(ChartAggregatedData.tenant_id).where(old).distinct()).all())
+    result = db.session.execute(sa.delete(ChartAggregatedData).where(old))
     db.session.commit()
     logger.info("chart cleanup: %s rows older than %s deleted", result.rowcount, cutoff)
     return {"deleted": result.rowcount, "cutoff": cutoff.isoformat(), "retention_days": days}

@@ -123,18 +123,29 @@ def _series(rows, start: dt.datetime, step: dt.timedelta, n: int) -> list[dict]:
     return [{"at": at.isoformat() + "Z", **v} for at, v in sorted(slots.items())]
 
 
+def _hourly(minute_rows) -> list:
+    """Per-minute live rows summed into hours, in the rows' (at, state, count) shape."""
+    hours: dict = {}
+    for at, state, count in minute_rows:
+        key = (floor_hour(_as_datetime(at)), state)
+        hours[key] = hours.get(key, 0) + int(count)
+    return [(at, state, count) for (at, state), count in hours.items()]
+
+
 def throughput(tenant_id: int | None, now: dt.datetime) -> dict:
     """Completed vs failed per minute (last hour) and per hour (last 7 days), plus 24 h totals."""
     ensure_rollups(now)
     live_from = rolled_until(now)
     this_hour = floor_hour(now)
     week_start = this_hour - dt.timedelta(hours=HOURS_KEPT - 1)
-    hourly = _series(list(_rollup_rows(tenant_id, week_start, live_from))
-                     + list(_live_rows(tenant_id, "hour", live_from)),
-                     week_start, dt.timedelta(hours=1), HOURS_KEPT)
     minute_start = now.replace(second=0, microsecond=0) - dt.timedelta(minutes=59)
-    minutely = _series(_live_rows(tenant_id, "minute", minute_start),
-                       minute_start, dt.timedelta(minutes=1), 60)
+    # One live count per minute serves both series: the minute chart and the open hours
+    # the rollup has not reached yet (the two windows overlap by about an hour).
+    live = list(_live_rows(tenant_id, "minute", min(live_from, minute_start)))
+    hourly = _series(list(_rollup_rows(tenant_id, week_start, live_from))
+                     + _hourly(r for r in live if _as_datetime(r[0]) >= live_from),
+                     week_start, dt.timedelta(hours=1), HOURS_KEPT)
+    minutely = _series(live, minute_start, dt.timedelta(minutes=1), 60)
     day = hourly[-24:]
     succeeded = sum(h["completed"] for h in day)
     failed = sum(h["failed"] for h in day)

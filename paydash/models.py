@@ -188,6 +188,17 @@ class ChartAggregatedData(db.Model):
     refreshed_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
 
 
+class ChartVersion(db.Model):
+    """A per-tenant counter that every write of the tenant's chart data bumps.
+
+    The dashboard caches its JSON under this number (paydash/chart_queries.py), so a sync
+    or a cleanup makes every cached answer for the tenant unreachable at once.
+    """
+
+    tenant_id: Mapped[int] = mapped_column(sa.ForeignKey("tenant.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(default=0)
+
+
 class Job(db.Model):
     """The job ledger: one row per Huey task, kept by Paydash because Huey forgets."""
 

@@ -11,6 +11,7 @@ from conftest import login
 from paydash import charts
 from paydash.extensions import db
 from paydash.models import ChartAggregatedData
+from paydash.models import ChartVersion
 from paydash.models import Job
 from paydash.models import SalaryRow
 from paydash.models import utcnow
@@ -179,3 +180,99 @@ def test_a_chart_cleaned_up_by_retention_comes_back_on_the_next_visit(app, hr_cl
     after = summary(hr_client, "?from=2026-04&to=2026-06")
     assert after["kpis"] == before["kpis"]
     assert after["refreshing"] == []
+
+
+# --- The summary cache: never stale after a write, never shared between tenants ----------------
+
+
+def version_of(tenant_id: int) -> int:
+    return db.session.get(ChartVersion, tenant_id).version
+
+
+def test_a_sync_bumps_only_its_tenants_chart_version(app, acme_half_year):
+    with app.app_context():
+        before = version_of(acme_half_year.tenant_a)
+        store_month(acme_half_year.tenant_b, 2026, 6, {"Bala": ("Paint", "21000")})
+        assert version_of(acme_half_year.tenant_a) == before
+        charts.sync_chart_data(acme_half_year.tenant_a, 2026, 6, "excel")
+        assert version_of(acme_half_year.tenant_a) == before + 1
+
+
+def test_a_cleanup_bumps_the_version_of_each_tenant_it_deleted_from(app, acme_half_year):
+    with app.app_context():
+        store_month(acme_half_year.tenant_b, 2026, 6, {"Bala": ("Paint", "21000")})
+        a, b = version_of(acme_half_year.tenant_a), version_of(acme_half_year.tenant_b)
+        db.session.execute(sa.update(ChartAggregatedData)
+                           .where(ChartAggregatedData.tenant_id == acme_half_year.tenant_a)
+                           .values(refreshed_at=utcnow() - dt.timedelta(days=100)))
+        db.session.commit()
+        charts.cleanup_old_chart_data()
+        assert (version_of(acme_half_year.tenant_a), version_of(acme_half_year.tenant_b)) == (a + 1, b)
+
+
+def test_a_summary_is_reused_until_the_chart_version_moves(app, hr_client, acme_half_year):
+    first = summary(hr_client, "?from=2026-06&to=2026-06")
+    with app.app_context():
+        # A write that skips the version (never done by Paydash) shows the cache is in use.
+        db.session.execute(sa.update(ChartAggregatedData).values(headcount=99))
+        db.session.commit()
+        assert kpi(summary(hr_client, "?from=2026-06&to=2026-06"), "headcount") == kpi(first, "headcount")
+        charts.bump_chart_version([acme_half_year.tenant_a])
+        db.session.commit()
+    assert kpi(summary(hr_client, "?from=2026-06&to=2026-06"), "headcount")["value"] > 3
+
+
+def test_a_sync_after_a_cached_answer_shows_the_new_figures(app, hr_client, acme_half_year):
+    assert kpi(summary(hr_client, "?period=6m"), "headcount")["value"] == 3
+    assert kpi(summary(hr_client, "?from=2026-06&to=2026-06"), "headcount")["value"] == 3
+    with app.app_context():
+        store_month(acme_half_year.tenant_a, 2026, 6, {"Kiran": ("Stores", "20000.00")})
+    data = summary(hr_client, "?from=2026-06&to=2026-06")
+    assert kpi(data, "headcount")["value"] == 4
+    assert kpi(data, "net")["value"] == 33000 * 2 + 18000 + 20000
+
+
+def test_a_cleanup_after_a_cached_answer_is_not_served_stale(app, hr_client, acme_half_year):
+    assert summary(hr_client, "?from=2026-06&to=2026-06")["has_data"] is True
+    with app.app_context():
+        # June's salary rows are gone and its chart rows are past retention: June is empty now.
+        db.session.execute(sa.delete(SalaryRow).where(SalaryRow.month == 6))
+        db.session.execute(sa.update(ChartAggregatedData).where(ChartAggregatedData.month == 6)
+                           .values(refreshed_at=utcnow() - dt.timedelta(days=100)))
+        db.session.commit()
+        charts.cleanup_old_chart_data()
+    data = summary(hr_client, "?from=2026-06&to=2026-06")
+    assert data["has_data"] is False
+    assert kpi(data, "headcount")["value"] == 0
+
+
+def test_the_same_query_from_two_tenants_gets_each_its_own_numbers(app, acme_half_year):
+    with app.app_context():
+        store_month(acme_half_year.tenant_b, 2026, 6, {"Bala": ("Paint", "21000.00")})
+    acme = summary(login(app.test_client(), "hr@acme.test"), "?from=2026-06&to=2026-06")
+    bharat = summary(login(app.test_client(), "hr@bharat.test"), "?from=2026-06&to=2026-06")
+    again = summary(login(app.test_client(), "hr@acme.test"), "?from=2026-06&to=2026-06")
+    assert (kpi(acme, "headcount")["value"], kpi(bharat, "headcount")["value"]) == (3, 1)
+    assert bharat["departments"] == ["Paint"] and again == acme
+
+
+def test_the_department_filter_is_part_of_the_cached_answer(hr_client, acme_half_year):
+    everyone = summary(hr_client, "?from=2026-06&to=2026-06")
+    stores = summary(hr_client, "?from=2026-06&to=2026-06&department=Stores")
+    assert (kpi(everyone, "headcount")["value"], kpi(stores, "headcount")["value"]) == (3, 1)
+
+
+def test_an_answer_waiting_for_a_resync_is_not_cached(queued_app):
+    from conftest import People  # noqa: PLC0415
+    people = People(queued_app)
+    with queued_app.app_context():
+        store_month(people.tenant_a, 2026, 5, {"Asha": ("Sales", "25000")}, sync=False)
+    client = login(queued_app.test_client(), "hr@acme.test")
+    assert summary(client, "?from=2026-05&to=2026-05")["refreshing"]
+    with queued_app.app_context():
+        db.session.execute(sa.delete(Job))
+        db.session.commit()
+    # With the first answer cached, no new sync would be asked for after the job vanished.
+    assert summary(client, "?from=2026-05&to=2026-05")["refreshing"][0]["state"] == "PENDING"
+    with queued_app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Job)) == 1

@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import huey_app
 from paydash import jobs
+from paydash import jobstats
 from paydash import retention
 from paydash.extensions import db
 from paydash.models import AuditLog
@@ -343,3 +344,63 @@ def test_retention_keeps_recent_successes_and_failures_younger_than_90_days(queu
     with queued_app.app_context():
         retention.prune()
         assert all(db.session.get(Job, i) is not None for i in (recent_ok, failed_60, pending))
+
+
+# --- The overview's figures against a direct count of the ledger -----------------------------
+
+
+@pytest.fixture
+def busy_ledger(queued_app, people_q):
+    """Open and finished jobs of two tenants, spread over the last two days."""
+    now = utcnow()
+    for minutes in (1, 3, 30, 59, 61, 70, 125, 600, 1500, 2000):
+        for tenant, state in ((people_q.tenant_a, JobState.SUCCESS.value),
+                              (people_q.tenant_b, JobState.FAILURE.value),
+                              (people_q.tenant_a, JobState.FAILURE.value)):
+            at = now - dt.timedelta(minutes=minutes)
+            add_job(queued_app, state=state, tenant_id=tenant, finished_at=at, runtime_seconds=minutes / 10)
+    add_job(queued_app, tenant_id=people_q.tenant_a, created_at=now - dt.timedelta(minutes=9))
+    add_job(queued_app, tenant_id=people_q.tenant_b, created_at=now - dt.timedelta(minutes=20))
+    add_job(queued_app, tenant_id=people_q.tenant_a, eta=now + dt.timedelta(hours=1))
+    add_job(queued_app, state=JobState.RETRY.value, tenant_id=people_q.tenant_b)
+    add_job(queued_app, state=JobState.STARTED.value, tenant_id=people_q.tenant_a)
+    return people_q, now
+
+
+def direct_counts(tenant_id, since, until):
+    stmt = sa.select(Job.state, sa.func.count()).where(
+        Job.finished_at >= since, Job.finished_at < until,
+        Job.state.in_([JobState.SUCCESS.value, JobState.FAILURE.value]))
+    if tenant_id is not None:
+        stmt = stmt.where(Job.tenant_id == tenant_id)
+    counts = dict(db.session.execute(stmt.group_by(Job.state)).all())
+    return counts.get(JobState.SUCCESS.value, 0), counts.get(JobState.FAILURE.value, 0)
+
+
+@pytest.mark.parametrize("who", ["operator", "tenant_a"])
+def test_overview_series_equal_a_direct_count_of_the_ledger(queued_app, busy_ledger, who):
+    people, now = busy_ledger
+    tenant_id = None if who == "operator" else people.tenant_a
+    with queued_app.app_context():
+        data = jobstats.overview(tenant_id, ["noop"], now)
+        for series, step in (("per_hour", dt.timedelta(hours=1)), ("per_minute", dt.timedelta(minutes=1))):
+            for point in data[series]:
+                start = dt.datetime.fromisoformat(point["at"].rstrip("Z"))
+                expected = direct_counts(tenant_id, start, start + step)
+                assert (point["completed"], point["failed"]) == expected, point
+        day_start = dt.datetime.fromisoformat(data["per_hour"][-24]["at"].rstrip("Z"))
+        succeeded, failed = direct_counts(tenant_id, day_start, now + dt.timedelta(seconds=1))
+        assert (data["last_24h"]["succeeded"], data["last_24h"]["failed"]) == (succeeded, failed)
+
+
+def test_overview_queue_figures_equal_a_direct_count(queued_app, busy_ledger):
+    people, now = busy_ledger
+    with queued_app.app_context():
+        everyone = jobstats.queue_figures(None, now)
+        acme = jobstats.queue_figures(people.tenant_a, now)
+    def figures(f):
+        return f["pending_total"], f["scheduled"], f["retrying"], f["running"]
+    assert figures(everyone) == (2, 2, 1, 1)
+    assert figures(acme) == (1, 1, 0, 1)
+    assert 20 * 60 <= everyone["oldest_pending_seconds"] < 21 * 60
+    assert 9 * 60 <= acme["oldest_pending_seconds"] < 10 * 60

@@ -3,14 +3,14 @@ import logging
 
 import sqlalchemy as sa
 from flask import Blueprint
+from flask import current_app
 from flask import g
 from flask import jsonify
 from flask import render_template
 from flask import request
 
 from paydash.chart_queries import PeriodError
-from paydash.chart_queries import dashboard_summary
-from paydash.chart_queries import resolve_period
+from paydash.chart_queries import cached_answer
 from paydash.extensions import db
 from paydash.models import Tenant
 from paydash.web.access import is_operator
@@ -37,14 +37,11 @@ def _tenant_choice() -> tuple[int | None, list[Tenant]]:
     return (ids[0] if ids else None), tenants
 
 
-def _summary_for_request(tenant_id: int) -> dict:
-    """Parse the period and department from the query string and build the summary."""
+def _answer_for_request(tenant_id: int):
+    """Parse the period and department from the query string and answer them (cached)."""
     args = request.args
-    period = resolve_period(tenant_id, args.get("period"), args.get("from"), args.get("to"))
-    department = (args.get("department") or "").strip() or None
-    summary = dashboard_summary(tenant_id, period, department, requested_by_id=g.user.id)
-    summary["tenant_id"] = tenant_id
-    return summary
+    return cached_answer(tenant_id, args.get("period"), args.get("from"), args.get("to"),
+                         (args.get("department") or "").strip(), requested_by_id=g.user.id)
 
 
 @bp.get("/")
@@ -54,12 +51,10 @@ def index():
     summary, error = None, None
     if tenant_id is not None:
         try:
-            summary = _summary_for_request(tenant_id)
+            summary = _answer_for_request(tenant_id).summary
         except PeriodError as exc:
             error = str(exc)
-            summary = dashboard_summary(tenant_id, resolve_period(tenant_id, None, None, None),
-                                        requested_by_id=g.user.id)
-            summary["tenant_id"] = tenant_id
+            summary = cached_answer(tenant_id, None, None, None, requested_by_id=g.user.id).summary
     return render_template("dashboard/index.html", summary=summary, error=error,
                            tenants=tenants, tenant_id=tenant_id)
 
@@ -72,6 +67,7 @@ def summary_api():
     if tenant_id is None:
         return jsonify(error="No tenant", detail="There is no business to show yet.", status=404), 404
     try:
-        return jsonify(_summary_for_request(tenant_id))
+        # The cached answer carries its JSON text, so a repeated request serialises nothing.
+        return current_app.response_class(_answer_for_request(tenant_id).body, mimetype="application/json")
     except PeriodError as exc:
         return jsonify(error="Bad period", detail=str(exc), status=400), 400

@@ -1,4 +1,4 @@
-"""Prometheus `/metrics` (read from the ledger on each scrape) and `/healthz`.
+"""Prometheus `/metrics` (read from the ledger on each scrape), `/healthz` and `/api/ping`.
 
 A fresh CollectorRegistry per scrape: every figure is read from the ledger, so each web
 process reports the same numbers and nothing lives in process memory between scrapes.
@@ -121,3 +121,9 @@ def healthz():
     checks["broker"] = "ok" if reachable else "unreachable"
     ok = all(v == "ok" for v in checks.values())
     return jsonify(ok=ok, **checks), (200 if ok else 503)
+
+
+@bp.get("/api/ping")
+def ping():
+    """`{"ok": true}` with no database or broker: the trivial endpoint load tests compare against."""
+    return jsonify(ok=True)
