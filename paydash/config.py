@@ -79,6 +79,9 @@ class Config:
     # Sessions and the proxy in front (only trusted when configured).
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    # The cookie is re-sent only when the session changes: re-signing it on every JSON poll
+    # costs each dashboard and job-status request time for nothing.
+    SESSION_REFRESH_EACH_REQUEST = False
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
     TRUST_PROXY_HEADERS = _bool("TRUST_PROXY_HEADERS", False)
     WTF_CSRF_TIME_LIMIT = None
