@@ -274,7 +274,8 @@ def _claim(record: PayrollMonth, before: str, after: str, **values) -> bool:
     return changed == 1
 
 
-def mark_paid(tenant_id: int, year: int, month: int, user_id: int | None) -> PayrollMonth:
+def mark_paid(tenant_id: int, year: int, month: int, user_id: int | None,
+              ip: str | None = None) -> PayrollMonth:
     """Lock a saved month and take its advance deductions off the balances, in one commit."""
     record = get_month(tenant_id, year, month)
     if record is None or record.status == DRAFT:
@@ -287,7 +288,7 @@ def mark_paid(tenant_id: int, year: int, month: int, user_id: int | None) -> Pay
     record.advances_recovered = payroll_advances.recover(tenant_id, year, month)
     audit.record("payroll.paid", user_id=user_id, tenant_id=tenant_id,
                  target=f"{year}-{month:02d}",
-                 detail={"advances_recovered": record.advances_recovered})
+                 detail={"advances_recovered": record.advances_recovered}, ip=ip)
     db.session.commit()
     return record
 

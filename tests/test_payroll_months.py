@@ -127,6 +127,14 @@ def test_a_paid_month_cannot_be_saved_or_drafted(hr_client, app, people, staff):
     assert period_rows(app, people.tenant_a)["E1"].incentive == Decimal(0)
 
 
+def test_marking_a_month_paid_is_audited_with_who_and_from_where(hr_client, app, people, staff):
+    _mark_paid(hr_client, app, staff)
+    with app.app_context():
+        entry = db.session.scalar(sa.select(AuditLog).where(AuditLog.action == "payroll.paid"))
+        assert (entry.user_id, entry.tenant_id, entry.target) == (people.hr_a, people.tenant_a, "2024-03")
+        assert entry.ip == "127.0.0.1"
+
+
 def test_hr_cannot_unlock_a_paid_month(hr_client, app, people, staff):
     _mark_paid(hr_client, app, staff)
     assert hr_client.post(url("unlock"), data={"reason": "fix"}).status_code == 403
@@ -143,6 +151,7 @@ def test_an_admin_unlock_is_written_to_the_audit_log(hr_client, app, people, sta
         entry = db.session.scalar(sa.select(AuditLog).where(AuditLog.action == "payroll.unlock"))
         assert (entry.user_id, entry.tenant_id, entry.target) == (people.admin_a, people.tenant_a, "2024-03")
         assert entry.detail["reason"] == "wrong OT for E1"
+        assert entry.ip == "127.0.0.1"
     assert save(hr_client, staff).status_code == 202
 
 

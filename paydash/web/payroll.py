@@ -137,7 +137,8 @@ def save(year: int, month: int):
 def mark_paid(year: int, month: int):
     _period(year, month)
     try:
-        record = payroll_months.mark_paid(_tenant().id, year, month, g.user.id)
+        record = payroll_months.mark_paid(_tenant().id, year, month, g.user.id,
+                                          ip=client_ip())
         recovered = len(record.advances_recovered or {})
         flash("Marked paid. The month is locked."
               + (f" Advance balances reduced for {recovered} "
