@@ -38,6 +38,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     if config:
         app.config.update(config)
     _check_secret(app)
+    _size_pool(app)
     _configure_logging()
     os.makedirs(app.instance_path, exist_ok=True)
     if app.config["TRUST_PROXY_HEADERS"]:
@@ -67,6 +68,15 @@ def _check_secret(app: Flask) -> None:
         if app.config["ENV_NAME"] == "production":
             raise RuntimeError("SECRET_KEY must be set in production (see .env.example)")
         app.config["SECRET_KEY"] = "paydash-development-secret-change-me"
+
+
+def _size_pool(app: Flask) -> None:
+    """Give the connection pool room for every worker thread (see Config.DB_POOL_SIZE)."""
+    options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///:memory:"):
+        options.setdefault("pool_size", app.config["DB_POOL_SIZE"])
+        options.setdefault("max_overflow", 10)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 def _configure_logging() -> None:

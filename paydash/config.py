@@ -1,6 +1,9 @@
 """One environment-driven configuration, shared by the web app and the worker."""
 import os
 import pathlib
+import sys
+
+from huey.consumer_options import OptionParserHandler
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 INSTANCE = pathlib.Path(os.environ.get("PAYDASH_INSTANCE", ROOT / "instance"))
@@ -19,6 +22,30 @@ def _bool(name: str, default: bool) -> bool:
     if value is None:
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _consumer_flags() -> dict:
+    """The -w/-k flags when this process is `huey_consumer`: its command line is the truth.
+
+    Worker rows, the heartbeat and the connection pool must match the workers that really
+    run, whatever WORKERS and WORKER_TYPE say in the environment.
+    """
+    if not sys.argv or "huey_consumer" not in sys.argv[0] and "huey.bin.huey_consumer" not in sys.argv:
+        return {}
+    parser = OptionParserHandler().get_option_parser()
+    try:
+        options, _ = parser.parse_args([a for a in sys.argv[1:] if a != "huey.bin.huey_consumer"])
+    except SystemExit:  # Not our command line after all.
+        return {}
+    flags = {}
+    if options.workers:
+        flags["WORKERS"] = options.workers
+    if options.worker_type:
+        flags["WORKER_TYPE"] = options.worker_type
+    return flags
+
+
+_CONSUMER = _consumer_flags()
 
 
 def database_url(raw: str | None) -> str:
@@ -46,8 +73,12 @@ class Config:
     HUEY_SQLITE_PATH = os.environ.get("HUEY_SQLITE_PATH", str(INSTANCE / "huey.db"))
     HUEY_IMMEDIATE = _bool("HUEY_IMMEDIATE", False)
     # Worker settings mirror the consumer's command line (see Procfile).
-    WORKERS = _int("WORKERS", 2)
-    WORKER_TYPE = os.environ.get("WORKER_TYPE", "thread")
+    WORKERS = _CONSUMER.get("WORKERS") or _int("WORKERS", 2)
+    WORKER_TYPE = _CONSUMER.get("WORKER_TYPE") or os.environ.get("WORKER_TYPE", "thread")
+    # Connections per process. A worker thread can hold two at once (its task's session and
+    # the progress/fence connection), plus the heartbeat and scheduler threads: with the
+    # default pool of 5 + 10, sixteen thread workers starved each other for 30 s at a time.
+    DB_POOL_SIZE = _int("DB_POOL_SIZE", max(5, 2 * WORKERS + 4))
 
     # Chart sync policy (the design card: 3 retries, 60 s apart, 30 minute limit).
     CHART_SYNC_RETRIES = _int("CHART_SYNC_RETRIES", 3)
