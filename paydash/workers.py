@@ -104,8 +104,9 @@ def mark_stopped() -> None:
 def start_heartbeat(app, huey, interval: float, on_beat=None) -> bool:
     """Start this process's heartbeat thread once (a forked child starts its own).
 
-    `on_beat` runs after each beat (the outbox drain), so jobs accepted while the broker
-    was down are enqueued within one interval of its return.
+    `on_beat` (the outbox drain) runs every interval on a thread of its own: draining a
+    backlog after a broker outage can take minutes, and heartbeats must not wait for it,
+    or the leases of the jobs running meanwhile expire and they run twice.
     """
     global _started_in_pid
     with _lock:
@@ -113,20 +114,27 @@ def start_heartbeat(app, huey, interval: float, on_beat=None) -> bool:
             return False
         _started_in_pid = os.getpid()
 
+    def heartbeat():
+        beat([task.id for task in list(huey._tasks_in_flight)])
+
+    _every(interval, app, heartbeat, "paydash-heartbeat")
+    if on_beat is not None:
+        _every(interval, app, on_beat, "paydash-outbox")
+    return True
+
+
+def _every(interval: float, app, fn, name: str) -> None:
+    """Call `fn` in an app context every `interval` seconds on a daemon thread."""
     def run():
         stop = threading.Event()
         while not stop.wait(interval):
             try:
                 with app.app_context():
-                    beat([task.id for task in list(huey._tasks_in_flight)])
-                    if on_beat is not None:
-                        on_beat()
-            except Exception:  # The database may be briefly unreachable; keep beating.
-                logger.exception("worker %s: heartbeat failed", current_worker_id())
+                    fn()
+            except Exception:  # The database or broker may be briefly unreachable; go on.
+                logger.exception("worker %s: %s failed", current_worker_id(), name)
 
-    thread = threading.Thread(target=run, name="paydash-heartbeat", daemon=True)
-    thread.start()
-    return True
+    threading.Thread(target=run, name=name, daemon=True).start()
 
 
 def status_of(worker: Worker, lease_seconds: float, now: dt.datetime | None = None) -> str:
