@@ -38,14 +38,40 @@ class LoggingSignedSerializer(SignedSerializer):
             raise ForgedMessage(str(exc)) from exc
 
 
+class BestEffortCleanup:
+    """Storage whose post-run clean-up cannot lose a finished job's outcome.
+
+    After a task runs, Huey deletes its revoke flag from the broker *before* the
+    post-execute hook that records the outcome in the ledger. With the broker down that
+    delete raised, the outcome was never recorded, the lease expired and the job ran a
+    second time. A leftover flag for a finished task id is harmless (ids are never reused),
+    so the delete is best effort.
+    """
+
+    def delete_data(self, key):
+        try:
+            return super().delete_data(key)
+        except Exception as exc:  # Broker unreachable: keep the outcome, drop the clean-up.
+            logger.warning("could not delete %s from the queue storage (%s); left behind", key, exc)
+            return False
+
+
+class LedgerRedisStorage(BestEffortCleanup, PriorityRedisStorage):
+    pass
+
+
+class LedgerSqliteStorage(BestEffortCleanup, SqliteStorage):
+    pass
+
+
 def storage_settings(config: Mapping) -> tuple[type, dict]:
     """Which storage class and arguments `config` asks for."""
     name = config.get("HUEY_NAME") or "paydash"
     if config.get("REDIS_URL"):
-        return PriorityRedisStorage, {"url": config["REDIS_URL"], "blocking": True,
+        return LedgerRedisStorage, {"url": config["REDIS_URL"], "blocking": True,
                                       "read_timeout": 1, "_name": name}
     path = pathlib.Path(config.get("HUEY_SQLITE_PATH") or "instance/huey.db")
-    return SqliteStorage, {"filename": str(path), "timeout": 10, "_name": name}
+    return LedgerSqliteStorage, {"filename": str(path), "timeout": 10, "_name": name}
 
 
 def secret_of(config: Mapping) -> str:
@@ -56,7 +82,7 @@ def make_huey(config: Mapping) -> Huey:
     """The Huey instance for `config`; results are off because the job ledger keeps them."""
     storage_class, kwargs = storage_settings(config)
     name = kwargs.pop("_name")
-    if storage_class is SqliteStorage:
+    if issubclass(storage_class, SqliteStorage):
         pathlib.Path(kwargs["filename"]).parent.mkdir(parents=True, exist_ok=True)
     huey = Huey(
         name=name,
@@ -80,7 +106,7 @@ def configure_huey(huey: Huey, config: Mapping) -> None:
         return
     kwargs = dict(kwargs)
     huey.name = kwargs.pop("_name")
-    if storage_class is SqliteStorage:
+    if issubclass(storage_class, SqliteStorage):
         pathlib.Path(kwargs["filename"]).parent.mkdir(parents=True, exist_ok=True)
     huey.serializer = LoggingSignedSerializer(secret=wanted[2], salt="paydash-queue")
     huey.storage_class = storage_class

@@ -125,6 +125,21 @@ def test_uploads_accepted_while_redis_is_down_run_after_it_returns(
     assert probe_counts() == {"effects": 5, "executions": 5}
 
 
+def test_a_job_finishing_while_redis_is_down_is_recorded_once(
+        fault_app, private_redis, start_consumer):
+    """Huey cleans up in the broker before our finish hook; a dead broker must not skip it."""
+    ids = create_probes(2, 2.0, "finish")
+    start_consumer(fault_app, workers=2, **FAST_LEASES)
+    wait_for(lambda: states(ids).get(JobState.STARTED.value, 0) == 2, timeout=30,
+             message="both jobs to start")
+    private_redis.stop()
+    wait_for(lambda: all_succeeded(ids), timeout=30, message="the jobs to be recorded as done")
+    private_redis.start()
+    time.sleep(4)  # Longer than the fast lease: a lost outcome would have re-run by now.
+    assert all_succeeded(ids)
+    assert probe_counts() == {"effects": 2, "executions": 2}
+
+
 @pytest.mark.parametrize("worker_type", ["thread", "process"])
 def test_kill_9_of_the_consumer_loses_no_job_and_doubles_no_effect(
         fault_app, start_consumer, worker_type):
