@@ -7,18 +7,26 @@ job delivered twice runs its effect once.
 """
 import datetime as dt
 import logging
-import threading
-import time
-import traceback as tb
 import uuid
 from collections.abc import Iterable
 
 import sqlalchemy as sa
 from flask import current_app
-from huey.exceptions import TaskTimeout
 
 from paydash.extensions import db
-from paydash.models import FINISHED_STATES
+from paydash.job_attempt import JobDeadlineExceeded  # noqa: F401  (re-exported, as below)
+from paydash.job_attempt import LeaseLost
+from paydash.job_attempt import _local
+from paydash.job_attempt import checkpoint  # noqa: F401
+from paydash.job_attempt import current_task  # noqa: F401
+from paydash.job_attempt import describe_error
+from paydash.job_attempt import failure_values
+from paydash.job_attempt import fence  # noqa: F401
+from paydash.job_attempt import lost_its_lease
+from paydash.job_attempt import outcome_message
+from paydash.job_attempt import this_attempt
+from paydash.job_views import job_as_dict  # noqa: F401  (re-exported: imported from here)
+from paydash.job_views import plain_status  # noqa: F401
 from paydash.models import Job
 from paydash.models import JobEvent
 from paydash.models import JobState
@@ -33,15 +41,8 @@ from paydash.workers import current_worker_id
 logger = logging.getLogger(__name__)
 
 CLAIMABLE = (JobState.PENDING.value, JobState.RETRY.value)
-_local = threading.local()
-
-
-class JobDeadlineExceeded(Exception):
-    """Raised inside a task (thread workers) when it passes its time limit."""
-
-
-class LeaseLost(Exception):
-    """Raised inside a task whose job was given to another attempt: stop, change nothing."""
+# Jobs reserved and enqueued per transaction by `dispatch`.
+DISPATCH_BATCH = 500
 
 
 def huey():
@@ -84,31 +85,48 @@ def commit_and_dispatch(*jobs: Job) -> bool:
 def dispatch(job_ids: Iterable[str], announce: bool = True) -> bool:
     """Enqueue committed jobs; False when the broker was unreachable (recovery retries).
 
-    Each job is reserved first (enqueued_at set where it was empty), so two processes
-    draining the outbox at once enqueue it once. The first broker error stops the pass:
-    the jobs not tried stay in the outbox. `announce` adds the "queued" event for the
-    person who asked; recovery's repeated attempts during an outage add none.
+    Jobs are reserved first, a batch in one UPDATE (enqueued_at set where it was empty),
+    so two processes draining the outbox at once enqueue each job once. The first broker
+    error stops the pass and puts the jobs not enqueued back in the outbox. `announce`
+    adds the "queued" event for the person who asked; recovery's repeated attempts during
+    an outage add none.
     """
-    for job_id in job_ids:
-        reserved = db.session.execute(
-            sa.update(Job).where(Job.id == job_id, Job.state.in_(CLAIMABLE),
-                                 Job.enqueued_at.is_(None))
-            .values(enqueued_at=utcnow())).rowcount
-        db.session.commit()
-        if not reserved:
-            continue
-        try:
-            enqueue(db.session.get(Job, job_id))
-        except Exception as exc:  # Broker down: the committed row is the outbox.
-            db.session.rollback()
-            logger.warning("job %s: enqueue failed (%s); recovery will enqueue it", job_id, exc)
-            db.session.execute(sa.update(Job).where(Job.id == job_id).values(enqueued_at=None))
-            if announce:
-                add_event(job_id, JobState.PENDING.value,
-                          "queued — the worker queue was unreachable; it will run when it is back")
-            db.session.commit()
+    ids = list(job_ids)
+    for start in range(0, len(ids), DISPATCH_BATCH):
+        if not _dispatch_batch(ids[start:start + DISPATCH_BATCH], announce):
             return False
     return True
+
+
+def _dispatch_batch(ids: list[str], announce: bool) -> bool:
+    rows = db.session.execute(
+        sa.update(Job.__table__)
+        .where(Job.id.in_(ids), Job.state.in_(CLAIMABLE), Job.enqueued_at.is_(None))
+        .values(enqueued_at=utcnow())
+        .returning(Job.id, Job.task_name, Job.args, Job.priority, Job.attempts, Job.max_attempts)
+    ).all()
+    db.session.commit()
+    order = {job_id: n for n, job_id in enumerate(ids)}
+    rows.sort(key=lambda row: order[row.id])
+    for n, row in enumerate(rows):
+        try:
+            enqueue(row, reserved=True)
+        except Exception as exc:  # Broker down: the committed rows are the outbox.
+            logger.warning("job %s: enqueue failed (%s); recovery will enqueue it", row.id, exc)
+            _release([r.id for r in rows[n:]], announce)
+            return False
+    return True
+
+
+def _release(ids: list[str], announce: bool) -> None:
+    """Put reserved jobs back in the outbox after a failed enqueue."""
+    db.session.rollback()
+    db.session.execute(sa.update(Job).where(Job.id.in_(ids)).values(enqueued_at=None))
+    if announce:
+        for job_id in ids:
+            add_event(job_id, JobState.PENDING.value,
+                      "queued — the worker queue was unreachable; it will run when it is back")
+    db.session.commit()
 
 
 def max_attempts_for(task_name: str) -> int:
@@ -116,17 +134,19 @@ def max_attempts_for(task_name: str) -> int:
     return 1 + task_policy(huey(), task_name, current_app.config)["retries"]
 
 
-def enqueue(job: Job, eta: dt.datetime | None = None) -> None:
+def enqueue(job: Job, eta: dt.datetime | None = None, reserved: bool = False) -> None:
     """Put the job's task on the broker under the job's id (raises when the broker is down).
 
     Retries left, retry delay and time limit come from the app's configuration, so a job
-    re-enqueued by recovery keeps only the attempts it has not used.
+    re-enqueued by recovery keeps only the attempts it has not used. `reserved`: the
+    caller has already set enqueued_at, so the ENQUEUED signal need not write it again.
     """
     task_class = task_wrapper(huey(), job.task_name)
     args = tuple((job.args or {}).get("args", ()))
     policy = task_policy(huey(), job.task_name, current_app.config)
     policy["retries"] = max(0, job.max_attempts - job.attempts - 1)
     task = task_class(args, {}, id=job.id, priority=job.priority, eta=eta, **policy)
+    task.ledger_reserved = reserved
     if eta is not None:
         huey().add_schedule(task)
         _mark_enqueued(job.id, eta)
@@ -144,6 +164,8 @@ def _mark_enqueued(job_id: str, eta: dt.datetime | None) -> None:
 
 def on_enqueued(task) -> None:
     """Record that the broker has the task; a task enqueued outside the ledger gets a row."""
+    if getattr(task, "ledger_reserved", False):
+        return
     now = utcnow()
     result = db.session.execute(
         sa.update(Job).where(Job.id == task.id)
@@ -175,53 +197,109 @@ class Skip(Exception):
         self.reschedule = reschedule
 
 
-def claim(task, is_periodic: bool = False) -> Job:
+def ledger_connection() -> sa.Connection:
+    """The session's connection for one of the worker's own transitions (claim, finish).
+
+    On PostgreSQL the transaction commits asynchronously: the commit returns before its
+    WAL is flushed, which is what made each claim and finish wait on the disk. This is
+    safe for exactly-once-in-effect because a crash loses only a suffix of the WAL, in
+    order: a lost SUCCESS also loses everything that followed it, and a lost claim or
+    finish leaves a job PENDING or STARTED that recovery re-runs (lease, broker check),
+    its effects being idempotent upserts fenced by the attempt. A task's own effects and
+    every outbox commit (web or worker) keep synchronous commit, so a job row is never
+    enqueued before it is durable.
+    """
+    conn = db.session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+    return conn
+
+
+def claim(task, is_periodic: bool = False) -> None:
     """Claim the job for this worker with a conditional update, or raise Skip.
 
-    Only a PENDING or RETRY job can be claimed, so a second delivery of a job that is
-    running or finished, or of a revoked job, does nothing. The claim's start time is
-    kept on the task: it fences this attempt's later writes (see `fence`).
+    Only a PENDING or RETRY job of a task that is not paused can be claimed, so a second
+    delivery of a job that is running or finished, or of a revoked job, does nothing. The
+    claim's start time is kept on the task: it fences this attempt's later writes (see
+    `fence`). The common case is one UPDATE ... RETURNING and one event insert.
     """
+    if is_periodic:
+        _claim_periodic_slot(task)
+    started = _start_attempt(task)
+    if started is None:
+        _explain_refusal(task)  # Raises Skip, or adds the missing row.
+        started = _start_attempt(task)
+        if started is None:
+            raise Skip(f"job {task.id} is not claimable: duplicate delivery ignored")
+    task.ledger_started_at = started.started_at
+    _local.task = task
+    _local.last_progress = 0.0
+    logger.info("job %s tenant %s: attempt %s started on %s", task.id, started.tenant_id,
+                started.attempts, worker_id())
+
+
+# Built once: the worker runs these for every task, and building a statement costs more
+# than running it.
+_CLAIM = (
+    sa.update(Job.__table__)
+    .where(Job.id == sa.bindparam("job_id"), Job.state.in_(CLAIMABLE),
+           ~sa.exists().where(PausedTask.task_name == sa.bindparam("paused_name")))
+    .values(state=JobState.STARTED.value, started_at=sa.bindparam("now"),
+            heartbeat_at=sa.bindparam("now"), worker_id=sa.bindparam("worker"),
+            attempts=Job.attempts + 1, finished_at=None, progress_done=0, progress_message=None)
+    .returning(Job.started_at, Job.attempts, Job.tenant_id)
+)
+_ADD_EVENT = sa.insert(JobEvent.__table__)
+
+
+def _start_attempt(task) -> sa.Row | None:
+    """The conditional update that claims the job, committed; None when it matched no row."""
+    now = utcnow()
+    me = worker_id()
+    conn = ledger_connection()
+    row = conn.execute(_CLAIM, {"job_id": task.id, "paused_name": task.name, "now": now,
+                                "worker": me}).one_or_none()
+    if row is not None:
+        _record_event(conn, task.id, JobState.STARTED.value, f"attempt {row.attempts} started", me, now)
+        db.session.commit()
+    else:  # Nothing to keep, not even a periodic slot taken for a job that will not run.
+        db.session.rollback()
+    return row
+
+
+def _explain_refusal(task) -> None:
+    """Why the claim matched no row: paused, duplicate, or a job the ledger never saw."""
+    if db.session.get(PausedTask, task.name) is not None:
+        raise Skip(f"task {task.name} is paused", reschedule=True)
+    state = db.session.scalar(sa.select(Job.state).where(Job.id == task.id))
+    if state is not None:
+        raise Skip(f"job {task.id} is {state}, not claimable: duplicate delivery ignored")
+    on_enqueued(task)
+
+
+def _record_event(conn: sa.Connection, job_id: str, state: str, message: str,
+                  worker: str | None, at: dt.datetime) -> None:
+    conn.execute(_ADD_EVENT, {"job_id": job_id, "state": state, "message": message[:4000],
+                              "worker_id": worker, "at": at})
+
+
+def _claim_periodic_slot(task) -> None:
+    """Two consumers each enqueue a periodic task: only the first to claim the slot runs it."""
     if db.session.get(PausedTask, task.name) is not None:
         raise Skip(f"task {task.name} is paused", reschedule=True)
     job = db.session.get(Job, task.id)
     if job is None:
         on_enqueued(task)
         job = db.session.get(Job, task.id)
-    if is_periodic and not (job.args or {}).get("manual"):
-        _claim_periodic_slot(task, job)
-    now = utcnow()
-    me = worker_id()
-    result = db.session.execute(
-        sa.update(Job)
-        .where(Job.id == task.id, Job.state.in_(CLAIMABLE))
-        .values(state=JobState.STARTED.value, started_at=now, heartbeat_at=now,
-                worker_id=me, attempts=Job.attempts + 1, finished_at=None,
-                progress_done=0, progress_message=None)
-    )
-    if result.rowcount != 1:
-        db.session.rollback()
-        raise Skip(f"job {task.id} is {job.state}, not claimable: duplicate delivery ignored")
-    db.session.refresh(job)
-    add_event(job.id, JobState.STARTED.value, f"attempt {job.attempts} started", me)
-    db.session.commit()
-    task.ledger_started_at = job.started_at
-    _local.task = task
-    _local.last_progress = 0.0
-    logger.info("job %s tenant %s: attempt %s started on %s", job.id, job.tenant_id,
-                job.attempts, me)
-    return job
-
-
-def _claim_periodic_slot(task, job: Job) -> None:
-    """Two consumers each enqueue a periodic task: only the first to claim the slot runs it."""
+    if (job.args or {}).get("manual"):
+        return
     slot = periodic_slot(task, job.enqueued_at or job.created_at)
     try:
         with db.session.begin_nested():
             db.session.add(PeriodicRun(task_name=job.task_name, slot=slot, job_id=job.id))
     except sa.exc.IntegrityError:
         db.session.rollback()
-        db.session.execute(sa.update(Job).where(Job.id == job.id).values(
+        db.session.execute(sa.update(Job).where(Job.id == job.id, Job.state.in_(CLAIMABLE)).values(
             state=JobState.REVOKED.value, finished_at=utcnow(),
             result={"skipped": "another consumer ran this periodic task for " + slot}))
         add_event(job.id, JobState.REVOKED.value,
@@ -246,73 +324,38 @@ def periodic_slot(task, enqueued_at: dt.datetime) -> str:
     return minute.isoformat()
 
 
-def _this_attempt(task):
-    """Conditions that match the job row only while this attempt still owns it."""
-    started = getattr(task, "ledger_started_at", None)
-    conditions = [Job.id == task.id, Job.state == JobState.STARTED.value]
-    if started is not None:
-        conditions.append(Job.started_at == started)
-    return conditions
-
-
 def finish(task, value, exception: BaseException | None) -> None:
     """Record the outcome of one attempt (Huey's post-execute hook).
 
-    Fenced by the attempt: an attempt that lost its job (interrupted, lease expired and
-    claimed again elsewhere) cannot overwrite the newer attempt's state.
+    One conditional UPDATE and its event, fenced by the attempt: an attempt that lost its
+    job (interrupted, lease expired and claimed again elsewhere) cannot overwrite the
+    newer attempt's state.
     """
     _local.task = None
-    job = db.session.get(Job, task.id)
-    if job is None:
+    if exception is not None and lost_its_lease(exception):
+        logger.warning("job %s: attempt abandoned: %s", task.id, describe_error(exception))
         return
     now = utcnow()
-    runtime = (now - job.started_at).total_seconds() if job.started_at else None
-    me = worker_id()
+    started = getattr(task, "ledger_started_at", None)
+    runtime = (now - started).total_seconds() if started else None
     if exception is None:
         summary = value if isinstance(value, dict) else ({"value": value} if value is not None else None)
-        done = db.session.execute(
-            sa.update(Job).where(*_this_attempt(task))
-            .values(state=JobState.SUCCESS.value, finished_at=now, runtime_seconds=runtime,
-                    result=summary, error=None, heartbeat_at=now)
-        ).rowcount
-        if done:
-            add_event(job.id, JobState.SUCCESS.value, "done", me)
-        db.session.commit()
-        logger.info("job %s tenant %s: %s", job.id, job.tenant_id,
-                    "SUCCESS" if done else "finished, but the job had been taken over")
-        return
-    _record_failure(task, job, exception, now, runtime)
-
-
-def _record_failure(task, job: Job, exception: BaseException, now: dt.datetime,
-                    runtime: float | None) -> None:
-    error = describe_error(exception)
-    trace = "".join(tb.format_exception(type(exception), exception, exception.__traceback__))
-    if isinstance(exception, LeaseLost) or isinstance(exception.__cause__, LeaseLost):
-        logger.warning("job %s tenant %s: attempt abandoned: %s", job.id, job.tenant_id, error)
-        return
-    if task.retries:
-        eta = now + dt.timedelta(seconds=task.retry_delay or 0)
-        values = dict(state=JobState.RETRY.value, eta=eta, enqueued_at=now)
-        message = f"attempt {job.attempts} failed: {error}; retrying at {eta:%H:%M:%S} UTC"
+        values = dict(state=JobState.SUCCESS.value, finished_at=now, result=summary,
+                      error=None, heartbeat_at=now)
     else:
-        values = dict(state=JobState.FAILURE.value, finished_at=now)
-        message = f"failed: {error}"
-    changed = db.session.execute(
-        sa.update(Job).where(*_this_attempt(task))
-        .values(error=error, traceback=trace, runtime_seconds=runtime, **values)
-    ).rowcount
-    if changed:
-        add_event(job.id, values["state"], message, worker_id())
+        values = failure_values(task, exception, now)
+    conn = ledger_connection()
+    row = conn.execute(sa.update(Job.__table__).where(*this_attempt(task))
+                       .values(runtime_seconds=runtime, **values)
+                       .returning(Job.attempts, Job.tenant_id)).one_or_none()
+    if row is None:
+        db.session.rollback()
+        logger.info("job %s: finished, but the job had been taken over", task.id)
+        return
+    message = outcome_message(values, row.attempts)
+    _record_event(conn, task.id, values["state"], message, worker_id(), now)
     db.session.commit()
-    logger.info("job %s tenant %s: %s: %s", job.id, job.tenant_id, values["state"], error)
-
-
-def describe_error(exception: BaseException) -> str:
-    if isinstance(exception, (TaskTimeout, JobDeadlineExceeded)):
-        return f"timed out: {exception}"
-    text = str(exception) or type(exception).__name__
-    return f"{type(exception).__name__}: {text}"[:2000]
+    logger.info("job %s tenant %s: %s", task.id, row.tenant_id, message if exception else "SUCCESS")
 
 
 def on_interrupted(task) -> None:
@@ -322,7 +365,7 @@ def on_interrupted(task) -> None:
     """
     _local.task = None
     result = db.session.execute(
-        sa.update(Job).where(*_this_attempt(task), Job.worker_id == worker_id())
+        sa.update(Job).where(*this_attempt(task), Job.worker_id == worker_id())
         .values(state=JobState.PENDING.value, attempts=sa.case((Job.attempts > 0, Job.attempts - 1), else_=0),
                 enqueued_at=None, worker_id=None)
     )
@@ -350,98 +393,3 @@ def on_skipped(task, skip: Skip) -> None:
         eta = utcnow() + dt.timedelta(seconds=5)
         task.eta = eta
         huey().add_schedule(task)
-
-
-# --- Inside a running task ------------------------------------------------------------------
-
-
-def current_task():
-    return getattr(_local, "task", None)
-
-
-def fence() -> None:
-    """Inside a task's effect transaction: lock the job row; raise LeaseLost if not ours.
-
-    A task that commits its effect in the same transaction as this call has its effect
-    applied only while its attempt still owns the job, so an attempt that recovery or a
-    shutdown already gave to another worker cannot add a second effect.
-    """
-    task = current_task()
-    if task is None:
-        return
-    owned = db.session.execute(
-        sa.update(Job).where(*_this_attempt(task)).values(heartbeat_at=utcnow())
-    ).rowcount
-    if not owned:
-        raise LeaseLost(f"job {task.id} is no longer owned by this attempt")
-
-
-def checkpoint(done: int, total: int | None = None, message: str | None = None,
-               force: bool = False) -> None:
-    """Report progress (throttled to ~4 writes a second) and stop a task past its deadline.
-
-    Thread workers cannot be interrupted by Huey's timeout, so long tasks call this between
-    batches of rows; it raises JobDeadlineExceeded once the task's time limit has passed,
-    and LeaseLost once the job was given to another attempt.
-    """
-    task = current_task()
-    if task is None:
-        return
-    if task._deadline and time.monotonic() >= task._deadline:
-        raise JobDeadlineExceeded(f"ran past its {task.timeout} s limit")
-    now = time.monotonic()
-    if not force and now - getattr(_local, "last_progress", 0.0) < 0.25:
-        return
-    _local.last_progress = now
-    values = {"progress_done": done, "heartbeat_at": utcnow()}
-    if total is not None:
-        values["progress_total"] = total
-    if message is not None:
-        values["progress_message"] = message[:300]
-    # Progress goes through its own connection so it is visible while the task's own
-    # transaction is still open.
-    with db.engine.begin() as conn:
-        owned = conn.execute(sa.update(Job).where(*_this_attempt(task)).values(**values)).rowcount
-    if not owned:
-        raise LeaseLost(f"job {task.id} is no longer owned by this attempt")
-
-
-# --- Reading the ledger -----------------------------------------------------------------
-
-
-def plain_status(job: Job) -> str:
-    """The job's state in the words an HR user reads."""
-    if job.state == JobState.STARTED.value:
-        if job.progress_total:
-            verb = job.progress_message or "Working"
-            return f"{verb} {job.progress_done:,} of {job.progress_total:,} rows"
-        return job.progress_message or "Running"
-    if job.state == JobState.PENDING.value:
-        return "Waiting for a worker" if job.enqueued_at else "Queued — it will run when the worker is reachable"
-    if job.state == JobState.RETRY.value:
-        return f"Retrying after an error (attempt {job.attempts} of {job.max_attempts})"
-    if job.state == JobState.FAILURE.value:
-        return f"Failed: {job.error or 'unknown error'}"
-    if job.state == JobState.REVOKED.value:
-        return "Cancelled"
-    return "Done"
-
-
-def job_as_dict(job: Job) -> dict:
-    def iso(value):
-        return value.isoformat() + "Z" if value else None
-
-    return {
-        "id": job.id, "task": job.task_name, "queue": job.queue, "state": job.state,
-        "status": plain_status(job), "tenant_id": job.tenant_id, "upload_id": job.upload_id,
-        "year": job.year, "month": job.month, "attempts": job.attempts,
-        "max_attempts": job.max_attempts, "worker": job.worker_id,
-        "progress": {"done": job.progress_done, "total": job.progress_total,
-                     "message": job.progress_message},
-        "created_at": iso(job.created_at), "enqueued_at": iso(job.enqueued_at),
-        "eta": iso(job.eta), "started_at": iso(job.started_at),
-        "finished_at": iso(job.finished_at), "heartbeat_at": iso(job.heartbeat_at),
-        "runtime_seconds": job.runtime_seconds, "result": job.result, "error": job.error,
-        "finished": job.state in FINISHED_STATES,
-    }
-

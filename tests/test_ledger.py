@@ -19,6 +19,7 @@ from paydash.extensions import db
 from paydash.models import Job
 from paydash.models import JobEvent
 from paydash.models import JobState
+from paydash.models import PausedTask
 from paydash.models import Worker
 from paydash.models import utcnow
 from paydash.queue import queued_task_ids
@@ -67,6 +68,40 @@ def test_enqueue_failure_leaves_a_committed_job_that_says_it_is_queued(tmp_path,
         assert any(m.startswith("queued — ") for m in events_of(job.id))
         db.session.remove()
         db.engine.dispose()
+
+
+def test_a_broker_failure_puts_every_job_of_a_bulk_dispatch_back_in_the_outbox(tmp_path, sqlite_url):
+    dead_broker = f"redis://127.0.0.1:{free_port()}/0"
+    app = make_app(base_config(tmp_path, sqlite_url, REDIS_URL=dead_broker))
+    with app.app_context():
+        created = [jobs.create_job("diagnostic_probe", args=(f"bulk{n}", 0)) for n in range(3)]
+        assert jobs.commit_and_dispatch(*created) is False
+        db.session.expire_all()
+        stored = db.session.scalars(sa.select(Job)).all()
+        assert [job.enqueued_at for job in stored] == [None, None, None]
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_a_bulk_dispatch_enqueues_each_job_once(ledger_app):
+    created = [jobs.create_job("diagnostic_probe", args=(f"bulk{n}", 0)) for n in range(3)]
+    ids = [job.id for job in created]
+    assert jobs.commit_and_dispatch(*created) is True
+    assert jobs.dispatch(ids) is True  # Already reserved: nothing enqueued twice.
+    assert len(huey_app.huey.storage.enqueued_items()) == 3
+    assert set(ids) <= queued_task_ids(huey_app.huey)
+    assert all(db.session.get(Job, i).enqueued_at is not None for i in ids)
+
+
+def test_a_paused_tasks_job_is_not_claimed(ledger_app):
+    job = probe_job()
+    db.session.add(PausedTask(task_name=job.task_name, paused_at=utcnow()))
+    db.session.commit()
+    with pytest.raises(jobs.Skip) as skip:
+        jobs.claim(task_for(job))
+    assert skip.value.reschedule
+    db.session.expire_all()
+    assert db.session.get(Job, job.id).state == JobState.PENDING.value
 
 
 def test_recovery_enqueues_a_job_the_broker_never_received(ledger_app):
@@ -205,6 +240,16 @@ def test_second_consumers_run_of_the_weekly_cleanup_is_skipped(ledger_app):
         jobs.claim(runs[1], is_periodic=True)
     db.session.expire_all()
     assert db.session.get(Job, runs[1].id).state == JobState.REVOKED.value
+
+
+def test_a_second_delivery_of_a_running_periodic_job_leaves_it_running(ledger_app):
+    task = task_wrapper(huey_app.huey, "cleanup_old_chart_data")()
+    jobs.on_enqueued(task)
+    jobs.claim(task, is_periodic=True)
+    with pytest.raises(jobs.Skip):
+        jobs.claim(task, is_periodic=True)
+    db.session.expire_all()
+    assert db.session.get(Job, task.id).state == JobState.STARTED.value
 
 
 def test_every_worker_of_a_consumer_shares_one_worker_row(ledger_app):
