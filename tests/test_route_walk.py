@@ -30,7 +30,8 @@ from paydash.models import Tenant
 from paydash.models import Upload
 from paydash.models import User
 
-PUBLIC = {"static", "auth.login", "auth.logout", "metrics.healthz", "metrics.metrics"}
+# Public on purpose: health checks and the trivial baseline endpoint reveal no data.
+PUBLIC = {"static", "auth.login", "auth.logout", "metrics.healthz", "metrics.metrics", "metrics.ping"}
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 GUESSED_INT = 987654
 GUESSED_STR = str(uuid.UUID(int=42))
