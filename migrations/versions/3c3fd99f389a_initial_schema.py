@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: fbcd920773a4
+Revision ID: 3c3fd99f389a
 Revises: 
-Create Date: 2026-11-24 03:49:56.510879
+Create Date: 2026-11-24 04:32:28.284110
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'fbcd920773a4'
+revision = '3c3fd99f389a'
 down_revision = None
 branch_labels = None
 depends_on = None
