@@ -1,4 +1,5 @@
 """Web safety: CSRF, cookies, headers, sign-in rate limit, error pages, signed queue messages."""
+import io
 import logging
 import pickle
 import re
@@ -168,3 +169,23 @@ def test_genuine_queue_message_round_trips(queued_app):
     huey = queued_app.extensions["huey"]
     task = task_wrapper(huey, "sync_chart_data_batch")((1, 2026, 1, "excel"), {})
     assert huey.deserialize_task(huey.serialize_task(task)).args == (1, 2026, 1, "excel")
+
+
+def test_an_upload_over_the_size_limit_gets_a_readable_413_and_stores_nothing(tmp_path, sqlite_url):
+    app = make_app(base_config(tmp_path, sqlite_url, HUEY_IMMEDIATE=True, MAX_UPLOAD_MB=1,
+                               MAX_CONTENT_LENGTH=1024 * 1024))
+    from conftest import People
+    from paydash.extensions import db
+    from paydash.models import Upload
+    People(app)
+    client = login(app.test_client(), "hr@acme.test")
+    big = io.BytesIO(b"PK\x03\x04" + b"\0" * (2 * 1024 * 1024))
+    response = client.post("/uploads", data={"year": "2026", "month": "10",
+                                             "file": (big, "october.xlsx")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 413
+    assert b"File too large" in response.data and b"The limit is 1 MB" in response.data
+    assert b"Traceback" not in response.data
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(Upload.id))) == 0
+    assert client.get("/uploads").status_code == 200
