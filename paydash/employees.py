@@ -15,6 +15,7 @@ from paydash import payroll
 from paydash.extensions import db
 from paydash.models import Employee
 from paydash.models import SalaryRow
+from paydash.models import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -241,52 +242,94 @@ def _map_header(header) -> dict[int, str]:
 
 
 def update_from_salary_rows(tenant_id: int, year: int, month: int) -> list[dict]:
-    """Bring the master in line with a confirmed month's salary rows; what changed, for HR.
+    """Bring the master in line with a confirmed month's salary rows; every change, for HR."""
+    return sync_from_salary_rows(tenant_id, year, month)[0]
+
+
+def sync_from_salary_rows(tenant_id: int, year: int, month: int,
+                          limit: int | None = None) -> tuple[list[dict], int]:
+    """Bring the master in line with a month's salary rows: (first `limit` changes, count).
 
     New codes become employees; a changed fixed salary or department is updated; active
-    employees without a row are reported as missing (never deactivated: HR decides).
-    Changes are added to the session; the caller commits them with the upload's commit.
+    employees without a row are reported as missing (never deactivated: HR decides). Works
+    on plain rows and bulk statements, not ORM objects, so a 100,000-employee month stays
+    within the worker's memory budget. The caller commits with the upload's commit.
     """
-    rows = db.session.scalars(sa.select(SalaryRow).where(
-        SalaryRow.tenant_id == tenant_id, SalaryRow.year == year, SalaryRow.month == month))
-    existing = _by_code(tenant_id)
-    changes, seen = [], set()
+    existing = {row.code: row for row in db.session.execute(
+        sa.select(Employee.id, Employee.code, Employee.name, Employee.department,
+                  Employee.monthly_salary, Employee.active).where(Employee.tenant_id == tenant_id))}
+    rows = db.session.execute(
+        sa.select(SalaryRow.employee_code, SalaryRow.employee_key, SalaryRow.employee_name,
+                  SalaryRow.department, SalaryRow.designation, SalaryRow.fixed_salary)
+        .where(SalaryRow.tenant_id == tenant_id, SalaryRow.year == year,
+               SalaryRow.month == month)
+        .execution_options(yield_per=2000))
+    log = _ChangeLog(limit)
+    new, updates, seen = [], [], set()
     for row in rows:
         code = (row.employee_code or row.employee_key or "").strip()[:64]
         if not code or code in seen:
             continue
         seen.add(code)
-        employee = existing.get(code)
-        if employee is None:
-            employee = Employee(tenant_id=tenant_id, code=code, name=row.employee_name or code,
-                                department=row.department or "Unassigned",
-                                designation=row.designation, monthly_salary=row.fixed_salary,
-                                ot_multiplier=Decimal(1), tds_pct=Decimal(0),
-                                advance_balance=Decimal(0), active=True)
-            db.session.add(employee)
-            changes.append({"kind": "new", "code": code, "name": employee.name,
-                            "department": employee.department,
-                            "salary": str(row.fixed_salary)})
-            continue
-        changes.extend(_apply_row(employee, row))
-    for code, employee in existing.items():
-        if employee.active and code not in seen:
-            changes.append({"kind": "missing", "code": code, "name": employee.name})
-    db.session.flush()
-    logger.info("tenant %s %s-%02d: employee master %s changes", tenant_id, year, month, len(changes))
-    return changes
+        current = existing.get(code)
+        if current is None:
+            new.append(_new_employee(tenant_id, code, row))
+            log.add({"kind": "new", "code": code, "name": new[-1]["name"],
+                     "department": new[-1]["department"], "salary": str(row.fixed_salary)})
+            if len(new) >= 1000:  # Insert as we go: a big first month stays small in memory.
+                db.session.execute(sa.insert(Employee), new)
+                new = []
+        else:
+            update = _row_changes(current, row, log)
+            if update:
+                updates.append(update)
+    if new:
+        db.session.execute(sa.insert(Employee), new)
+    if updates:
+        db.session.execute(sa.update(Employee), updates)
+    for code, current in existing.items():
+        if current.active and code not in seen:
+            log.add({"kind": "missing", "code": code, "name": current.name})
+    logger.info("tenant %s %s-%02d: employee master %s changes", tenant_id, year, month, log.count)
+    return log.items, log.count
 
 
-def _apply_row(employee: Employee, row: SalaryRow) -> list[dict]:
-    changes = []
+class _ChangeLog:
+    """The first `limit` changes in full, and how many there were in all."""
+
+    def __init__(self, limit: int | None):
+        self.limit, self.items, self.count = limit, [], 0
+
+    def add(self, change: dict) -> None:
+        self.count += 1
+        if self.limit is None or len(self.items) < self.limit:
+            self.items.append(change)
+
+
+def _new_employee(tenant_id: int, code: str, row) -> dict:
+    return {"tenant_id": tenant_id, "code": code, "name": (row.employee_name or code)[:200],
+            "department": row.department or "Unassigned", "designation": row.designation,
+            "monthly_salary": row.fixed_salary or Decimal(0), "ot_multiplier": Decimal(1),
+            "tds_pct": Decimal(0), "advance_balance": Decimal(0), "active": True,
+            "updated_at": utcnow()}
+
+
+def _row_changes(current, row, log: _ChangeLog) -> dict | None:
+    """The update for one known employee (by primary key), logging each change; None if none."""
+    salary, department = current.monthly_salary, current.department
     # A sheet without a fixed-salary column stores 0: that is no news about the salary.
-    if row.fixed_salary and Decimal(row.fixed_salary) != Decimal(employee.monthly_salary):
-        changes.append({"kind": "salary", "code": employee.code, "name": employee.name,
-                        "old": str(employee.monthly_salary), "new": str(row.fixed_salary)})
-        employee.monthly_salary = row.fixed_salary
-    department = row.department or "Unassigned"
-    if department != employee.department:
-        changes.append({"kind": "department", "code": employee.code, "name": employee.name,
-                        "old": employee.department, "new": department})
-        employee.department = department
-    return changes
+    if row.fixed_salary and Decimal(row.fixed_salary) != Decimal(salary):
+        log.add({"kind": "salary", "code": current.code, "name": current.name,
+                 "old": str(salary), "new": str(row.fixed_salary)})
+        salary = row.fixed_salary
+    new_department = row.department or "Unassigned"
+    if new_department != department:
+        log.add({"kind": "department", "code": current.code, "name": current.name,
+                 "old": department, "new": new_department})
+        department = new_department
+    if (salary, department) == (current.monthly_salary, current.department):
+        return None
+    return {"id": current.id, "monthly_salary": salary, "department": department,
+            "updated_at": utcnow()}
+
+

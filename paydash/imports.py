@@ -254,9 +254,10 @@ def _replace_period_rows(upload: Upload, keep_duplicates: bool) -> int | None:
         return None
     _supersede_previous(upload)
     # The employee master follows the confirmed month; HR sees what changed on the upload.
-    changes = employees.update_from_salary_rows(upload.tenant_id, upload.year, upload.month)
-    upload.preview = dict(upload.preview or {}, employee_changes=changes[:500],
-                          employee_change_count=len(changes))
+    changes, count = employees.sync_from_salary_rows(upload.tenant_id, upload.year,
+                                                     upload.month, limit=500)
+    upload.preview = dict(upload.preview or {}, employee_changes=changes,
+                          employee_change_count=count)
     upload.status = UploadStatus.CONFIRMED.value
     upload.confirmed_at = utcnow()
     db.session.commit()
