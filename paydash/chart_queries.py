@@ -277,12 +277,6 @@ def _top(rows, department: str | None) -> list[dict]:
             for r in top]
 
 
-def dashboard_summary(tenant_id: int, period: Period, department: str | None = None,
-                      requested_by_id: int | None = None) -> dict:
-    """Everything the dashboard shows for a period, with the previous equal-length period."""
-    return _build_summary(tenant_id, period, department, requested_by_id)[0]
-
-
 def _build_summary(tenant_id: int, period: Period, department: str | None,
                    requested_by_id: int | None) -> tuple[dict, bool]:
     """The summary, and whether every month with salary rows had its chart rows."""

@@ -180,14 +180,3 @@ def broker_reachable(huey: Huey) -> tuple[bool, str]:
     except Exception as exc:  # Any error here means "unreachable" to an operator.
         return False, f"{type(exc).__name__}: {exc}"
     return True, "ok"
-
-
-def consumer_args(config: Mapping) -> list[str]:
-    """Command-line flags for huey_consumer that match `config` (used by run scripts and tests)."""
-    return [
-        "-w", str(config.get("WORKERS", 2)),
-        "-k", str(config.get("WORKER_TYPE", "thread")),
-        "-d", "0.05", "-m", "0.5", "-b", "1.2",
-        "--graceful-signal", "TERM", "--shutdown-timeout", "20",
-    ]
-

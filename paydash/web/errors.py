@@ -8,6 +8,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import InternalServerError
 
+from paydash.job_views import plain_status
 from paydash.web.access import wants_json
 
 logger = logging.getLogger(__name__)
@@ -44,7 +45,8 @@ def render_error(code: int, detail: str | None = None):
 def init_app(app) -> None:
     @app.context_processor
     def template_helpers():
-        return {"has_endpoint": lambda name: name in current_app.view_functions}
+        return {"has_endpoint": lambda name: name in current_app.view_functions,
+                "plain_status": plain_status}
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):

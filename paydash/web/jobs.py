@@ -17,7 +17,6 @@ from werkzeug.routing import BuildError
 from paydash import jobactions
 from paydash import jobstats
 from paydash.extensions import db
-from paydash.jobs import plain_status as jobs_plain_status
 from paydash.models import JobState
 from paydash.models import Role
 from paydash.models import utcnow
@@ -51,11 +50,6 @@ def duration(seconds) -> str:
     if seconds < 3600:
         return f"{seconds // 60} min {seconds % 60} s"
     return f"{seconds // 3600} h {seconds % 3600 // 60} min"
-
-
-@bp.context_processor
-def helpers():
-    return {"plain_status": jobs_plain_status}
 
 
 # --- Helpers shared with the JSON API ------------------------------------------------------

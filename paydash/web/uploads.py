@@ -65,7 +65,7 @@ TASK_WORDS = {
 @bp.context_processor
 def page_helpers():
     return {"money": money, "month_label": month_label, "status_words": STATUS_WORDS,
-            "plain_status": plain_status, "page_url": page_url}
+            "page_url": page_url}
 
 
 @bp.get("")
