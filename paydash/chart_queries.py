@@ -114,7 +114,6 @@ _LATEST_CHARTED = (sa.select(_C_INDEX)
                    .order_by(_C.year.desc(), _C.month.desc()).limit(1).scalar_subquery())
 _LATEST_SALARY = (sa.select(_S.year * 12 + _S.month - 1).where(_S.tenant_id == sa.bindparam("tenant_id"))
                   .order_by(_S.year.desc(), _S.month.desc()).limit(1).scalar_subquery())
-_LATEST = sa.select(_LATEST_CHARTED, _LATEST_SALARY)
 # The cached path's one round trip: the tenant's chart version and both latest months.
 _STATE = sa.select(
     sa.select(ChartVersion.version).where(ChartVersion.tenant_id == sa.bindparam("tenant_id"))
@@ -134,17 +133,6 @@ _MONTH_ROWS = sa.select(*_COLUMNS).where(
 def _latest_of(*months: int | None) -> int | None:
     found = [i for i in months if i is not None]
     return max(found) if found else None
-
-
-def latest_month(tenant_id: int) -> int | None:
-    """The latest month with chart data or salary rows (two index-ordered lookups)."""
-    return _latest_of(*db.session.execute(_LATEST, {"tenant_id": tenant_id}).one())
-
-
-def resolve_period(tenant_id: int, preset: str | None, start: str | None, end: str | None,
-                   today: dt.date | None = None) -> Period:
-    """The months to show: a preset ending at this month (or the latest month with data), or a range."""
-    return _resolve(preset, start, end, lambda: latest_month(tenant_id), today)
 
 
 def _resolve(preset: str | None, start: str | None, end: str | None,
@@ -368,7 +356,7 @@ def cached_answer(tenant_id: int, preset: str | None, start: str | None, end: st
     One query reads the tenant's `ChartVersion` and latest months before any chart row,
     so an answer is never filed under a version newer than its data. Answers with a month
     still to re-sync are not kept, so such a month keeps asking for its sync. Raises
-    PeriodError like `resolve_period`.
+    PeriodError like `_resolve`.
     """
     # Core on the session's connection: the ORM layer cost more than the query on a cache hit.
     version, charted, salaried = db.session.connection().execute(_STATE, {"tenant_id": tenant_id}).one()

@@ -87,12 +87,11 @@ def sync_chart_data(tenant_id: int, year: int, month: int, source: str) -> dict:
     deleted = _delete_stale(tenant_id, year, month, {_key(r) for r in rows})
     bump_chart_version([tenant_id])
     db.session.commit()
-    departments = sorted(r["department"] for r in rows if r["kind"] == DEPT)
     logger.info("chart sync tenant %s %04d-%02d: %s rows written, %s stale deleted",
                 tenant_id, year, month, len(rows), deleted)
     return {"tenant_id": tenant_id, "year": year, "month": month, "source": source,
             "rows_written": len(rows), "rows_deleted": deleted,
-            "departments": len(departments), "headcount": headcount}
+            "departments": sum(1 for r in rows if r["kind"] == DEPT), "headcount": headcount}
 
 
 def _hundredths(column):

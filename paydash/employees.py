@@ -127,6 +127,12 @@ def list_employees(tenant_id: int, active_only: bool = False) -> list[Employee]:
     return list(db.session.scalars(stmt.order_by(Employee.department, Employee.name, Employee.code)))
 
 
+def count_active(tenant_id: int) -> int:
+    """How many active employees the tenant has (one COUNT, no rows loaded)."""
+    return db.session.scalar(sa.select(sa.func.count(Employee.id)).where(
+        Employee.tenant_id == tenant_id, Employee.active.is_(True))) or 0
+
+
 def employed_in_month(tenant_id: int, year: int, month: int) -> list[Employee]:
     """Active employees whose joining and leaving dates overlap the month."""
     first = dt.date(year, month, 1)

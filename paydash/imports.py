@@ -5,7 +5,6 @@ request, so the upload pages, the tasks and the tests call the same functions. T
 `import_salary_sheet` and `commit_salary_sheet` are thin wrappers around `validate_upload`
 and `commit_upload`; both re-check the tenant and are idempotent.
 """
-import calendar
 import hashlib
 import logging
 
@@ -16,6 +15,7 @@ from paydash import charts
 from paydash import employees
 from paydash import jobs
 from paydash import payroll_months
+from paydash.periods import month_label
 from paydash.extensions import db
 from paydash.filecheck import check_upload
 from paydash.models import FINISHED_STATES
@@ -173,7 +173,7 @@ def _check_confirmable(upload: Upload, keep_duplicates: bool) -> None:
         raise ImportRefused(f"This upload is {status} and cannot be confirmed. Upload the file "
                             "again.")
     if payroll_months.is_paid(upload.tenant_id, upload.year, upload.month):
-        raise ImportRefused(f"{period_label(upload.year, upload.month)} is marked paid and locked. "
+        raise ImportRefused(f"{month_label(upload.year, upload.month)} is marked paid and locked. "
                             "Ask an admin to unlock it on the Payroll page first.")
     preview = upload.preview or {}
     if preview.get("error_count") or preview.get("fatal"):
@@ -204,7 +204,7 @@ def commit_upload(upload_id: int, tenant_id: int) -> dict:
         return dict(_summary(upload), refused=f"upload is {upload.status}, not a preview")
     if payroll_months.is_paid(tenant_id, upload.year, upload.month):
         # Paid between confirmation and now: the locked month keeps its rows.
-        upload.message = (f"{period_label(upload.year, upload.month)} was marked paid before this "
+        upload.message = (f"{month_label(upload.year, upload.month)} was marked paid before this "
                           "upload could be saved; nothing was changed.")
         db.session.commit()
         return dict(_summary(upload), refused="the period is marked paid")
@@ -262,10 +262,6 @@ def _replace_period_rows(upload: Upload, keep_duplicates: bool) -> int | None:
     upload.confirmed_at = utcnow()
     db.session.commit()
     return stored
-
-
-def period_label(year: int, month: int) -> str:
-    return f"{calendar.month_name[month]} {year}"
 
 
 def _insert(batch: list[dict]) -> int:

@@ -7,7 +7,6 @@ text from users goes through `exports.safe_cell`. Columns beyond the template
 (Designation, Total Deductions, and PF/ESI/Prof. Tax when the tenant uses them) keep
 the round trip exact.
 """
-import calendar
 import io
 import logging
 from decimal import Decimal
@@ -25,6 +24,7 @@ from paydash import payroll_months
 from paydash.extensions import db
 from paydash.models import SalaryRow
 from paydash.models import Tenant
+from paydash.periods import month_label
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def salary_register(tenant: Tenant, year: int, month: int) -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = "Salary"
-    exports.append_safe(ws, [f"{tenant.name} — salary register, {calendar.month_name[month]} {year}"])
+    exports.append_safe(ws, [f"{tenant.name} — salary register, {month_label(year, month)}"])
     ws["A1"].font = Font(bold=True, size=14)
     ws.append([])
     ws.append(headers)

@@ -251,6 +251,22 @@ def test_marking_paid_twice_takes_the_advance_off_once(hr_client, app, staff):
     assert balances(app, staff)["E1"] == Decimal("1500.00")
 
 
+def test_a_request_that_saw_the_month_unpaid_cannot_deduct_again_after_another_paid_it(
+        hr_client, app, people, staff, monkeypatch):
+    """Two "mark paid" requests racing: the loser read the month as saved before the winner."""
+    from paydash import payroll_months
+    save(hr_client, staff, E1={"advance": "500"})
+    with app.app_context():
+        stale = payroll_months.get_month(people.tenant_a, 2024, 3)
+        assert stale.status == "saved"
+        db.session.expunge(stale)  # the loser's copy, read before the winner committed
+        payroll_months.mark_paid(people.tenant_a, 2024, 3, people.hr_a)  # the winner
+        monkeypatch.setattr(payroll_months, "get_month",
+                            lambda *args: db.session.merge(stale, load=False))
+        payroll_months.mark_paid(people.tenant_a, 2024, 3, people.hr_a)  # the loser
+    assert balances(app, staff)["E1"] == Decimal("1500.00")
+
+
 def test_unlocking_gives_the_advance_back_so_paying_again_does_not_double_deduct(
         hr_client, app, staff):
     save(hr_client, staff, E1={"advance": "500"})

@@ -21,20 +21,19 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("dashboard", __name__)
 
 
-def _tenant_choice() -> tuple[int | None, list[Tenant]]:
-    """The tenant whose numbers this request shows, and the tenants an operator may pick from.
+def _chosen_tenant_id() -> int | None:
+    """The tenant whose numbers this request shows.
 
     HR and tenant admins always see their own tenant, whatever the query string says;
-    platform operators pick one with `?tenant=<id>` (the first tenant by default).
+    platform operators pick one with `?tenant=<id>` (the first tenant by name by default).
+    One primary-key or index lookup: the JSON endpoint is on the dashboard's hot path.
     """
     if not is_operator():
-        return g.user.tenant_id, []
-    tenants = db.session.scalars(sa.select(Tenant).order_by(Tenant.name)).all()
+        return g.user.tenant_id
     wanted = request.args.get("tenant", type=int)
-    ids = [t.id for t in tenants]
-    if wanted in ids:
-        return wanted, tenants
-    return (ids[0] if ids else None), tenants
+    if wanted is not None and db.session.get(Tenant, wanted) is not None:
+        return wanted
+    return db.session.scalar(sa.select(Tenant.id).order_by(Tenant.name).limit(1))
 
 
 def _answer_for_request(tenant_id: int):
@@ -47,7 +46,10 @@ def _answer_for_request(tenant_id: int):
 @bp.get("/")
 @login_required
 def index():
-    tenant_id, tenants = _tenant_choice()
+    tenant_id = _chosen_tenant_id()
+    # Only the page offers operators a tenant picker.
+    tenants = (db.session.scalars(sa.select(Tenant).order_by(Tenant.name)).all()
+               if is_operator() else [])
     summary, error = None, None
     if tenant_id is not None:
         try:
@@ -63,7 +65,7 @@ def index():
 @login_required
 def summary_api():
     """KPIs with deltas and every chart's series; see the README's API section."""
-    tenant_id, _ = _tenant_choice()
+    tenant_id = _chosen_tenant_id()
     if tenant_id is None:
         return jsonify(error="No tenant", detail="There is no business to show yet.", status=404), 404
     try:

@@ -70,7 +70,7 @@ def index():
     today = dt.date.today()
     return render_template("payroll/index.html", months=payroll_months.list_months(tenant.id),
                            default_period=f"{today.year}-{today.month:02d}",
-                           employee_count=len(employees.list_employees(tenant.id, True)))
+                           employee_count=employees.count_active(tenant.id))
 
 
 @bp.get("/<int:year>/<int:month>")

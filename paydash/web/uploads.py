@@ -23,6 +23,7 @@ from paydash import imports
 from paydash.extensions import db
 from paydash.filecheck import FileRejected
 from paydash.jobs import plain_status
+from paydash.periods import month_label
 from paydash.models import FINISHED_STATES
 from paydash.models import Job
 from paydash.models import JobState
@@ -208,10 +209,6 @@ def last_month(today: dt.date | None = None) -> tuple[int, int]:
     first = (today or dt.date.today()).replace(day=1)
     previous = first - dt.timedelta(days=1)
     return previous.year, previous.month
-
-
-def month_label(year: int, month: int) -> str:
-    return f"{calendar.month_name[month]} {year}"
 
 
 def money(value) -> str:
