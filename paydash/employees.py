@@ -247,11 +247,6 @@ def _map_header(header) -> dict[int, str]:
     return columns
 
 
-def update_from_salary_rows(tenant_id: int, year: int, month: int) -> list[dict]:
-    """Bring the master in line with a confirmed month's salary rows; every change, for HR."""
-    return sync_from_salary_rows(tenant_id, year, month)[0]
-
-
 def sync_from_salary_rows(tenant_id: int, year: int, month: int,
                           limit: int | None = None) -> tuple[list[dict], int]:
     """Bring the master in line with a month's salary rows: (first `limit` changes, count).

@@ -111,7 +111,7 @@ def blank_template() -> bytes:
 
 
 def error_report(preview: dict | None, filename: str = "") -> bytes:
-    """Every error of an upload's preview (row, column, header, value, message) as .xlsx bytes."""
+    """An upload's listed errors (row, column, header, value, message) as .xlsx bytes."""
     preview = preview or {}
     wb = Workbook()
     ws = wb.active
@@ -155,7 +155,12 @@ def _add_about(wb: Workbook, filename: str, preview: dict) -> None:
     ws = wb.create_sheet("About")
     append_safe(ws, ["File", filename])
     append_safe(ws, ["Sheet", preview.get("sheet")])
-    append_safe(ws, ["Errors", len(preview.get("errors") or ())])
+    shown = len(preview.get("errors") or ())
+    # The preview keeps the first errors only; the count is of them all.
+    append_safe(ws, ["Errors", preview.get("error_count") or shown])
+    if preview.get("errors_not_shown"):
+        append_safe(ws, ["Not listed", f"{preview['errors_not_shown']:,} more errors are not listed "
+                                       f"here; fix these {shown:,} and upload again to see them."])
     append_safe(ws, ["What to do", "Fix each row listed on the 'Errors' sheet in your file, "
                                    "save it as .xlsx and upload it again for the same month."])
     ws.column_dimensions["A"].width = 14

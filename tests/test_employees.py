@@ -127,7 +127,7 @@ def test_confirmed_rows_report_new_changed_and_missing_employees(app, people):
                             _salary_row(people.tenant_a, "E2", "Meena", "30000", "Accounts"),
                             _salary_row(people.tenant_a, "E4", "Newcomer", "15000")])
         db.session.commit()
-        changes = employees.update_from_salary_rows(people.tenant_a, 2024, 5)
+        changes = employees.sync_from_salary_rows(people.tenant_a, 2024, 5)[0]
         db.session.commit()
         kinds = sorted((c["kind"], c["code"]) for c in changes)
         assert kinds == [("department", "E2"), ("missing", "E3"), ("new", "E4"), ("salary", "E1")]
@@ -143,7 +143,7 @@ def test_confirmed_rows_of_one_tenant_leave_another_tenants_master_alone(app, pe
     with app.app_context():
         db.session.add(_salary_row(people.tenant_a, "E1", "Acme's Ravi", "22000"))
         db.session.commit()
-        employees.update_from_salary_rows(people.tenant_a, 2024, 5)
+        employees.sync_from_salary_rows(people.tenant_a, 2024, 5)[0]
         db.session.commit()
         theirs = employees.list_employees(people.tenant_b)
         assert [(e.name, e.monthly_salary) for e in theirs] == [("Bharat's Ravi", Decimal("5000.00"))]

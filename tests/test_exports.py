@@ -103,3 +103,13 @@ def test_error_report_lists_a_fatal_problem_and_duplicate_ids():
         (None, None, None, None, "No header row found: open and save in Excel")]
     assert list(wb["Duplicate IDs"].iter_rows(min_row=2, values_only=True)) == [
         ("RK", 5, "Ravi Kumar"), ("RK", 9, "'=Rekha")]
+
+
+def test_error_report_counts_every_error_when_only_the_first_are_listed():
+    errors = [{"row": n, "column": "F", "header": "Net Pay", "value": "x", "message": "bad"}
+              for n in range(2, 12)]
+    preview = dict(preview_with(errors), error_count=1_100, errors_not_shown=1_090)
+    about = {row[0]: row[1] for row in
+             open_xlsx(exports.error_report(preview))["About"].iter_rows(values_only=True)}
+    assert about["Errors"] == 1_100
+    assert "1,090 more errors are not listed" in about["Not listed"]
