@@ -121,7 +121,7 @@ def _claim(task):
         raise CancelExecution(retry=False) from None
     except Exception:
         # Without a claim the task must not run: try again once the database answers.
-        logger.exception("job %s: could not claim it; retrying in 10 s", task.id)
+        logger.exception("job %s: could not claim it; rescheduled to try again", task.id)
         with flask_app().app_context():
             jobs.on_skipped(task, jobs.Skip("database unreachable", reschedule=True))
         raise CancelExecution(retry=False) from None

@@ -140,6 +140,11 @@ def is_paused(task_name: str) -> bool:
     return db.session.get(PausedTask, task_name) is not None
 
 
+def paused_task_names() -> set[str]:
+    """Every paused task name, in one query (pages list them all)."""
+    return set(db.session.scalars(sa.select(PausedTask.task_name)))
+
+
 def pause(task_name: str, actor: Actor) -> None:
     """Workers leave a paused task's jobs waiting (the claim reschedules them) until resumed."""
     _check_task(task_name)

@@ -225,11 +225,15 @@ def scheduled_jobs(scope: Scope, now: dt.datetime, limit: int = 200) -> list[Job
 
 
 def last_runs(task_name: str, limit: int = 5) -> list[Job]:
-    """Recent runs of a task, newest first, without slot claims another consumer won."""
-    stmt = (sa.select(Job).where(Job.task_name == task_name)
+    """Recent runs of a task, newest first: jobs revoked before they started are no runs.
+
+    That leaves out the slot claims another consumer won, in SQL before the LIMIT: with
+    several consumers they can outnumber the real runs.
+    """
+    never_ran = sa.and_(Job.state == JobState.REVOKED.value, Job.started_at.is_(None))
+    stmt = (sa.select(Job).where(Job.task_name == task_name, sa.not_(never_ran))
             .order_by(Job.created_at.desc()).limit(limit))
-    return [j for j in db.session.scalars(stmt)
-            if not (j.state == JobState.REVOKED.value and (j.result or {}).get("skipped"))]
+    return list(db.session.scalars(stmt))
 
 
 # --- Overview figures -------------------------------------------------------------------------

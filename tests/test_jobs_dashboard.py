@@ -163,9 +163,15 @@ def test_bulk_retry_of_all_failed_matching_the_filter(queued_app, people_q):
     a = add_job(queued_app, state=JobState.FAILURE.value, error="one")
     b = add_job(queued_app, state=JobState.FAILURE.value, error="two")
     done = add_job(queued_app, state=JobState.SUCCESS.value)
+    # Failed too, but outside the filter: it must stay failed.
+    other = add_job(queued_app, state=JobState.FAILURE.value, error="three",
+                    task="sync_chart_data_batch")
     client = as_user(queued_app, "ops@paydash.test")
     client.post("/jobs/bulk-retry", data={"all": "1", "task": "noop"})
-    assert [job_state(queued_app, i) for i in (a, b, done)] == ["PENDING", "PENDING", "SUCCESS"]
+    assert [job_state(queued_app, i) for i in (a, b, done, other)] == [
+        "PENDING", "PENDING", "SUCCESS", "FAILURE"]
+    with queued_app.app_context():
+        assert {a, b} <= queued_task_ids(huey_app.huey)  # really back on the queue
 
 
 def test_revoke_sets_the_job_revoked_so_no_worker_claims_it(queued_app, people_q):
@@ -208,6 +214,19 @@ def test_periodic_page_lists_schedules_in_words(queued_app, people_q):
     schedules = {t["task"]: t["schedule"] for t in body["tasks"]}
     assert schedules["cleanup_old_chart_data"] == "Sundays at 02:00"
     assert as_user(queued_app, "ops@paydash.test").get("/jobs/periodic").status_code == 200
+
+
+def test_periodic_last_run_is_the_real_run_however_many_consumers_skipped_the_slot(
+        queued_app, people_q):
+    ran = add_job(queued_app, task="recover_lost_jobs", state=JobState.SUCCESS.value,
+                  started_at=utcnow() - dt.timedelta(minutes=2),
+                  created_at=utcnow() - dt.timedelta(minutes=2))
+    for _ in range(6):  # six other consumers lost the same slot, a moment later
+        add_job(queued_app, task="recover_lost_jobs", state=JobState.REVOKED.value,
+                result={"skipped": "another consumer ran it"})
+    body = as_user(queued_app, "ops@paydash.test").get("/api/periodic").get_json()
+    (row,) = [t for t in body["tasks"] if t["task"] == "recover_lost_jobs"]
+    assert row["last_run"]["job_id"] == ran
 
 
 def test_workers_json_lists_a_dead_workers_jobs_as_worker_lost(queued_app, people_q):

@@ -85,8 +85,9 @@ def periodic_data() -> list[dict]:
     now = utcnow()
     rows = jobstats.periodic_view(periodic_schedules(current_app.config["CLEANUP_TIMEZONE"]),
                                   jobactions.periodic_task_names(), now)
+    paused = jobactions.paused_task_names()
     for row in rows:
-        row["paused"] = jobactions.is_paused(row["task"])
+        row["paused"] = row["task"] in paused
     return rows
 
 
@@ -170,7 +171,7 @@ def workers():
 def periodic():
     return render_template("jobs/periodic.html", tasks=periodic_data(),
                            all_tasks=registered_task_names(huey()),
-                           paused={t for t in registered_task_names(huey()) if jobactions.is_paused(t)})
+                           paused=jobactions.paused_task_names())
 
 
 # --- Actions: a confirmation page (GET), then the change (POST) ---------------------------

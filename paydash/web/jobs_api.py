@@ -85,20 +85,20 @@ def periodic():
 @bp.post("/jobs/<job_id>/retry")
 @roles_required(*ACT_ROLES)
 def retry(job_id: str):
-    job = get_visible_job_or_404(job_id)
-    try:
-        jobactions.retry(job, actor())
-    except jobactions.ActionRefused as exc:
-        return _refused(exc)
-    return jsonify(ok=True, job_id=job_id)
+    return _act_on_job(jobactions.retry, job_id)
 
 
 @bp.post("/jobs/<job_id>/revoke")
 @roles_required(*ACT_ROLES)
 def revoke(job_id: str):
+    return _act_on_job(jobactions.revoke, job_id)
+
+
+def _act_on_job(action, job_id: str):
+    """Run one job action for a job the user may see; a refusal says why."""
     job = get_visible_job_or_404(job_id)
     try:
-        jobactions.revoke(job, actor())
+        action(job, actor())
     except jobactions.ActionRefused as exc:
         return _refused(exc)
     return jsonify(ok=True, job_id=job_id)
