@@ -14,6 +14,7 @@ from huey.api import PeriodicTask
 from huey.exceptions import CancelExecution
 
 from paydash import jobs
+from paydash import ledger_writer
 from paydash import recovery
 from paydash import workers
 from paydash.config import Config
@@ -98,6 +99,7 @@ def periodic_task(validate_datetime, **settings):
 def _on_startup():
     cfg = current_app.config
     workers.register(cfg["WORKER_TYPE"], cfg["WORKERS"], backend_name(huey))
+    jobs.start_ledger_writer(flask_app())
     if workers.start_heartbeat(flask_app(), huey, cfg["HEARTBEAT_INTERVAL"],
                                on_beat=recovery.drain_outbox):
         # Once per consumer process: jobs a previous run left behind go back on the queue.
@@ -107,11 +109,14 @@ def _on_startup():
 @huey.on_shutdown()
 @in_app_context
 def _on_shutdown():
+    ledger_writer.stop()
     workers.mark_stopped()
 
 
 @huey.pre_execute()
 def _claim(task):
+    if jobs.claim_behind(task):  # The common case: no app context, no database round trip.
+        return
     try:
         with flask_app().app_context():
             jobs.claim(task, is_periodic=isinstance(task, PeriodicTask))
@@ -128,9 +133,11 @@ def _claim(task):
 
 
 @huey.post_execute()
-@in_app_context
 def _finish(task, task_value, exception):
-    jobs.finish(task, task_value, exception)
+    if jobs.finish_behind(task, task_value, exception):
+        return
+    with flask_app().app_context():
+        jobs.finish(task, task_value, exception)
 
 
 @huey.signal(signals.SIGNAL_ENQUEUED)

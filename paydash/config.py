@@ -100,6 +100,12 @@ class Config:
     LEASE_SECONDS = _float("LEASE_SECONDS", 60)
     ENQUEUE_GRACE_SECONDS = _float("ENQUEUE_GRACE_SECONDS", 120)
 
+    # The ledger's write-behind (paydash/ledger_writer.py): claims and successes of attempts
+    # that change nothing are written in batches, at most this many seconds late.
+    LEDGER_WRITE_BEHIND = _bool("LEDGER_WRITE_BEHIND", True)
+    LEDGER_FLUSH_SECONDS = _float("LEDGER_FLUSH_SECONDS", 0.05)
+    LEDGER_FLUSH_BATCH = _int("LEDGER_FLUSH_BATCH", 500)
+
     # Prometheus /metrics without a signed-in operator: `Authorization: Bearer <token>`.
     METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
 

@@ -13,6 +13,7 @@ import traceback as tb
 import sqlalchemy as sa
 from huey.exceptions import TaskTimeout
 
+from paydash import ledger_writer
 from paydash.extensions import db
 from paydash.models import Job
 from paydash.models import JobState
@@ -52,6 +53,7 @@ def fence() -> None:
     task = current_task()
     if task is None:
         return
+    _make_durable(task)
     owned = db.session.execute(
         sa.update(Job).where(*this_attempt(task)).values(heartbeat_at=utcnow())
     ).rowcount
@@ -70,6 +72,7 @@ def checkpoint(done: int, total: int | None = None, message: str | None = None,
     task = current_task()
     if task is None:
         return
+    _make_durable(task)
     if task._deadline and time.monotonic() >= task._deadline:
         raise JobDeadlineExceeded(f"ran past its {task.timeout} s limit")
     now = time.monotonic()
@@ -87,6 +90,19 @@ def checkpoint(done: int, total: int | None = None, message: str | None = None,
         owned = conn.execute(sa.update(Job).where(*this_attempt(task)).values(**values)).rowcount
     if not owned:
         raise LeaseLost(f"job {task.id} is no longer owned by this attempt")
+
+
+def claim_now() -> None:
+    """Inside a task: write this attempt's claim now, before the task reads its own job row."""
+    task = current_task()
+    if task is not None:
+        _make_durable(task)
+
+
+def _make_durable(task) -> None:
+    """A claim written behind is written now, before this attempt reports or changes anything."""
+    if not ledger_writer.make_durable(task):
+        raise LeaseLost(f"job {task.id} was not claimed by this attempt")
 
 
 def describe_error(exception: BaseException) -> str:

@@ -6,18 +6,22 @@ hooks and signals wired in `huey_app.py`. State changes are conditional updates,
 job delivered twice runs its effect once.
 """
 import datetime as dt
+import json
 import logging
 import uuid
 from collections.abc import Iterable
 
 import sqlalchemy as sa
 from flask import current_app
+from huey.api import PeriodicTask
 
+from paydash import ledger_writer
 from paydash.extensions import db
 from paydash.job_attempt import JobDeadlineExceeded  # noqa: F401  (re-exported, as below)
 from paydash.job_attempt import LeaseLost
 from paydash.job_attempt import _local
 from paydash.job_attempt import checkpoint  # noqa: F401
+from paydash.job_attempt import claim_now  # noqa: F401
 from paydash.job_attempt import current_task  # noqa: F401
 from paydash.job_attempt import describe_error
 from paydash.job_attempt import failure_values
@@ -215,6 +219,94 @@ def ledger_connection() -> sa.Connection:
     return conn
 
 
+def claim_behind(task) -> bool:
+    """Claim without waiting: the process's ledger writer records it with its batch.
+
+    False when the claim must go the synchronous way (`claim`): no writer in this process
+    (the web app, tests running tasks in place), a periodic task, a paused task, or a
+    writer that cannot reach the database. Needs no app context.
+    """
+    if isinstance(task, PeriodicTask):
+        return False
+    writer = ledger_writer.current()
+    if writer is None or not writer.accepts(task.name):
+        return False
+    attempt = writer.start(task, utcnow())
+    task.ledger_attempt = attempt
+    task.ledger_started_at = attempt.started_at
+    _local.task = task
+    _local.last_progress = 0.0
+    return True
+
+
+def finish_behind(task, value, exception: BaseException | None) -> bool:
+    """Record a success without waiting, for an attempt claimed behind that changed nothing.
+
+    False when the outcome must be written synchronously (`finish`): the attempt was
+    claimed synchronously, made itself durable (progress, an effect), or failed. Before
+    that synchronous write, the attempt's own claim is written.
+    """
+    attempt = ledger_writer.attempt_of(task)
+    if attempt is None:
+        return False
+    if exception is None and not attempt.durable:
+        _local.task = None
+        now = utcnow()
+        attempt.writer.succeed(attempt, now, (now - attempt.started_at).total_seconds(), value)
+        return True
+    attempt.durable = True
+    if not attempt.writer.settle(attempt):
+        _local.task = None
+        return True  # Refused: another attempt owns the job; this one records nothing.
+    return False
+
+
+def settle_refused(attempt, finish: tuple | None) -> None:
+    """A claim the writer's batch refused: why, in the synchronous path's words.
+
+    A duplicate delivery or a paused task is skipped (a paused one rescheduled); a job
+    the ledger never saw gets its row and is claimed for this attempt. Runs in the
+    thread that wrote the batch.
+    """
+    task = attempt.task
+    with _app_for_writer().app_context():
+        try:
+            _claim_row(task, now=attempt.started_at)
+        except Skip as skip:
+            on_skipped(task, skip)
+            attempt.claimed = False
+            return
+        except Exception:
+            logger.exception("job %s: could not claim it after its batch was refused", task.id)
+            attempt.claimed = False
+            return
+        attempt.claimed = True
+        if finish is not None:
+            attempt.durable = True
+            finished_at, runtime, result = finish
+            _write_outcome(task, dict(state=JobState.SUCCESS.value, finished_at=finished_at,
+                                      result=json.loads(result) if result else None,
+                                      error=None, heartbeat_at=finished_at), runtime, None)
+
+
+_writer_app = None
+
+
+def _app_for_writer():
+    return _writer_app
+
+
+def start_ledger_writer(app) -> None:
+    """Start this consumer process's ledger writer (from the consumer's startup hook)."""
+    global _writer_app
+    cfg = app.config
+    if not cfg["LEDGER_WRITE_BEHIND"] or huey().immediate:
+        return
+    _writer_app = app
+    ledger_writer.start(db.engine, worker_id(), settle_refused,
+                        interval=cfg["LEDGER_FLUSH_SECONDS"], batch=cfg["LEDGER_FLUSH_BATCH"])
+
+
 def claim(task, is_periodic: bool = False) -> None:
     """Claim the job for this worker with a conditional update, or raise Skip.
 
@@ -225,13 +317,9 @@ def claim(task, is_periodic: bool = False) -> None:
     """
     if is_periodic:
         _claim_periodic_slot(task)
-    started = _start_attempt(task)
-    if started is None:
-        _explain_refusal(task)  # Raises Skip, or adds the missing row.
-        started = _start_attempt(task)
-        if started is None:
-            raise Skip(f"job {task.id} is not claimable: duplicate delivery ignored")
+    started = _claim_row(task)
     task.ledger_started_at = started.started_at
+    task.ledger_attempt = None
     _local.task = task
     _local.last_progress = 0.0
     logger.info("job %s tenant %s: attempt %s started on %s", task.id, started.tenant_id,
@@ -252,9 +340,20 @@ _CLAIM = (
 _ADD_EVENT = sa.insert(JobEvent.__table__)
 
 
-def _start_attempt(task) -> sa.Row | None:
+def _claim_row(task, now: dt.datetime | None = None) -> sa.Row:
+    """Claim the job's row for this attempt, or raise Skip saying why not."""
+    started = _start_attempt(task, now)
+    if started is None:
+        _explain_refusal(task)  # Raises Skip, or adds the missing row.
+        started = _start_attempt(task, now)
+        if started is None:
+            raise Skip(f"job {task.id} is not claimable: duplicate delivery ignored")
+    return started
+
+
+def _start_attempt(task, now: dt.datetime | None = None) -> sa.Row | None:
     """The conditional update that claims the job, committed; None when it matched no row."""
-    now = utcnow()
+    now = now or utcnow()
     me = worker_id()
     conn = ledger_connection()
     row = conn.execute(_CLAIM, {"job_id": task.id, "paused_name": task.name, "now": now,
@@ -344,6 +443,12 @@ def finish(task, value, exception: BaseException | None) -> None:
                       error=None, heartbeat_at=now)
     else:
         values = failure_values(task, exception, now)
+    _write_outcome(task, values, runtime, exception)
+
+
+def _write_outcome(task, values: dict, runtime: float | None,
+                   exception: BaseException | None) -> None:
+    now = values.get("finished_at") or values.get("enqueued_at")
     conn = ledger_connection()
     row = conn.execute(sa.update(Job.__table__).where(*this_attempt(task))
                        .values(runtime_seconds=runtime, **values)
@@ -364,6 +469,11 @@ def on_interrupted(task) -> None:
     An interrupted attempt does not count against the job's attempts.
     """
     _local.task = None
+    attempt = ledger_writer.attempt_of(task)
+    if attempt is not None:
+        attempt.durable = True
+        if not attempt.writer.settle(attempt):
+            return
     result = db.session.execute(
         sa.update(Job).where(*this_attempt(task), Job.worker_id == worker_id())
         .values(state=JobState.PENDING.value, attempts=sa.case((Job.attempts > 0, Job.attempts - 1), else_=0),

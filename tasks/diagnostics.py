@@ -37,8 +37,13 @@ probe_effect = sa.Table(
 
 
 @task(priority=PRIORITIES["maintenance"])
-def noop(seconds: float = 0) -> dict:
-    """Do nothing (or sleep `seconds`, at most 60): the ledger's cost, measured alone."""
+def noop(seconds: float = 0, durable: bool = False) -> dict:
+    """Do nothing (or sleep `seconds`, at most 60): the ledger's cost, measured alone.
+
+    `durable`: write the claim first, as a task with an effect does (see ledger_writer).
+    """
+    if durable:
+        jobs.claim_now()
     if seconds:
         time.sleep(min(float(seconds), 60.0))
     return {"slept": seconds}
@@ -52,6 +57,7 @@ def diagnostic_probe(key: str, seconds: float = 2.0, slow_attempts: int = 99,
     With `checkpoints` the wait is sliced by `jobs.checkpoint`, so thread workers notice
     their deadline; without, only Huey's timeout (process workers) can stop it.
     """
+    jobs.claim_now()  # The probe has an effect, and reads its attempt number from the ledger.
     current = jobs.current_task()
     attempt = db.session.get(Job, current.id).attempts if current is not None else 1
     wait = float(seconds) if attempt <= slow_attempts else 0.0

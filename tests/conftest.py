@@ -167,6 +167,19 @@ def runner(app):
 
 
 @pytest.fixture(autouse=True)
+def no_attempt_left_over():
+    """Tests that claim a job in this thread leave no attempt behind for the next test.
+
+    A worker thread runs one attempt at a time and `jobs.finish` forgets it; tests that
+    claim without finishing would otherwise hand their attempt to a later test's
+    `checkpoint`, which would then stop with LeaseLost.
+    """
+    yield
+    from paydash.job_attempt import _local  # noqa: PLC0415
+    _local.task = None
+
+
+@pytest.fixture(autouse=True)
 def reuse_password_hashes(monkeypatch):
     """Hash each distinct password with scrypt once per run: a real scrypt hash, one salt.
 

@@ -1,0 +1,385 @@
+"""Write-behind for the ledger's routine transitions: claims and successes, in batches.
+
+Most attempts start, do work that needs no fencing, and succeed. Writing their claim and
+their success one transaction at a time made the ledger cost a worker more than the
+task itself (see BENCHMARKS.md, "Ledger cost"), so a consumer process keeps them in a
+list and one thread writes them every `LEDGER_FLUSH_SECONDS` (or as soon as
+`LEDGER_FLUSH_BATCH` are waiting), as one conditional statement per kind on PostgreSQL.
+
+What stays synchronous, and why that keeps "no job lost" and "one effect per job":
+- An attempt is made *durable* before it reports progress or writes an effect: the
+  first `jobs.checkpoint` or `jobs.fence` writes its claim (and everything waiting
+  before it) and refuses to go on if the claim was refused. Its outcome is then written
+  synchronously, as before. Every Paydash task with an effect checkpoints first.
+- Failures, retries and interruptions are written synchronously.
+- Periodic tasks claim their slot synchronously.
+So a crash can lose only the written-behind claim and success of attempts that changed
+nothing. Such a job is left PENDING (or STARTED on a dead worker) and recovery runs it
+again, which is harmless because it changed nothing.
+
+A claim is still conditional: when the batch's update refuses one (a duplicate
+delivery, a paused task, a job the ledger never saw), that attempt goes through the
+synchronous path's own explanation (see `jobs.settle_refused`).
+"""
+import atexit
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from paydash.models import Job
+from paydash.models import JobEvent
+from paydash.models import JobState
+from paydash.models import PausedTask
+
+logger = logging.getLogger(__name__)
+
+STARTED, SUCCESS = JobState.STARTED.value, JobState.SUCCESS.value
+CLAIMABLE = (JobState.PENDING.value, JobState.RETRY.value)
+
+
+class Attempt:
+    """One attempt written behind: its claim, and its success once the task returns."""
+
+    __slots__ = ("task", "writer", "started_at", "finish", "queued", "written", "claimed",
+                 "durable")
+
+    def __init__(self, task, writer: "LedgerWriter", started_at):
+        self.task = task
+        self.writer = writer
+        self.started_at = started_at
+        self.finish: tuple | None = None  # (finished_at, runtime_seconds, result JSON text)
+        self.queued = True      # in the writer's pending list
+        self.written = False    # the claim has been tried in the database
+        self.claimed = None     # ... and was accepted (True) or refused (False)
+        self.durable = False    # the task asked for its claim: its outcome is written at once
+
+
+def _result_json(value) -> str | None:
+    summary = value if isinstance(value, dict) else ({"value": value} if value is not None else None)
+    if summary is None:
+        return None
+    try:
+        return json.dumps(summary)
+    except (TypeError, ValueError):
+        return json.dumps({"value": repr(value)[:2000]})
+
+
+class LedgerWriter:
+    """Per consumer process: pending attempts and the thread that writes them."""
+
+    def __init__(self, engine: sa.Engine, worker: str, on_refused: Callable,
+                 interval: float = 0.05, batch: int = 500, paused_ttl: float = 1.0):
+        self.engine = engine
+        self.worker = worker
+        self.on_refused = on_refused
+        self.interval = interval
+        self.batch = batch
+        self.paused_ttl = paused_ttl
+        self.pid = os.getpid()
+        self.healthy = True
+        self._pending: list[Attempt] = []
+        self._lock = threading.Lock()
+        self._flush_lock = threading.RLock()
+        self._wake = threading.Event()
+        self._closed = False
+        self._paused: tuple[frozenset, float] = (frozenset(), float("-inf"))
+        self._postgres = engine.dialect.name == "postgresql"
+        self._thread = threading.Thread(target=self._run, name="ledger-writer", daemon=True)
+        self._thread.start()
+
+    # --- Called by worker threads ---------------------------------------------------------
+
+    def accepts(self, task_name: str) -> bool:
+        """Write this task's claim behind? Not while closed, failing or the task is paused."""
+        return (not self._closed and self.healthy and self.pid == os.getpid()
+                and not self.is_paused(task_name))
+
+    def is_paused(self, task_name: str) -> bool:
+        """The paused task names, read at most every `paused_ttl` seconds.
+
+        The batch's claim checks the table again, so a pause that lands in between is
+        still honoured: that claim is refused and the job rescheduled.
+        """
+        names, read_at = self._paused
+        if time.monotonic() - read_at > self.paused_ttl:
+            with self.engine.connect() as conn:
+                names = frozenset(conn.scalars(sa.select(PausedTask.task_name)))
+            self._paused = (names, time.monotonic())
+        return task_name in names
+
+    def start(self, task, started_at) -> Attempt:
+        attempt = Attempt(task, self, started_at)
+        with self._lock:
+            self._pending.append(attempt)
+            full = len(self._pending) >= self.batch
+        if full:
+            self._wake.set()
+        return attempt
+
+    def succeed(self, attempt: Attempt, finished_at, runtime: float | None, value) -> None:
+        result = _result_json(value)
+        with self._lock:
+            attempt.finish = (finished_at, runtime, result)
+            if not attempt.queued:
+                attempt.queued = True
+                self._pending.append(attempt)
+        if self._closed:
+            self.flush()
+
+    def settle(self, attempt: Attempt) -> bool:
+        """Write the attempt's claim now (with all waiting before it); True if it was accepted."""
+        if not attempt.written:
+            self.flush()
+        return bool(attempt.claimed)
+
+    def flush(self) -> None:
+        """Write everything waiting, in one transaction; raises if the database refused it."""
+        with self._flush_lock:
+            with self._lock:
+                batch = [(attempt, attempt.finish) for attempt in self._pending]
+                for attempt in self._pending:
+                    attempt.queued = False
+                self._pending = []
+            if not batch:
+                return
+            try:
+                refused = self._write(batch)
+            except Exception:
+                self.healthy = False
+                with self._lock:
+                    for attempt, _ in batch:
+                        if not attempt.queued:
+                            attempt.queued = True
+                            self._pending.append(attempt)
+                raise
+            self.healthy = True
+            for attempt, finish in refused:
+                self.on_refused(attempt, finish)
+
+    def close(self) -> None:
+        """Write what is waiting and stop the thread; later successes are written at once."""
+        self._closed = True
+        self._wake.set()
+        try:
+            self.flush()
+        except Exception:
+            logger.exception("ledger: could not write %s waiting transitions at shutdown",
+                             len(self._pending))
+
+    # --- The writing thread ----------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            try:
+                self.flush()
+            except Exception:
+                logger.exception("ledger: writing %s transitions failed; retrying in 1 s",
+                                 len(self._pending))
+                time.sleep(1.0)
+
+    def _write(self, batch: list[tuple[Attempt, tuple | None]]) -> list:
+        """One transaction: the claims (with their success when already known), then the
+        successes of attempts claimed earlier. Returns the refused claims."""
+        claims = [(a, f) for a, f in batch if not a.written]
+        successes = [(a, f) for a, f in batch if a.written and a.claimed and f is not None]
+        with self.engine.begin() as conn:
+            if self._postgres:
+                # As in `jobs.ledger_connection`: these attempts changed nothing, so losing
+                # the WAL's last milliseconds in a crash only means running them again.
+                conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+                accepted = self._claim_all_pg(conn, claims) if claims else set()
+                done = self._succeed_all_pg(conn, successes) if successes else set()
+            else:
+                accepted = {key for a, f in claims if (key := self._claim_one(conn, a, f))}
+                done = {key for a, f in successes if (key := self._succeed_one(conn, a, f))}
+        refused = []
+        for attempt, finish in claims:
+            attempt.written = True
+            attempt.claimed = (attempt.task.id, attempt.started_at) in accepted
+            if not attempt.claimed:
+                refused.append((attempt, finish))
+        for attempt, _ in successes:
+            if (attempt.task.id, attempt.started_at) not in done:
+                logger.info("job %s: finished, but the job had been taken over", attempt.task.id)
+        return refused
+
+    # PostgreSQL: one statement per kind for the whole batch, arrays in, rows out.
+
+    def _claim_all_pg(self, conn: sa.Connection, claims: list) -> set:
+        rows = conn.execute(_PG_CLAIM, {
+            "ids": [a.task.id for a, _ in claims],
+            "names": [a.task.name for a, _ in claims],
+            "started": [a.started_at for a, _ in claims],
+            "finished": [f[0] if f else None for _, f in claims],
+            "runtimes": [f[1] if f else None for _, f in claims],
+            "results": [f[2] if f else None for _, f in claims],
+            "worker": self.worker,
+        })
+        return {(row.id, row.started_at) for row in rows}
+
+    def _succeed_all_pg(self, conn: sa.Connection, successes: list) -> set:
+        rows = conn.execute(_PG_SUCCEED, {
+            "ids": [a.task.id for a, _ in successes],
+            "started": [a.started_at for a, _ in successes],
+            "finished": [f[0] for _, f in successes],
+            "runtimes": [f[1] for _, f in successes],
+            "results": [f[2] for _, f in successes],
+            "worker": self.worker,
+        })
+        return {(row.id, row.started_at) for row in rows}
+
+    # SQLite (in-process, no round trips): the same statements row by row, one transaction.
+
+    def _claim_one(self, conn: sa.Connection, attempt: Attempt, finish: tuple | None):
+        task = attempt.task
+        row = conn.execute(_CLAIM_ONE, {"job_id": task.id, "paused_name": task.name,
+                                        "now": attempt.started_at, "worker": self.worker}).first()
+        if row is None:
+            return None
+        conn.execute(_ADD_EVENT, {"job_id": task.id, "state": STARTED, "worker_id": self.worker,
+                                  "message": f"attempt {row.attempts} started", "at": attempt.started_at})
+        if finish is not None:
+            self._succeed_one(conn, attempt, finish)
+        return (task.id, attempt.started_at)
+
+    def _succeed_one(self, conn: sa.Connection, attempt: Attempt, finish: tuple):
+        finished_at, runtime, result = finish
+        done = conn.execute(_SUCCEED_ONE, {
+            "job_id": attempt.task.id, "started": attempt.started_at, "finished": finished_at,
+            "runtime": runtime, "result": json.loads(result) if result else None}).rowcount
+        if not done:
+            return None
+        conn.execute(_ADD_EVENT, {"job_id": attempt.task.id, "state": SUCCESS, "message": "done",
+                                  "worker_id": self.worker, "at": finished_at})
+        return (attempt.task.id, attempt.started_at)
+
+
+_job, _event = Job.__table__, JobEvent.__table__
+
+_CLAIM_ONE = (
+    sa.update(_job)
+    .where(_job.c.id == sa.bindparam("job_id"), _job.c.state.in_(CLAIMABLE),
+           ~sa.exists().where(PausedTask.task_name == sa.bindparam("paused_name")))
+    .values(state=STARTED, started_at=sa.bindparam("now"), heartbeat_at=sa.bindparam("now"),
+            worker_id=sa.bindparam("worker"), attempts=_job.c.attempts + 1, finished_at=None,
+            progress_done=0, progress_message=None)
+    .returning(_job.c.attempts)
+)
+_SUCCEED_ONE = (
+    sa.update(_job)
+    .where(_job.c.id == sa.bindparam("job_id"), _job.c.state == STARTED,
+           _job.c.started_at == sa.bindparam("started"))
+    .values(state=SUCCESS, finished_at=sa.bindparam("finished"),
+            heartbeat_at=sa.bindparam("finished"), runtime_seconds=sa.bindparam("runtime"),
+            result=sa.bindparam("result", type_=_job.c.result.type), error=None)
+)
+_ADD_EVENT = sa.insert(_event)
+
+# The claim, and the success when the task has already returned, in one statement with the
+# timeline's events. Matching on (id, started_at) keeps two deliveries of one job apart.
+_PG_CLAIM = sa.text(f"""
+WITH v AS (
+    SELECT * FROM unnest(CAST(:ids AS varchar[]), CAST(:names AS varchar[]),
+                         CAST(:started AS timestamp[]), CAST(:finished AS timestamp[]),
+                         CAST(:runtimes AS float8[]), CAST(:results AS text[]))
+        AS v(id, task_name, started_at, finished_at, runtime, result)
+), claimed AS (
+    UPDATE {_job.name} AS j SET
+        state = CASE WHEN v.finished_at IS NULL THEN '{STARTED}' ELSE '{SUCCESS}' END,
+        started_at = v.started_at,
+        heartbeat_at = coalesce(v.finished_at, v.started_at),
+        worker_id = :worker,
+        attempts = j.attempts + 1,
+        finished_at = v.finished_at,
+        progress_done = 0,
+        progress_message = NULL,
+        runtime_seconds = CASE WHEN v.finished_at IS NULL THEN j.runtime_seconds ELSE v.runtime END,
+        result = CASE WHEN v.finished_at IS NULL THEN j.result ELSE CAST(v.result AS json) END,
+        error = CASE WHEN v.finished_at IS NULL THEN j.error END
+    FROM v
+    WHERE j.id = v.id AND j.state IN ('{CLAIMABLE[0]}', '{CLAIMABLE[1]}')
+      AND NOT EXISTS (SELECT 1 FROM {PausedTask.__table__.name} p WHERE p.task_name = v.task_name)
+    RETURNING j.id, j.attempts, v.started_at, v.finished_at
+), events AS (
+    INSERT INTO {_event.name} (job_id, at, state, worker_id, message)
+    SELECT id, started_at, '{STARTED}', :worker, 'attempt ' || attempts || ' started' FROM claimed
+    UNION ALL
+    SELECT id, finished_at, '{SUCCESS}', :worker, 'done' FROM claimed WHERE finished_at IS NOT NULL
+)
+SELECT id, started_at FROM claimed
+""")
+
+_PG_SUCCEED = sa.text(f"""
+WITH v AS (
+    SELECT * FROM unnest(CAST(:ids AS varchar[]), CAST(:started AS timestamp[]),
+                         CAST(:finished AS timestamp[]), CAST(:runtimes AS float8[]),
+                         CAST(:results AS text[]))
+        AS v(id, started_at, finished_at, runtime, result)
+), done AS (
+    UPDATE {_job.name} AS j SET
+        state = '{SUCCESS}', finished_at = v.finished_at, heartbeat_at = v.finished_at,
+        runtime_seconds = v.runtime, result = CAST(v.result AS json), error = NULL
+    FROM v
+    WHERE j.id = v.id AND j.state = '{STARTED}' AND j.started_at = v.started_at
+    RETURNING j.id, v.started_at, v.finished_at
+), events AS (
+    INSERT INTO {_event.name} (job_id, at, state, worker_id, message)
+    SELECT id, finished_at, '{SUCCESS}', :worker, 'done' FROM done
+)
+SELECT id, started_at FROM done
+""")
+
+
+# --- One writer per consumer process ----------------------------------------------------
+
+_writer: LedgerWriter | None = None
+_writer_lock = threading.Lock()
+
+
+def current() -> LedgerWriter | None:
+    """This process's writer, or None (not started, or inherited across a fork)."""
+    writer = _writer
+    if writer is None or writer.pid != os.getpid():
+        return None
+    return writer
+
+
+def start(engine: sa.Engine, worker: str, on_refused: Callable, interval: float,
+          batch: int) -> LedgerWriter:
+    """Start this process's writer once (every worker thread's startup hook calls this)."""
+    global _writer
+    with _writer_lock:
+        if current() is None:
+            _writer = LedgerWriter(engine, worker, on_refused, interval=interval, batch=batch)
+            atexit.register(_writer.close)
+        return _writer
+
+
+def stop() -> None:
+    writer = current()
+    if writer is not None:
+        writer.close()
+
+
+def attempt_of(task) -> Attempt | None:
+    return getattr(task, "ledger_attempt", None)
+
+
+def make_durable(task) -> bool:
+    """Before progress or an effect: write the attempt's claim; False if it was refused.
+
+    From then on the attempt's outcome is written synchronously (see the module's notes).
+    Attempts claimed synchronously are durable already.
+    """
+    attempt = attempt_of(task)
+    if attempt is None or attempt.durable:
+        return attempt is None or bool(attempt.claimed)
+    attempt.durable = True
+    return attempt.writer.settle(attempt)
