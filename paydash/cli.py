@@ -9,6 +9,7 @@ from flask.cli import with_appcontext
 
 from paydash import accounts
 from paydash import jobs
+from paydash import jobstats
 from paydash.extensions import db
 from paydash.models import Job
 from paydash.models import JobState
@@ -155,11 +156,10 @@ def doctor_command():
         ok &= bool(alive)
         click.echo(f"workers   {'ok  ' if alive else 'FAIL'}   {len(alive)} alive"
                    + "".join(f"\n          {w.id} ({w.worker_type} x{w.concurrency})" for w in alive))
-        rows = db.session.execute(sa.select(Job.queue, sa.func.count()).where(
-            Job.state.in_([JobState.PENDING.value, JobState.RETRY.value])).group_by(Job.queue)).all()
-        depth = {queue: count for queue, count in rows}
-        click.echo("queues    " + ", ".join(f"{q}: {depth.get(q, 0)} pending"
-                                           for q in ("imports", "chart_sync", "maintenance")))
+        figures = jobstats.queue_figures(None, utcnow())  # The job dashboard's own figures.
+        click.echo("queues    " + ", ".join(f"{q}: {n} pending" for q, n in figures["pending"].items())
+                   + f"; scheduled {figures['scheduled']}, retrying {figures['retrying']}, "
+                   f"running {figures['running']}, oldest pending {figures['oldest_pending_seconds']:.0f} s")
         silent = utcnow() - dt.timedelta(seconds=lease)
         stuck = db.session.scalar(sa.select(sa.func.count()).select_from(Job).where(
             Job.state == JobState.STARTED.value,

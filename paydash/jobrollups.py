@@ -32,14 +32,15 @@ def floor_hour(value: dt.datetime) -> dt.datetime:
 
 
 def _trunc(unit: str, column):
-    """date_trunc on PostgreSQL, strftime on SQLite (both read back by `_as_datetime`)."""
+    """date_trunc on PostgreSQL, strftime on SQLite (both read back by `as_datetime`)."""
     if db.engine.dialect.name == "postgresql":
         return sa.func.date_trunc(unit, column)
     fmt = {"hour": "%Y-%m-%d %H:00:00", "minute": "%Y-%m-%d %H:%M:00"}[unit]
     return sa.func.strftime(fmt, column)
 
 
-def _as_datetime(value) -> dt.datetime:
+def as_datetime(value) -> dt.datetime:
+    """A datetime read back from SQL: SQLite returns computed datetimes (strftime, MIN) as text."""
     return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
 
 
@@ -52,7 +53,7 @@ def ensure_rollups(now: dt.datetime) -> None:
     """Roll up every closed hour of the window that is not rolled up yet (idempotent)."""
     first = floor_hour(now) - dt.timedelta(hours=HOURS_KEPT)
     end = rolled_until(now)
-    done = set(_as_datetime(h) for h in db.session.scalars(
+    done = set(as_datetime(h) for h in db.session.scalars(
         sa.select(JobHourStat.hour).where(JobHourStat.task_name == MARK, JobHourStat.hour >= first)))
     missing = []
     hour = first
@@ -76,7 +77,7 @@ def _roll_up(hours: set, start: dt.datetime, end: dt.datetime, first: dt.datetim
     totals = {}
     stats = []
     for h, tenant, state, count, runtime in rows:
-        hour = _as_datetime(h)
+        hour = as_datetime(h)
         if hour not in hours:
             continue
         stats.append(JobHourStat(hour=hour, tenant_key=tenant, task_name=ALL, state=state,
@@ -117,7 +118,7 @@ def _live_rows(tenant_id: int | None, unit: str, since: dt.datetime):
 def _series(rows, start: dt.datetime, step: dt.timedelta, n: int) -> list[dict]:
     slots = {start + i * step: {"completed": 0, "failed": 0} for i in range(n)}
     for at, state, count in rows:
-        slot = slots.get(_as_datetime(at))
+        slot = slots.get(as_datetime(at))
         if slot is not None:
             slot["completed" if state == JobState.SUCCESS.value else "failed"] += int(count)
     return [{"at": at.isoformat() + "Z", **v} for at, v in sorted(slots.items())]
@@ -127,7 +128,7 @@ def _hourly(minute_rows) -> list:
     """Per-minute live rows summed into hours, in the rows' (at, state, count) shape."""
     hours: dict = {}
     for at, state, count in minute_rows:
-        key = (floor_hour(_as_datetime(at)), state)
+        key = (floor_hour(as_datetime(at)), state)
         hours[key] = hours.get(key, 0) + int(count)
     return [(at, state, count) for (at, state), count in hours.items()]
 
@@ -143,7 +144,7 @@ def throughput(tenant_id: int | None, now: dt.datetime) -> dict:
     # the rollup has not reached yet (the two windows overlap by about an hour).
     live = list(_live_rows(tenant_id, "minute", min(live_from, minute_start)))
     hourly = _series(list(_rollup_rows(tenant_id, week_start, live_from))
-                     + _hourly(r for r in live if _as_datetime(r[0]) >= live_from),
+                     + _hourly(r for r in live if as_datetime(r[0]) >= live_from),
                      week_start, dt.timedelta(hours=1), HOURS_KEPT)
     minutely = _series(live, minute_start, dt.timedelta(minutes=1), 60)
     day = hourly[-24:]

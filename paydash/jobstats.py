@@ -265,16 +265,11 @@ def queue_figures(tenant_id: int | None, now: dt.datetime) -> dict:
             out["scheduled"] += count
         else:
             pending[queue] = pending.get(queue, 0) + count
-            first_created = _as_datetime(first_created)
+            first_created = jobrollups.as_datetime(first_created)
             oldest = first_created if oldest is None else min(oldest, first_created)
     out["pending_total"] = sum(pending.values())
     out["oldest_pending_seconds"] = round((now - oldest).total_seconds(), 1) if oldest else 0
     return out
-
-
-def _as_datetime(value) -> dt.datetime:
-    """MIN() of a datetime comes back as text on SQLite (no column type to convert it)."""
-    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
 
 
 def percentile(sorted_values: list[float], q: float) -> float | None:
