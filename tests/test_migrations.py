@@ -27,3 +27,15 @@ def test_upgrade_builds_the_models_schema_with_nothing_left_to_migrate(backend, 
     check = flask_db(url, tmp_path, "check")
     assert check.returncode == 0, check.stdout[-2000:] + check.stderr[-2000:]
     assert "No new upgrade operations detected" in check.stdout + check.stderr
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_each_revision_downgrades_and_upgrades_again(backend, tmp_path, request):
+    url = (f"sqlite:///{tmp_path / 'paydash.db'}" if backend == "sqlite"
+           else request.getfixturevalue("pg_url"))
+    for args in (["upgrade"], ["downgrade", "base"], ["upgrade"]):
+        result = flask_db(url, tmp_path, *args)
+        assert result.returncode == 0, " ".join(args) + ": " + result.stderr[-2000:]
+    current = flask_db(url, tmp_path, "current")
+    heads = flask_db(url, tmp_path, "heads")
+    assert heads.stdout.split()[0] in current.stdout
