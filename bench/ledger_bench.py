@@ -9,8 +9,11 @@ no-op tasks still in flight).
     pip install -r bench/requirements.txt   # celery, for the comparison only
     python bench/ledger_bench.py --tasks 5000 --workers 4 [--rounds 3] [--durable]
 
-Each ledger run is checked afterwards: every job SUCCESS after one attempt, with its
-PENDING, STARTED and SUCCESS events. `--durable` adds runs of tasks that write their
+Two rates are printed: over the whole run, and after the first `--warmup` tasks (500)
+have left the queue, when every worker process has started, built its app and opened its
+connections; the second is the steady-state throughput. Each ledger run is checked
+afterwards: every job SUCCESS after one attempt, with its PENDING, STARTED and SUCCESS
+events. `--durable` adds runs of tasks that write their
 claim before doing anything (`jobs.claim_now`), which is what tasks with effects pay.
 """
 import argparse
@@ -49,26 +52,46 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait(10)
 
 
-def clock(n: int, queued, done, timeout: float = 300) -> float:
-    """Seconds from the first task leaving the queue until `done()`."""
+WARMUP = 500  # Tasks left out of the steady-state clock (set by --warmup).
+
+
+class Timing:
+    """A run's clocks: from the first task leaving the queue, and after the warm-up."""
+
+    def __init__(self, n: int, whole: float, steady: float):
+        self.n, self.whole, self.steady = n, whole, steady
+
+    def rates(self) -> tuple[float, float]:
+        return self.n / self.whole, (self.n - WARMUP) / self.steady
+
+
+def clock(n: int, queued, done, timeout: float = 300) -> Timing:
+    """Seconds from the first task leaving the queue until `done()`, and from the moment
+    WARMUP tasks have left it (every worker started, connections open) until `done()`."""
     deadline = time.monotonic() + timeout
     while queued() >= n:
         if time.monotonic() > deadline:
             raise RuntimeError("the workers never started")
         time.sleep(0.002)
     t0 = time.monotonic()
+    while queued() > n - WARMUP:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the tasks did not finish in time")
+        time.sleep(0.002)
+    t_warm = time.monotonic()
     while not done():
         if time.monotonic() > deadline:
             raise RuntimeError("the tasks did not finish in time")
         time.sleep(0.01)
-    return time.monotonic() - t0
+    end = time.monotonic()
+    return Timing(n, end - t0, end - t_warm)
 
 
 def huey_args(workers: int, worker_type: str) -> list[str]:
     return ["-w", str(workers), "-k", worker_type, "-d", "0.05", "-m", "0.5", "-b", "1.2"]
 
 
-def bench_bare(n: int, workers: int, worker_type: str, logs: pathlib.Path) -> float:
+def bench_bare(n: int, workers: int, worker_type: str, logs: pathlib.Path) -> Timing:
     name = f"bench_bare_{RUN}_{worker_type}"
     os.environ["BENCH_HUEY_NAME"], os.environ["REDIS_URL"] = name, REDIS_URL
     from bench import bare_huey  # noqa: PLC0415  (reads its name from the environment)
@@ -103,7 +126,7 @@ def ledger_app():
 
 
 def bench_ledger(app, n: int, workers: int, worker_type: str, logs: pathlib.Path,
-                 durable: bool = False) -> float:
+                 durable: bool = False) -> Timing:
     from paydash import jobs  # noqa: PLC0415
     from paydash.extensions import db  # noqa: PLC0415
     from paydash.models import Job  # noqa: PLC0415
@@ -160,7 +183,7 @@ def check_ledger(ids: list[str]) -> None:
         raise RuntimeError(f"ledger does not match: jobs {jobs}, events {events}")
 
 
-def bench_celery(n: int, workers: int, logs: pathlib.Path) -> float:
+def bench_celery(n: int, workers: int, logs: pathlib.Path) -> Timing:
     queue = f"bench_celery_{RUN}"
     os.environ["BENCH_CELERY_QUEUE"], os.environ["REDIS_URL"] = queue, REDIS_URL
     from bench import celery_noop  # noqa: PLC0415  (reads its queue from the environment)
@@ -195,23 +218,31 @@ def median(values: list[float]) -> float:
 
 
 def main() -> None:
+    global WARMUP
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=5000)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--types", default="thread,process", help="Huey worker types to run")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians reported")
+    parser.add_argument("--warmup", type=int, default=WARMUP,
+                        help="tasks left out of the steady-state rate (process start-up)")
     parser.add_argument("--durable", action="store_true",
                         help="also run tasks that write their claim first, as tasks with effects do")
     args = parser.parse_args()
+    WARMUP = args.warmup
     logs = pathlib.Path(os.environ.get("BENCH_LOGS", f"/tmp/ledger-bench-{RUN}"))
     logs.mkdir(parents=True, exist_ok=True)
     n, w, kinds = args.tasks, args.workers, args.types.split(",")
     app = ledger_app()
-    rates: dict[str, list[float]] = {}
+    whole: dict[str, list[float]] = {}
+    steady: dict[str, list[float]] = {}
 
-    def measure(label: str, seconds: float) -> None:
-        rates.setdefault(label, []).append(n / seconds)
-        print(f"  round {len(rates[label])}: {label:34} {n / seconds:8.0f} tasks/s", flush=True)
+    def measure(label: str, timing: Timing) -> None:
+        rate, steady_rate = timing.rates()
+        whole.setdefault(label, []).append(rate)
+        steady.setdefault(label, []).append(steady_rate)
+        print(f"  round {len(whole[label])}: {label:34} {rate:8.0f} tasks/s whole run, "
+              f"{steady_rate:8.0f} after warm-up", flush=True)
 
     try:
         for _ in range(args.rounds):
@@ -224,18 +255,21 @@ def main() -> None:
             measure("celery (prefork)", bench_celery(n, w, logs))
     finally:
         drop_ledger_db()
-    print(f"\n{n} no-op tasks, {w} workers, Redis broker, ledger on PostgreSQL, "
-          f"{args.rounds} rounds (logs: {logs}); median tasks/s")
-    for label, values in rates.items():
-        print(f"  {label:34} {median(values):8.0f}   (rounds: {', '.join(f'{v:.0f}' for v in values)})")
-    celery = median(rates["celery (prefork)"])
-    for kind in kinds:
-        bare = median(rates[f"bare huey ({kind})"])
-        variants = [f"paydash ledger ({kind})"] + ([f"paydash ledger, durable ({kind})"] if args.durable else [])
-        for label in variants:
-            ledger = median(rates[label])
-            print(f"  {label:34} / bare huey = {ledger / bare:5.0%} (target >= 75%)   "
-                  f"/ celery = {ledger / celery:4.2f}x (target >= 1.5x)")
+    print(f"\n{n} no-op tasks, {w} workers, Redis broker, ledger on PostgreSQL, {args.rounds} "
+          f"rounds (logs: {logs}); median tasks/s, whole run and after the first {WARMUP} tasks")
+    for label in whole:
+        print(f"  {label:34} {median(whole[label]):8.0f} {median(steady[label]):8.0f}   "
+              f"(rounds after warm-up: {', '.join(f'{v:.0f}' for v in steady[label])})")
+    for title, rates in (("whole run", whole), ("after warm-up", steady)):
+        celery = median(rates["celery (prefork)"])
+        for kind in kinds:
+            bare = median(rates[f"bare huey ({kind})"])
+            variants = [f"paydash ledger ({kind})"] + (
+                [f"paydash ledger, durable ({kind})"] if args.durable else [])
+            for label in variants:
+                ledger = median(rates[label])
+                print(f"  {title:13} {label:34} / bare huey = {ledger / bare:5.0%} (target >= 75%)"
+                      f"   / celery = {ledger / celery:4.2f}x (target >= 1.5x)")
 
 
 if __name__ == "__main__":

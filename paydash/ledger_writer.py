@@ -4,7 +4,7 @@ Most attempts start, do work that needs no fencing, and succeed. Writing their c
 their success one transaction at a time made the ledger cost a worker more than the
 task itself (see BENCHMARKS.md, "Ledger cost"), so a consumer process keeps them in a
 list and one thread writes them every `LEDGER_FLUSH_SECONDS` (or as soon as
-`LEDGER_FLUSH_BATCH` are waiting), as one conditional statement per kind on PostgreSQL.
+`LEDGER_FLUSH_BATCH` are waiting), as one conditional statement per batch on PostgreSQL.
 
 What stays synchronous, and why that keeps "no job lost" and "one effect per job":
 - An attempt is made *durable* before it reports progress or writes an effect: the
@@ -89,6 +89,7 @@ class LedgerWriter:
         self._closed = False
         self._paused: tuple[frozenset, float] = (frozenset(), float("-inf"))
         self._postgres = engine.dialect.name == "postgresql"
+        self._conn: sa.Connection | None = None
         self._thread = threading.Thread(target=self._run, name="ledger-writer", daemon=True)
         self._thread.start()
 
@@ -170,6 +171,8 @@ class LedgerWriter:
         except Exception:
             logger.exception("ledger: could not write %s waiting transitions at shutdown",
                              len(self._pending))
+        with self._flush_lock:
+            self._drop_connection()
 
     # --- The writing thread ----------------------------------------------------------------
 
@@ -185,18 +188,19 @@ class LedgerWriter:
                 time.sleep(1.0)
 
     def _write(self, batch: list[tuple[Attempt, tuple | None]]) -> list:
-        """One transaction: the claims (with their success when already known), then the
-        successes of attempts claimed earlier. Returns the refused claims."""
+        """The claims (with their success when already known), then the successes of
+        attempts claimed earlier. Returns the refused claims."""
         claims = [(a, f) for a, f in batch if not a.written]
         successes = [(a, f) for a, f in batch if a.written and a.claimed and f is not None]
-        with self.engine.begin() as conn:
-            if self._postgres:
-                # As in `jobs.ledger_connection`: these attempts changed nothing, so losing
-                # the WAL's last milliseconds in a crash only means running them again.
-                conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
-                accepted = self._claim_all_pg(conn, claims) if claims else set()
-                done = self._succeed_all_pg(conn, successes) if successes else set()
-            else:
+        if self._postgres:
+            # One statement, so one transaction, on a connection the writer keeps.
+            try:
+                accepted, done = self._write_pg(self._pg_connection(), claims, successes)
+            except Exception:
+                self._drop_connection()
+                raise
+        else:
+            with self.engine.begin() as conn:
                 accepted = {key for a, f in claims if (key := self._claim_one(conn, a, f))}
                 done = {key for a, f in successes if (key := self._succeed_one(conn, a, f))}
         refused = []
@@ -212,28 +216,46 @@ class LedgerWriter:
 
     # PostgreSQL: one statement per kind for the whole batch, arrays in, rows out.
 
-    def _claim_all_pg(self, conn: sa.Connection, claims: list) -> set:
-        rows = conn.execute(_PG_CLAIM, {
-            "ids": [a.task.id for a, _ in claims],
-            "names": [a.task.name for a, _ in claims],
-            "started": [a.started_at for a, _ in claims],
-            "finished": [f[0] if f else None for _, f in claims],
-            "runtimes": [f[1] if f else None for _, f in claims],
-            "results": [f[2] if f else None for _, f in claims],
-            "worker": self.worker,
-        })
-        return {(row.id, row.started_at) for row in rows}
+    def _pg_connection(self) -> sa.Connection:
+        """The writer's own connection: autocommit, so a batch costs one round trip.
 
-    def _succeed_all_pg(self, conn: sa.Connection, successes: list) -> set:
-        rows = conn.execute(_PG_SUCCEED, {
-            "ids": [a.task.id for a, _ in successes],
-            "started": [a.started_at for a, _ in successes],
-            "finished": [f[0] for _, f in successes],
-            "runtimes": [f[1] for _, f in successes],
-            "results": [f[2] for _, f in successes],
+        Commits are asynchronous (as in `jobs.ledger_connection`): these attempts changed
+        nothing, so losing the WAL's last milliseconds in a crash only means running them
+        again. Kept out of the pool: no checkout, no pre-ping per batch.
+        """
+        if self._conn is None:
+            conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            conn.exec_driver_sql("SET synchronous_commit = off")
+            self._conn = conn
+        return self._conn
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.invalidate()
+                conn.close()
+            except Exception:
+                logger.debug("ledger: closing a broken connection failed", exc_info=True)
+
+    def _write_pg(self, conn: sa.Connection, claims: list, successes: list) -> tuple[set, set]:
+        rows = conn.execute(_PG_WRITE, {
+            "c_ids": [a.task.id for a, _ in claims],
+            "c_names": [a.task.name for a, _ in claims],
+            "c_started": [a.started_at for a, _ in claims],
+            "c_finished": [f[0] if f else None for _, f in claims],
+            "c_runtimes": [f[1] if f else None for _, f in claims],
+            "c_results": [f[2] if f else None for _, f in claims],
+            "s_ids": [a.task.id for a, _ in successes],
+            "s_started": [a.started_at for a, _ in successes],
+            "s_finished": [f[0] for _, f in successes],
+            "s_runtimes": [f[1] for _, f in successes],
+            "s_results": [f[2] for _, f in successes],
             "worker": self.worker,
-        })
-        return {(row.id, row.started_at) for row in rows}
+        }).all()
+        accepted = {(row.id, row.started_at) for row in rows if row.kind == "claim"}
+        done = {(row.id, row.started_at) for row in rows if row.kind == "success"}
+        return accepted, done
 
     # SQLite (in-process, no round trips): the same statements row by row, one transaction.
 
@@ -282,58 +304,57 @@ _SUCCEED_ONE = (
 )
 _ADD_EVENT = sa.insert(_event)
 
-# The claim, and the success when the task has already returned, in one statement with the
-# timeline's events. Matching on (id, started_at) keeps two deliveries of one job apart.
-_PG_CLAIM = sa.text(f"""
-WITH v AS (
-    SELECT * FROM unnest(CAST(:ids AS varchar[]), CAST(:names AS varchar[]),
-                         CAST(:started AS timestamp[]), CAST(:finished AS timestamp[]),
-                         CAST(:runtimes AS float8[]), CAST(:results AS text[]))
-        AS v(id, task_name, started_at, finished_at, runtime, result)
+# One statement for a whole batch: the claims (with the success when the task has already
+# returned) and the successes of attempts claimed by an earlier batch, with the timeline's
+# events. Matching on (id, started_at) keeps two deliveries of one job apart. A job is
+# touched by at most one of the two updates: a claim needs it PENDING or RETRY, a success
+# needs it STARTED by that attempt.
+_PG_WRITE = sa.text(f"""
+WITH c AS (
+    SELECT * FROM unnest(CAST(:c_ids AS varchar[]), CAST(:c_names AS varchar[]),
+                         CAST(:c_started AS timestamp[]), CAST(:c_finished AS timestamp[]),
+                         CAST(:c_runtimes AS float8[]), CAST(:c_results AS text[]))
+        AS c(id, task_name, started_at, finished_at, runtime, result)
 ), claimed AS (
     UPDATE {_job.name} AS j SET
-        state = CASE WHEN v.finished_at IS NULL THEN '{STARTED}' ELSE '{SUCCESS}' END,
-        started_at = v.started_at,
-        heartbeat_at = coalesce(v.finished_at, v.started_at),
+        state = CASE WHEN c.finished_at IS NULL THEN '{STARTED}' ELSE '{SUCCESS}' END,
+        started_at = c.started_at,
+        heartbeat_at = coalesce(c.finished_at, c.started_at),
         worker_id = :worker,
         attempts = j.attempts + 1,
-        finished_at = v.finished_at,
+        finished_at = c.finished_at,
         progress_done = 0,
         progress_message = NULL,
-        runtime_seconds = CASE WHEN v.finished_at IS NULL THEN j.runtime_seconds ELSE v.runtime END,
-        result = CASE WHEN v.finished_at IS NULL THEN j.result ELSE CAST(v.result AS json) END,
-        error = CASE WHEN v.finished_at IS NULL THEN j.error END
-    FROM v
-    WHERE j.id = v.id AND j.state IN ('{CLAIMABLE[0]}', '{CLAIMABLE[1]}')
-      AND NOT EXISTS (SELECT 1 FROM {PausedTask.__table__.name} p WHERE p.task_name = v.task_name)
-    RETURNING j.id, j.attempts, v.started_at, v.finished_at
+        runtime_seconds = CASE WHEN c.finished_at IS NULL THEN j.runtime_seconds ELSE c.runtime END,
+        result = CASE WHEN c.finished_at IS NULL THEN j.result ELSE CAST(c.result AS json) END,
+        error = CASE WHEN c.finished_at IS NULL THEN j.error END
+    FROM c
+    WHERE j.id = c.id AND j.state IN ('{CLAIMABLE[0]}', '{CLAIMABLE[1]}')
+      AND NOT EXISTS (SELECT 1 FROM {PausedTask.__table__.name} p WHERE p.task_name = c.task_name)
+    RETURNING j.id, j.attempts, c.started_at, c.finished_at
+), s AS (
+    SELECT * FROM unnest(CAST(:s_ids AS varchar[]), CAST(:s_started AS timestamp[]),
+                         CAST(:s_finished AS timestamp[]), CAST(:s_runtimes AS float8[]),
+                         CAST(:s_results AS text[]))
+        AS s(id, started_at, finished_at, runtime, result)
+), succeeded AS (
+    UPDATE {_job.name} AS j SET
+        state = '{SUCCESS}', finished_at = s.finished_at, heartbeat_at = s.finished_at,
+        runtime_seconds = s.runtime, result = CAST(s.result AS json), error = NULL
+    FROM s
+    WHERE j.id = s.id AND j.state = '{STARTED}' AND j.started_at = s.started_at
+    RETURNING j.id, s.started_at, s.finished_at
 ), events AS (
     INSERT INTO {_event.name} (job_id, at, state, worker_id, message)
     SELECT id, started_at, '{STARTED}', :worker, 'attempt ' || attempts || ' started' FROM claimed
     UNION ALL
     SELECT id, finished_at, '{SUCCESS}', :worker, 'done' FROM claimed WHERE finished_at IS NOT NULL
+    UNION ALL
+    SELECT id, finished_at, '{SUCCESS}', :worker, 'done' FROM succeeded
 )
-SELECT id, started_at FROM claimed
-""")
-
-_PG_SUCCEED = sa.text(f"""
-WITH v AS (
-    SELECT * FROM unnest(CAST(:ids AS varchar[]), CAST(:started AS timestamp[]),
-                         CAST(:finished AS timestamp[]), CAST(:runtimes AS float8[]),
-                         CAST(:results AS text[]))
-        AS v(id, started_at, finished_at, runtime, result)
-), done AS (
-    UPDATE {_job.name} AS j SET
-        state = '{SUCCESS}', finished_at = v.finished_at, heartbeat_at = v.finished_at,
-        runtime_seconds = v.runtime, result = CAST(v.result AS json), error = NULL
-    FROM v
-    WHERE j.id = v.id AND j.state = '{STARTED}' AND j.started_at = v.started_at
-    RETURNING j.id, v.started_at, v.finished_at
-), events AS (
-    INSERT INTO {_event.name} (job_id, at, state, worker_id, message)
-    SELECT id, finished_at, '{SUCCESS}', :worker, 'done' FROM done
-)
-SELECT id, started_at FROM done
+SELECT 'claim' AS kind, id, started_at FROM claimed
+UNION ALL
+SELECT 'success' AS kind, id, started_at FROM succeeded
 """)
 
 
