@@ -12,6 +12,11 @@ from paydash.models import User
 
 # Checked against when the email is unknown, so both failures take the same time.
 _DUMMY_HASH = generate_password_hash("paydash-timing-equaliser", method="scrypt")
+# Built once, in Core: every signed-in request whose user is not cached runs it, and the
+# ORM's identity-map get cost several times the query itself.
+_U = User.__table__.c
+_SESSION_USER = sa.select(_U.id, _U.tenant_id, _U.email, _U.name, _U.role, _U.active,
+                          _U.password_hash).where(_U.id == sa.bindparam("user_id"))
 
 
 class AccountError(ValueError):
@@ -61,3 +66,8 @@ def authenticate(email: str, password: str) -> User | None:
     if not check_password_hash(user.password_hash, password or ""):
         return None
     return user
+
+
+def session_user(user_id: int) -> sa.Row | None:
+    """The columns a signed-in session is checked against (id, tenant, role, active, hash...)."""
+    return db.session.connection().execute(_SESSION_USER, {"user_id": user_id}).first()

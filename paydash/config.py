@@ -122,6 +122,10 @@ class Config:
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
     TRUST_PROXY_HEADERS = _bool("TRUST_PROXY_HEADERS", False)
     WTF_CSRF_TIME_LIMIT = None
+    # How long a web process reuses a signed-in user it has read (0: read on every request).
+    # A change made in the same process is seen at once; one made in another process (the
+    # other web workers, the worker, a CLI command) within this many seconds.
+    USER_CACHE_SECONDS = _float("USER_CACHE_SECONDS", 5)
     LOGIN_RATE_LIMIT = _int("LOGIN_RATE_LIMIT", 10)
 
     @classmethod
