@@ -7,6 +7,7 @@ and `commit_upload`; both re-check the tenant and are idempotent.
 """
 import hashlib
 import logging
+from itertools import chain
 
 import sqlalchemy as sa
 from flask import current_app
@@ -15,6 +16,7 @@ from paydash import charts
 from paydash import employees
 from paydash import jobs
 from paydash import payroll_months
+from paydash import staging
 from paydash.periods import month_label
 from paydash.extensions import db
 from paydash.filecheck import check_upload
@@ -87,8 +89,10 @@ def validate_upload(upload_id: int, tenant_id: int) -> dict:
     upload.status = UploadStatus.VALIDATING.value
     db.session.commit()
     # No write transaction is open while parsing: progress goes through its own connection.
+    stager = staging.RowStager(upload.sha256)
     try:
-        report = read_salary_sheet(upload.content, progress=_report_progress("Validating"))
+        report = read_salary_sheet(upload.content, progress=_report_progress("Validating"),
+                                   keep=stager.add)
     except Exception:
         logger.exception("upload %s: validation failed (tenant %s)", upload_id, tenant_id)
         db.session.rollback()
@@ -103,10 +107,19 @@ def validate_upload(upload_id: int, tenant_id: int) -> dict:
     upload.warning_count = len(report.warnings)
     upload.status = (UploadStatus.PREVIEW if report.ok else UploadStatus.REJECTED).value
     upload.message = report.fatal or _error_summary(report.error_count)
+    upload.staged_rows = _staged(upload, stager) if report.ok else None
     db.session.commit()
     logger.info("upload %s validated: %s, %s rows, %s errors", upload_id, upload.status,
                 report.employee_count, report.error_count)
     return _summary(upload)
+
+
+def _staged(upload: Upload, stager: staging.RowStager) -> bytes | None:
+    blob = stager.blob()
+    if blob is None:
+        logger.warning("upload %s: rows not staged (%s); the commit will read the file again",
+                       upload.id, stager.problem)
+    return blob
 
 
 def _report_progress(verb: str):
@@ -117,7 +130,8 @@ def _report_progress(verb: str):
 
 def _mark_failed(upload_id: int) -> None:
     db.session.execute(sa.update(Upload).where(Upload.id == upload_id)
-                       .values(status=UploadStatus.FAILED.value, message=INTERNAL_ERROR))
+                       .values(status=UploadStatus.FAILED.value, message=INTERNAL_ERROR,
+                               staged_rows=None))
     db.session.commit()
 
 
@@ -192,8 +206,11 @@ def commit_upload(upload_id: int, tenant_id: int) -> dict:
     """Replace the period's salary rows with the upload's in one transaction (idempotent).
 
     Rows missing from the file disappear; the upload confirmed before for the period is
-    marked superseded; then the chart sync for the period is requested.
+    marked superseded; then the chart sync for the period is requested. The job's claim is
+    written before anything else (the ledger may hold it back otherwise; see
+    `paydash.ledger_writer`), and the rows commit only while this attempt owns the job.
     """
+    jobs.claim_now()
     upload = _load(upload_id, tenant_id)
     if upload is None:
         return {"refused": f"upload {upload_id} does not belong to tenant {tenant_id}"}
@@ -224,32 +241,74 @@ def commit_upload(upload_id: int, tenant_id: int) -> dict:
 
 
 def _replace_period_rows(upload: Upload, keep_duplicates: bool) -> int | None:
-    """Delete and insert in one transaction; None (and a rejected upload) if the file disagrees.
+    """Delete and insert in one transaction; None (and a rejected upload) if the rows disagree.
 
-    Rows are parsed and inserted in batches as they stream, so memory stays flat. No
-    progress is written meanwhile: on SQLite this transaction holds the write lock, and
-    progress goes through another connection. (Spooling the parsed rows to disk first to
-    shorten the lock cost more than the inserts themselves: Decimals pickle slowly.)
+    The rows are the ones validation staged on the upload (`staging`); an upload without
+    usable staged rows (validated before staging existed, or damaged) has its workbook
+    parsed again, as every commit did before. Either way rows are inserted in batches as
+    they stream, so memory stays flat. No progress is written meanwhile: on SQLite this
+    transaction holds the write lock, and progress goes through another connection.
     """
+    batches = _staged_batches(upload)
+    if batches is not None:
+        try:
+            stored = _insert_period_rows(upload, chain.from_iterable(batches))
+        except staging.StagedRowsUnusable as exc:
+            logger.warning("upload %s: staged rows unusable (%s); reading the file again",
+                           upload.id, exc)
+            db.session.rollback()
+        else:
+            # Staged rows passed every check when validated; duplicates are HR's call.
+            duplicates = bool((upload.preview or {}).get("duplicates"))
+            return _conclude(upload, stored, duplicates and not keep_duplicates, None)
+    sheet = SalarySheet(upload.content)
+    stored = _insert_period_rows(upload, sheet.rows())
+    report = sheet.report
+    refused = not report.ok or bool(report.duplicates and not keep_duplicates)
+    return _conclude(upload, stored, refused, report.fatal)
+
+
+def _staged_batches(upload: Upload):
+    """The upload's staged rows in batches, or None when there are none to trust."""
+    blob = upload.staged_rows
+    if blob is None:
+        logger.info("upload %s has no staged rows; reading the file again", upload.id)
+        return None
+    try:
+        return staging.decode_rows(blob, upload.sha256)
+    except staging.StagedRowsUnusable as exc:
+        logger.warning("upload %s: staged rows unusable (%s); reading the file again",
+                       upload.id, exc)
+        return None
+
+
+def _insert_period_rows(upload: Upload, records) -> int:
+    """Replace the period's rows with `records` inside the open transaction; the count."""
     db.session.execute(sa.delete(SalaryRow).where(
         SalaryRow.tenant_id == upload.tenant_id, SalaryRow.year == upload.year,
         SalaryRow.month == upload.month))
-    sheet = SalarySheet(upload.content)
     fixed = {"tenant_id": upload.tenant_id, "year": upload.year, "month": upload.month,
              "source": "excel", "upload_id": upload.id}
     batch, stored = [], 0
-    for record in sheet.rows():
+    for record in records:
         record.update(fixed)
         batch.append(record)
         if len(batch) >= INSERT_BATCH:
             stored += _insert(batch)
             batch = []
-    stored += _insert(batch)
-    report = sheet.report
-    if not report.ok or (report.duplicates and not keep_duplicates):
+    return stored + _insert(batch)
+
+
+def _conclude(upload: Upload, stored: int, refused: bool, fatal: str | None) -> int | None:
+    """Commit the replaced rows and a confirmed upload, or roll back and reject it.
+
+    Either way the staged rows go: they were only ever a copy of what is now decided.
+    """
+    if refused:
         db.session.rollback()
         upload.status = UploadStatus.REJECTED.value
-        upload.message = report.fatal or "The stored file no longer passes its checks."
+        upload.message = fatal or "The stored file no longer passes its checks."
+        upload.staged_rows = None
         db.session.commit()
         return None
     _supersede_previous(upload)
@@ -260,6 +319,8 @@ def _replace_period_rows(upload: Upload, keep_duplicates: bool) -> int | None:
                           employee_change_count=count)
     upload.status = UploadStatus.CONFIRMED.value
     upload.confirmed_at = utcnow()
+    upload.staged_rows = None
+    jobs.fence()  # An attempt that lost its job to another changes nothing.
     db.session.commit()
     return stored
 
@@ -306,6 +367,7 @@ def discard_upload(upload_id: int, tenant_id: int, user_id: int) -> None:
     if upload.status not in DISCARDABLE or _pending_commit(upload) is not None:
         raise ImportRefused(f"This upload is {upload.status} and can no longer be discarded.")
     upload.status = UploadStatus.DISCARDED.value
+    upload.staged_rows = None
     db.session.commit()
     logger.info("upload %s discarded by user %s (tenant %s)", upload_id, user_id, tenant_id)
 

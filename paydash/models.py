@@ -92,6 +92,9 @@ class Upload(db.Model):
     filename: Mapped[str] = mapped_column(sa.String(255))
     # Workbooks live in the database: web and worker dynos share no filesystem.
     content: Mapped[bytes | None] = deferred(mapped_column(sa.LargeBinary))
+    # The validated rows, kept until HR confirms so the commit need not parse the workbook
+    # again (paydash/staging.py); cleared once the upload is confirmed, rejected or discarded.
+    staged_rows: Mapped[bytes | None] = deferred(mapped_column(sa.LargeBinary))
     sha256: Mapped[str] = mapped_column(sa.String(64))
     size: Mapped[int] = mapped_column(default=0)
     year: Mapped[int]

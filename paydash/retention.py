@@ -36,7 +36,8 @@ def prune(now: dt.datetime | None = None) -> dict:
     keep_files = now - dt.timedelta(days=cfg["UPLOAD_RETENTION_DAYS"])
     files = db.session.execute(sa.update(Upload).where(
         Upload.created_at < keep_files, Upload.content.is_not(None),
-        Upload.status != UploadStatus.CONFIRMED.value).values(content=None)).rowcount
+        Upload.status != UploadStatus.CONFIRMED.value,
+    ).values(content=None, staged_rows=None)).rowcount
     db.session.commit()
     summary = {"jobs": jobs, "events": events, "periodic_claims": claims, "workbooks": files}
     logger.info("retention: pruned %s", summary)

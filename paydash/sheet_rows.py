@@ -97,10 +97,8 @@ class RowConverter:
         return to_text(_cell(cells, column)) if column else ""
 
     def _is_total(self, cells: list, code: str, name: str) -> bool:
-        if is_total_text(code) or is_total_text(name):
-            return True
         if code or name:
-            return False
+            return looks_like_total(code) or looks_like_total(name)
         first = next((cell for cell in cells if not is_blank(cell)), "")
         return is_total_text(first)
 
@@ -286,6 +284,19 @@ class RowConverter:
             if value is not None and abs(value - report.totals[name]) > tolerance:
                 report.warnings.append(_total_warning(FIELDS[name].label.lower(), sheet_row,
                                                       value, report.totals[name]))
+
+
+def looks_like_total(text: str) -> bool:
+    """`is_total_text` for a cell's text, without normalising the text of nearly every row.
+
+    Normalising only turns characters into spaces and drops spaces next to + - /, so
+    text whose normal form starts with "total" or "sum" has that word in its case-folded
+    form too; most names and codes have neither and skip the normalising altogether.
+    """
+    folded = text.casefold()
+    if "total" not in folded and "sum" not in folded:
+        return False
+    return is_total_text(text)
 
 
 def _cell(cells: list, column: Column):

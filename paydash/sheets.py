@@ -1,8 +1,9 @@
 """Read a salary sheet into rows and a preview report (pure: bytes in, dataclasses out).
 
 `read_salary_sheet(data)` makes one pass and returns a `SheetReport` (nothing kept per
-row, so 100,000 rows fit in little memory); `SalarySheet(data).rows()` yields each valid
-row as a dict keyed by `SalaryRow` column names, for the commit.
+row, so 100,000 rows fit in little memory; a `keep` callback may stage each valid row, as
+the import does); `SalarySheet(data).rows()` yields each valid row as a dict keyed by
+`SalaryRow` column names.
 
 Values a sheet does not state are derived like this, and only like this:
 - other_deductions, without its own column: PF + ESI + professional tax when the sheet has
@@ -99,11 +100,20 @@ class _Header:
         return {c.field for c in self.columns if c.field}
 
 
-def read_salary_sheet(data: bytes, progress: Progress | None = None) -> SheetReport:
-    """Validate a workbook's salary sheet in one pass; no row is kept."""
+def read_salary_sheet(data: bytes, progress: Progress | None = None,
+                      keep: Callable[[dict], None] | None = None) -> SheetReport:
+    """Validate a workbook's salary sheet in one pass; each valid row goes to `keep`, if given.
+
+    The report is complete only at the end: `keep` sees rows of a sheet that may still
+    turn out to have errors, so what it kept counts only when `report.ok`.
+    """
     sheet = SalarySheet(data, progress)
-    for _row in sheet.rows():
-        pass
+    if keep is None:
+        for _row in sheet.rows():
+            pass
+    else:
+        for row in sheet.rows():
+            keep(row)
     return sheet.report
 
 

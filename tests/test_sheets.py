@@ -3,8 +3,13 @@ import random
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 
 import sheet_builders as sb
+from paydash.sheet_headers import is_total_text
+from paydash.sheet_rows import looks_like_total
 from paydash.sheet_values import NotANumber
 from paydash.sheet_values import to_decimal
 from paydash.models import SalaryRow
@@ -329,3 +334,24 @@ def test_names_longer_than_stored_are_shortened_with_a_warning():
     report = read_salary_sheet(data)
     assert len(rows_of(data)[0]["employee_name"]) == 200
     assert any(w.startswith("Row 2, column 'Name': the text is 300 characters long") for w in report.warnings)
+
+
+def test_keep_is_given_exactly_the_rows_a_pass_yields():
+    data = sb.template_sheet(40, total=True)
+    kept = []
+    report = read_salary_sheet(data, keep=kept.append)
+    assert report.employee_count == 40 and kept == rows_of(data)
+
+
+TOTALISH = ["TOTAL", "Grand Total:", "totals", "Sub-Total", "Net total (₹)", "SUM", "ſum",
+            "Total Rs.", "Summer", "Sumit Rao", "E-1001", "Rs. total", "Tot al", "subtotal",
+            "GRAND  TOTAL", "sum:", "(Total)", "Net Pay", "Total\u00a0Amount", "TOTAL/-"]
+
+
+@given(st.one_of(st.sampled_from(TOTALISH), st.text(max_size=20),
+                 st.lists(st.sampled_from(["sum", "total", "grand", " ", ".", "rs", "-", "ſ", "/",
+                                           "(", "s", "₹", "net", "\u00a0", "x"]), max_size=6)
+                 .map("".join)))
+@settings(max_examples=500, deadline=None)
+def test_the_quick_total_check_agrees_with_the_full_one(text):
+    assert looks_like_total(text) == is_total_text(text)
