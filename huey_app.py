@@ -134,10 +134,8 @@ def _claim(task):
 
 @huey.post_execute()
 def _finish(task, task_value, exception):
-    if jobs.finish_behind(task, task_value, exception):
-        return
-    with flask_app().app_context():
-        jobs.finish(task, task_value, exception)
+    if not jobs.finish_behind(task, task_value, exception):  # No app context needed for that.
+        in_app_context(jobs.finish)(task, task_value, exception)
 
 
 @huey.signal(signals.SIGNAL_ENQUEUED)

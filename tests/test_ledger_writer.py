@@ -313,3 +313,48 @@ def test_successes_lost_in_a_kill_9_are_run_again_by_recovery(
         assert {stored(job_id).attempts for job_id in ids} == {1}
         db.session.remove()
         db.engine.dispose()
+
+
+def test_every_upload_task_writes_its_claim_before_its_effect(writer):
+    """Import, commit and chart sync each make their attempt durable (see ledger_writer).
+
+    Run through the consumer's own hooks with the writer in place: an attempt left written
+    behind at the end of a task would mean its effect committed before its claim.
+    """
+    from conftest import People  # noqa: PLC0415
+    from hostile_files import valid_xlsx  # noqa: PLC0415
+
+    from paydash import imports  # noqa: PLC0415
+    from paydash.models import Upload  # noqa: PLC0415
+    people = People(current_app_of(writer))
+    upload = imports.receive_upload(people.tenant_a, people.hr_a, "oct.xlsx", valid_xlsx(), 2024, 10)
+    ran = []
+
+    def run_next() -> None:
+        task = huey_app.huey.dequeue()
+        huey_app.huey.execute(task)
+        ran.append(task)
+
+    run_next()  # import_salary_sheet
+    assert stored_upload(upload.id).status == "preview"
+    imports.confirm_upload(upload.id, people.tenant_a, people.hr_a)
+    run_next()  # commit_salary_sheet
+    run_next()  # sync_chart_data_batch
+    writer.flush()
+    assert [t.name for t in ran] == ["import_salary_sheet", "commit_salary_sheet",
+                                     "sync_chart_data_batch"]
+    for task in ran:
+        assert task.ledger_attempt is not None and task.ledger_attempt.durable, task.name
+        assert stored(task.id).state == JobState.SUCCESS.value, task.name
+    assert db.session.get(Upload, upload.id).status == "confirmed"
+
+
+def current_app_of(writer):
+    from flask import current_app  # noqa: PLC0415
+    return current_app._get_current_object()
+
+
+def stored_upload(upload_id: int):
+    from paydash.models import Upload  # noqa: PLC0415
+    db.session.expire_all()
+    return db.session.get(Upload, upload_id)
