@@ -24,6 +24,13 @@ from paydash.queue import queued_task_ids
 
 logger = logging.getLogger(__name__)
 
+# Recovery works from a snapshot of these columns, never from ORM objects: every transition
+# commits, and a commit expires loaded objects, so the next job's state would be re-read as
+# it is *now* (say SUCCESS, written meanwhile by a worker) and the conditional transition
+# would then match that state instead of the one that made the job a candidate.
+_SNAPSHOT = (Job.id, Job.state, Job.attempts, Job.max_attempts, Job.enqueued_at,
+             Job.started_at, Job.heartbeat_at, Job.worker_id, Job.tenant_id)
+
 
 @dataclass
 class RecoveryReport:
@@ -73,8 +80,8 @@ def _expire_leases(now: dt.datetime, lease: float, report: RecoveryReport) -> No
     """
     cutoff = now - dt.timedelta(seconds=lease)
     last_sign = sa.func.coalesce(Job.heartbeat_at, Job.started_at)
-    silent_jobs = db.session.scalars(
-        sa.select(Job).where(Job.state == JobState.STARTED.value, last_sign < cutoff).limit(5000)
+    silent_jobs = db.session.execute(
+        sa.select(*_SNAPSHOT).where(Job.state == JobState.STARTED.value, last_sign < cutoff).limit(5000)
     ).all()
     for job in silent_jobs:
         silent = int((now - (job.heartbeat_at or job.started_at)).total_seconds())
@@ -86,10 +93,10 @@ def _expire_leases(now: dt.datetime, lease: float, report: RecoveryReport) -> No
         jobs.dispatch(report.requeued_dead_worker, announce=False)
 
 
-def _jobs_of_dead_local_workers(cutoff: dt.datetime) -> list[Job]:
+def _jobs_of_dead_local_workers(cutoff: dt.datetime) -> list[sa.Row]:
     """STARTED jobs, not yet silent past the lease, of processes that died on this host."""
-    running = db.session.scalars(
-        sa.select(Job).where(Job.state == JobState.STARTED.value,
+    running = db.session.execute(
+        sa.select(*_SNAPSHOT).where(Job.state == JobState.STARTED.value,
                              sa.func.coalesce(Job.heartbeat_at, Job.started_at) >= cutoff)
         .limit(5000)).all()
     me = workers.current_worker_id()
@@ -98,9 +105,9 @@ def _jobs_of_dead_local_workers(cutoff: dt.datetime) -> list[Job]:
             or (job.worker_id == me and job.started_at < workers.PROCESS_STARTED_AT)]
 
 
-def _release(job: Job, now: dt.datetime, why: str, report: RecoveryReport, *still) -> None:
+def _release(job: sa.Row, now: dt.datetime, why: str, report: RecoveryReport, *still) -> None:
     """Re-enqueue or fail one job of a dead worker, unless its attempt moved on meanwhile."""
-    same_attempt = (Job.started_at == job.started_at, *still)
+    same_attempt = (Job.started_at == job.started_at, Job.worker_id == job.worker_id, *still)
     if job.attempts < job.max_attempts:
         if _transition(job.id, JobState.STARTED, JobState.PENDING,
                        f"{why}; re-enqueued (attempt {job.attempts} of {job.max_attempts} used)",
@@ -116,8 +123,8 @@ def _release(job: Job, now: dt.datetime, why: str, report: RecoveryReport, *stil
 
 def _requeue_lost(now: dt.datetime, grace: float) -> list[str]:
     cutoff = now - dt.timedelta(seconds=grace)
-    candidates = db.session.scalars(
-        sa.select(Job).where(
+    candidates = db.session.execute(
+        sa.select(*_SNAPSHOT).where(
             sa.or_(
                 sa.and_(Job.state == JobState.PENDING.value, Job.enqueued_at < cutoff),
                 sa.and_(Job.state == JobState.RETRY.value,

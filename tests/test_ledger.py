@@ -211,6 +211,25 @@ def test_job_the_queue_no_longer_holds_is_requeued(ledger_app):
     assert job.id in queued_task_ids(huey_app.huey)
 
 
+def test_a_job_finished_while_recovery_runs_is_not_put_back(ledger_app, monkeypatch):
+    """Recovery acts on the state that made a job a candidate, not on what it reads later."""
+    first, second = probe_job("a"), probe_job("b")
+    for job in (first, second):
+        backdate(job.id, 600, created_at=True, enqueued_at=True)
+
+    def held_ids(huey):  # Meanwhile a worker finishes the second job.
+        with db.engine.begin() as conn:
+            conn.execute(sa.update(Job).where(Job.id == second.id).values(
+                state=JobState.SUCCESS.value, attempts=1, finished_at=utcnow()))
+        return set()
+
+    monkeypatch.setattr(recovery, "queued_task_ids", held_ids)
+    report = recovery.recover_lost_jobs()
+    assert report.requeued_lost == [first.id]
+    db.session.expire_all()
+    assert db.session.get(Job, second.id).state == JobState.SUCCESS.value
+
+
 def test_job_the_queue_still_holds_is_not_requeued(ledger_app):
     job = probe_job()
     jobs.dispatch([job.id])
