@@ -310,7 +310,8 @@ def test_successes_lost_in_a_kill_9_are_run_again_by_recovery(
             return {stored(job_id).state for job_id in ids} == {JobState.SUCCESS.value}
 
         wait_for(done, timeout=60, interval=1.0, message="recovery to run the lost jobs again")
-        assert {stored(job_id).attempts for job_id in ids} == {1}
+        assert {stored(job_id).attempts for job_id in ids} == {1}, [
+            events_of(job_id) for job_id in ids if stored(job_id).attempts != 1]
         db.session.remove()
         db.engine.dispose()
 
