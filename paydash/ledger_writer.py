@@ -253,9 +253,12 @@ class LedgerWriter:
         success_rows = [{"n": n, "id": a.task.id, "started_at": a.started_at.isoformat(),
                          "finished_at": f[0].isoformat(), "runtime": f[1], "result": f[2]}
                         for n, (a, f) in enumerate(successes)]
-        rows = conn.execute(_PG_WRITE, {"claims": json.dumps(claim_rows),
-                                        "successes": json.dumps(success_rows),
-                                        "worker": self.worker}).all()
+        # Straight on psycopg's cursor: SQLAlchemy's execution layer cost more than the call.
+        with conn.connection.dbapi_connection.cursor() as cursor:
+            cursor.execute(_PG_WRITE, {"claims": json.dumps(claim_rows),
+                                       "successes": json.dumps(success_rows),
+                                       "worker": self.worker})
+            rows = cursor.fetchall()
         accepted = {_key(claims[n][0]) for kind, n in rows if kind == "claim"}
         done = {_key(successes[n][0]) for kind, n in rows if kind == "success"}
         return accepted, done
@@ -313,9 +316,9 @@ _ADD_EVENT = sa.insert(_event)
 # job apart. A job is
 # touched by at most one of the two updates: a claim needs it PENDING or RETRY, a success
 # needs it STARTED by that attempt.
-_PG_WRITE = sa.text(f"""
+_PG_WRITE = f"""
 WITH c AS (
-    SELECT * FROM json_to_recordset(CAST(:claims AS json))
+    SELECT * FROM json_to_recordset(CAST(%(claims)s AS json))
         AS c(n int, id varchar, task_name varchar, started_at timestamp, finished_at timestamp,
              runtime float8, result text)
 ), claimed AS (
@@ -323,7 +326,7 @@ WITH c AS (
         state = CASE WHEN c.finished_at IS NULL THEN '{STARTED}' ELSE '{SUCCESS}' END,
         started_at = c.started_at,
         heartbeat_at = coalesce(c.finished_at, c.started_at),
-        worker_id = :worker,
+        worker_id = %(worker)s,
         attempts = j.attempts + 1,
         finished_at = c.finished_at,
         progress_done = 0,
@@ -336,7 +339,7 @@ WITH c AS (
       AND NOT EXISTS (SELECT 1 FROM {PausedTask.__table__.name} p WHERE p.task_name = c.task_name)
     RETURNING c.n, j.id, j.attempts, c.started_at, c.finished_at
 ), s AS (
-    SELECT * FROM json_to_recordset(CAST(:successes AS json))
+    SELECT * FROM json_to_recordset(CAST(%(successes)s AS json))
         AS s(n int, id varchar, started_at timestamp, finished_at timestamp, runtime float8,
              result text)
 ), succeeded AS (
@@ -348,16 +351,16 @@ WITH c AS (
     RETURNING s.n, j.id, s.finished_at
 ), events AS (
     INSERT INTO {_event.name} (job_id, at, state, worker_id, message)
-    SELECT id, started_at, '{STARTED}', :worker, 'attempt ' || attempts || ' started' FROM claimed
+    SELECT id, started_at, '{STARTED}', %(worker)s, 'attempt ' || attempts || ' started' FROM claimed
     UNION ALL
-    SELECT id, finished_at, '{SUCCESS}', :worker, 'done' FROM claimed WHERE finished_at IS NOT NULL
+    SELECT id, finished_at, '{SUCCESS}', %(worker)s, 'done' FROM claimed WHERE finished_at IS NOT NULL
     UNION ALL
-    SELECT id, finished_at, '{SUCCESS}', :worker, 'done' FROM succeeded
+    SELECT id, finished_at, '{SUCCESS}', %(worker)s, 'done' FROM succeeded
 )
 SELECT 'claim' AS kind, n FROM claimed
 UNION ALL
 SELECT 'success' AS kind, n FROM succeeded
-""")
+"""
 
 
 # --- One writer per consumer process ----------------------------------------------------
