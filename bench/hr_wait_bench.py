@@ -72,7 +72,7 @@ def start_consumer(app) -> subprocess.Popen:
     else:
         env.pop("REDIS_URL", None)
     cmd = [sys.executable, "-m", "huey.bin.huey_consumer", "huey_app.huey", "-w", "2", "-k", "thread",
-           "-d", "0.05", "-m", "0.5", "-b", "1.2", "--graceful-signal", "TERM"]
+           "-d", "0.05", "-m", "0.1", "-b", "1.2", "--graceful-signal", "TERM"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     time.sleep(3)  # let it start and go idle, as a consumer waiting for HR would be

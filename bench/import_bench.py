@@ -77,7 +77,7 @@ def start_consumer(app, log_path: pathlib.Path) -> subprocess.Popen:
                PYTHONPATH=str(ROOT), WORKERS="2", WORKER_TYPE="thread")
     # The Procfile's worker command line.
     cmd = [sys.executable, "-m", "huey.bin.huey_consumer", "huey_app.huey", "--workers", "2",
-           "--worker-type", "thread", "--delay", "0.05", "--max-delay", "0.5", "--backoff", "1.2",
+           "--worker-type", "thread", "--delay", "0.05", "--max-delay", "0.1", "--backoff", "1.2",
            "--graceful-signal", "TERM", "--shutdown-timeout", "20"]
     log = open(log_path, "ab")
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
