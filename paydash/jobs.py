@@ -6,6 +6,7 @@ hooks and signals wired in `huey_app.py`. State changes are conditional updates,
 job delivered twice runs its effect once.
 """
 import datetime as dt
+import functools
 import json
 import logging
 import uuid
@@ -44,7 +45,7 @@ from paydash.workers import current_worker_id
 
 logger = logging.getLogger(__name__)
 
-CLAIMABLE = (JobState.PENDING.value, JobState.RETRY.value)
+CLAIMABLE = ledger_writer.CLAIMABLE
 # Jobs reserved and enqueued per transaction by `dispatch`.
 DISPATCH_BATCH = 500
 
@@ -261,7 +262,7 @@ def finish_behind(task, value, exception: BaseException | None) -> bool:
     return False
 
 
-def settle_refused(attempt, finish: tuple | None) -> None:
+def settle_refused(app, attempt, finish: tuple | None) -> None:
     """A claim the writer's batch refused: why, in the synchronous path's words.
 
     A duplicate delivery or a paused task is skipped (a paused one rescheduled); a job
@@ -269,7 +270,7 @@ def settle_refused(attempt, finish: tuple | None) -> None:
     thread that wrote the batch.
     """
     task = attempt.task
-    with _app_for_writer().app_context():
+    with app.app_context():
         try:
             _claim_row(task, now=attempt.started_at)
         except Skip as skip:
@@ -289,21 +290,12 @@ def settle_refused(attempt, finish: tuple | None) -> None:
                                       error=None, heartbeat_at=finished_at), runtime, None)
 
 
-_writer_app = None
-
-
-def _app_for_writer():
-    return _writer_app
-
-
 def start_ledger_writer(app) -> None:
     """Start this consumer process's ledger writer (from the consumer's startup hook)."""
-    global _writer_app
     cfg = app.config
     if not cfg["LEDGER_WRITE_BEHIND"] or huey().immediate:
         return
-    _writer_app = app
-    ledger_writer.start(db.engine, worker_id(), settle_refused,
+    ledger_writer.start(db.engine, worker_id(), functools.partial(settle_refused, app),
                         interval=cfg["LEDGER_FLUSH_SECONDS"], batch=cfg["LEDGER_FLUSH_BATCH"])
 
 
@@ -326,20 +318,6 @@ def claim(task, is_periodic: bool = False) -> None:
                 started.attempts, worker_id())
 
 
-# Built once: the worker runs these for every task, and building a statement costs more
-# than running it.
-_CLAIM = (
-    sa.update(Job.__table__)
-    .where(Job.id == sa.bindparam("job_id"), Job.state.in_(CLAIMABLE),
-           ~sa.exists().where(PausedTask.task_name == sa.bindparam("paused_name")))
-    .values(state=JobState.STARTED.value, started_at=sa.bindparam("now"),
-            heartbeat_at=sa.bindparam("now"), worker_id=sa.bindparam("worker"),
-            attempts=Job.attempts + 1, finished_at=None, progress_done=0, progress_message=None)
-    .returning(Job.started_at, Job.attempts, Job.tenant_id)
-)
-_ADD_EVENT = sa.insert(JobEvent.__table__)
-
-
 def _claim_row(task, now: dt.datetime | None = None) -> sa.Row:
     """Claim the job's row for this attempt, or raise Skip saying why not."""
     started = _start_attempt(task, now)
@@ -356,7 +334,7 @@ def _start_attempt(task, now: dt.datetime | None = None) -> sa.Row | None:
     now = now or utcnow()
     me = worker_id()
     conn = ledger_connection()
-    row = conn.execute(_CLAIM, {"job_id": task.id, "paused_name": task.name, "now": now,
+    row = conn.execute(ledger_writer.CLAIM, {"job_id": task.id, "paused_name": task.name, "now": now,
                                 "worker": me}).one_or_none()
     if row is not None:
         _record_event(conn, task.id, JobState.STARTED.value, f"attempt {row.attempts} started", me, now)
@@ -378,7 +356,7 @@ def _explain_refusal(task) -> None:
 
 def _record_event(conn: sa.Connection, job_id: str, state: str, message: str,
                   worker: str | None, at: dt.datetime) -> None:
-    conn.execute(_ADD_EVENT, {"job_id": job_id, "state": state, "message": message[:4000],
+    conn.execute(ledger_writer.ADD_EVENT, {"job_id": job_id, "state": state, "message": message[:4000],
                               "worker_id": worker, "at": at})
 
 
@@ -438,8 +416,8 @@ def finish(task, value, exception: BaseException | None) -> None:
     started = getattr(task, "ledger_started_at", None)
     runtime = (now - started).total_seconds() if started else None
     if exception is None:
-        summary = value if isinstance(value, dict) else ({"value": value} if value is not None else None)
-        values = dict(state=JobState.SUCCESS.value, finished_at=now, result=summary,
+        values = dict(state=JobState.SUCCESS.value, finished_at=now,
+                      result=ledger_writer.result_summary(value),
                       error=None, heartbeat_at=now)
     else:
         values = failure_values(task, exception, now)

@@ -63,8 +63,13 @@ def _key(attempt: "Attempt") -> tuple:
     return (attempt.task.id, attempt.started_at)
 
 
+def result_summary(value) -> dict | None:
+    """What the ledger keeps of a task's return value: a dict as it is, anything else wrapped."""
+    return value if isinstance(value, dict) else ({"value": value} if value is not None else None)
+
+
 def _result_json(value) -> str | None:
-    summary = value if isinstance(value, dict) else ({"value": value} if value is not None else None)
+    summary = result_summary(value)
     if summary is None:
         return None
     try:
@@ -210,11 +215,11 @@ class LedgerWriter:
         refused = []
         for attempt, finish in claims:
             attempt.written = True
-            attempt.claimed = (attempt.task.id, attempt.started_at) in accepted
+            attempt.claimed = _key(attempt) in accepted
             if not attempt.claimed:
                 refused.append((attempt, finish))
         for attempt, _ in successes:
-            if (attempt.task.id, attempt.started_at) not in done:
+            if _key(attempt) not in done:
                 logger.info("job %s: finished, but the job had been taken over", attempt.task.id)
         return refused
 
@@ -267,15 +272,15 @@ class LedgerWriter:
 
     def _claim_one(self, conn: sa.Connection, attempt: Attempt, finish: tuple | None):
         task = attempt.task
-        row = conn.execute(_CLAIM_ONE, {"job_id": task.id, "paused_name": task.name,
-                                        "now": attempt.started_at, "worker": self.worker}).first()
+        row = conn.execute(CLAIM, {"job_id": task.id, "paused_name": task.name,
+                                   "now": attempt.started_at, "worker": self.worker}).first()
         if row is None:
             return None
-        conn.execute(_ADD_EVENT, {"job_id": task.id, "state": STARTED, "worker_id": self.worker,
-                                  "message": f"attempt {row.attempts} started", "at": attempt.started_at})
+        conn.execute(ADD_EVENT, {"job_id": task.id, "state": STARTED, "worker_id": self.worker,
+                                 "message": f"attempt {row.attempts} started", "at": attempt.started_at})
         if finish is not None:
             self._succeed_one(conn, attempt, finish)
-        return (task.id, attempt.started_at)
+        return _key(attempt)
 
     def _succeed_one(self, conn: sa.Connection, attempt: Attempt, finish: tuple):
         finished_at, runtime, result = finish
@@ -284,21 +289,23 @@ class LedgerWriter:
             "runtime": runtime, "result": json.loads(result) if result else None}).rowcount
         if not done:
             return None
-        conn.execute(_ADD_EVENT, {"job_id": attempt.task.id, "state": SUCCESS, "message": "done",
-                                  "worker_id": self.worker, "at": finished_at})
-        return (attempt.task.id, attempt.started_at)
+        conn.execute(ADD_EVENT, {"job_id": attempt.task.id, "state": SUCCESS, "message": "done",
+                                 "worker_id": self.worker, "at": finished_at})
+        return _key(attempt)
 
 
 _job, _event = Job.__table__, JobEvent.__table__
 
-_CLAIM_ONE = (
+# The one claim statement, built once (building a statement costs more than running it):
+# the synchronous path (`jobs.claim`) and SQLite batches both run it.
+CLAIM = (
     sa.update(_job)
     .where(_job.c.id == sa.bindparam("job_id"), _job.c.state.in_(CLAIMABLE),
            ~sa.exists().where(PausedTask.task_name == sa.bindparam("paused_name")))
     .values(state=STARTED, started_at=sa.bindparam("now"), heartbeat_at=sa.bindparam("now"),
             worker_id=sa.bindparam("worker"), attempts=_job.c.attempts + 1, finished_at=None,
             progress_done=0, progress_message=None)
-    .returning(_job.c.attempts)
+    .returning(_job.c.started_at, _job.c.attempts, _job.c.tenant_id)
 )
 _SUCCEED_ONE = (
     sa.update(_job)
@@ -308,7 +315,7 @@ _SUCCEED_ONE = (
             heartbeat_at=sa.bindparam("finished"), runtime_seconds=sa.bindparam("runtime"),
             result=sa.bindparam("result", type_=_job.c.result.type), error=None)
 )
-_ADD_EVENT = sa.insert(_event)
+ADD_EVENT = sa.insert(_event)
 
 # One statement for a whole batch: the claims (with the success when the task has already
 # returned) and the successes of attempts claimed by an earlier batch, with the timeline's

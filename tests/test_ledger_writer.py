@@ -9,6 +9,7 @@ import time
 
 import pytest
 import sqlalchemy as sa
+from flask import current_app
 from conftest import base_config
 from conftest import make_app
 from conftest import wait_for
@@ -268,7 +269,7 @@ def test_the_consumer_writes_behind_on_redis_and_postgresql(
         created.append(jobs.create_job("diagnostic_probe", args=("k", 0.0)))
         ids = [job.id for job in created]
         jobs.commit_and_dispatch(*created)
-        start_consumer(app, workers=2, worker_type=worker_type)
+        consumer = start_consumer(app, workers=2, worker_type=worker_type)
 
         def done() -> bool:
             db.session.expire_all()
@@ -279,6 +280,10 @@ def test_the_consumer_writes_behind_on_redis_and_postgresql(
         for job_id in ids:
             assert [state for state, _ in events_of(job_id)] == ["PENDING", "STARTED", "SUCCESS"]
             assert stored(job_id).attempts == 1
+        # Which path wrote them: only a synchronous claim logs "job <id> tenant ...: attempt".
+        log = consumer.output()
+        assert f"job {ids[-1]} tenant" in log  # The probe has an effect: written at once.
+        assert not [i for i in ids[:-1] if f"job {i} tenant" in log]  # The no-ops: behind.
         db.session.remove()
         db.engine.dispose()
 
@@ -327,7 +332,7 @@ def test_every_upload_task_writes_its_claim_before_its_effect(writer):
 
     from paydash import imports  # noqa: PLC0415
     from paydash.models import Upload  # noqa: PLC0415
-    people = People(current_app_of(writer))
+    people = People(current_app._get_current_object())
     upload = imports.receive_upload(people.tenant_a, people.hr_a, "oct.xlsx", valid_xlsx(), 2024, 10)
     ran = []
 
@@ -337,7 +342,8 @@ def test_every_upload_task_writes_its_claim_before_its_effect(writer):
         ran.append(task)
 
     run_next()  # import_salary_sheet
-    assert stored_upload(upload.id).status == "preview"
+    db.session.expire_all()
+    assert db.session.get(Upload, upload.id).status == "preview"
     imports.confirm_upload(upload.id, people.tenant_a, people.hr_a)
     run_next()  # commit_salary_sheet
     run_next()  # sync_chart_data_batch
@@ -349,13 +355,3 @@ def test_every_upload_task_writes_its_claim_before_its_effect(writer):
         assert stored(task.id).state == JobState.SUCCESS.value, task.name
     assert db.session.get(Upload, upload.id).status == "confirmed"
 
-
-def current_app_of(writer):
-    from flask import current_app  # noqa: PLC0415
-    return current_app._get_current_object()
-
-
-def stored_upload(upload_id: int):
-    from paydash.models import Upload  # noqa: PLC0415
-    db.session.expire_all()
-    return db.session.get(Upload, upload_id)
