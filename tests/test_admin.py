@@ -171,6 +171,7 @@ def test_audit_csv_export_neutralises_formulas(app, people):
     response = login(app.test_client(), "ops@paydash.test").get("/admin/audit/export.csv")
     assert response.status_code == 200
     assert "attachment" in response.headers["Content-Disposition"]
+    assert response.headers["Cache-Control"] == "private, no-store"  # Salary staff's audit trail.
     rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
     cells = [cell for row in rows[1:] for cell in row]
     assert any("hyperlink" in cell.lower() for cell in cells)  # the hostile entry is exported

@@ -123,6 +123,8 @@ def test_job_detail_shows_traceback_timeline_and_who_started_it(queued_app, peop
     for text in (b"Traceback (most recent call last)", b"Anil Admin", b"Acme Traders", b"2025-03",
                  b"created", b"Retry"):
         assert text in page.data, text
+    # The month links to the dashboard showing that month, not to the default period.
+    assert b"period=custom&amp;from=2025-03&amp;to=2025-03" in page.data
 
 
 def test_job_events_json_lists_the_timeline(queued_app, people_q):

@@ -214,6 +214,7 @@ def test_uploading_the_register_reproduces_the_month(hr_client, app, people, sta
          E2={"absent_days": "0.5", "ot_hours": "7.5", "late_minutes": "45", "incentive": "333.33"})
     response = hr_client.get(url("register.xlsx"))
     assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "private, no-store"  # A month's salaries.
     parsed = {r["employee_code"]: r for r in _parse(response.data)}
     stored = period_rows(app, people.tenant_a)
     for code, row in stored.items():

@@ -219,7 +219,7 @@ def test_a_rejected_upload_shows_its_errors_and_offers_the_report(app, hr_client
     assert status_of(app, upload_id) == "rejected"
     page = hr_client.get(f"/uploads/{upload_id}").get_data(as_text=True)
     assert "twelve thousand" in page
-    assert f"/uploads/{upload_id}/errors.xlsx" in page
+    assert page.count(f"/uploads/{upload_id}/errors.xlsx") == 1  # One offer, in the rejected card.
     assert "Confirm and save" not in page
 
 
@@ -228,6 +228,7 @@ def test_the_error_report_downloads_every_error_with_row_and_column(hr_client):
     response = hr_client.get(f"/uploads/{upload_id}/errors.xlsx")
     assert response.status_code == 200
     assert "attachment" in response.headers["Content-Disposition"]
+    assert response.headers["Cache-Control"] == "private, no-store"
     rows = list(load_workbook(io.BytesIO(response.data))["Errors"].iter_rows(values_only=True))
     assert rows[0] == ("Row", "Column", "Header", "Value", "Message")
     assert any(r[0] == 2 and r[3] == "twelve thousand" for r in rows[1:])

@@ -3,7 +3,6 @@ import datetime as dt
 import logging
 
 from flask import Blueprint
-from flask import Response
 from flask import abort
 from flask import flash
 from flask import g
@@ -23,6 +22,7 @@ from paydash.web.access import client_ip
 from paydash.web.access import get_owned_or_404
 from paydash.web.access import is_operator
 from paydash.web.access import roles_required
+from paydash.web.links import attachment
 
 logger = logging.getLogger(__name__)
 
@@ -125,8 +125,7 @@ def audit_export(fmt: str):
         body, mimetype = admin_services.to_csv(rows), "text/csv; charset=utf-8"
     else:
         body, mimetype = admin_services.to_xlsx(rows), XLSX_MIMETYPE
-    return Response(body, mimetype=mimetype, headers={
-        "Content-Disposition": f'attachment; filename="paydash-audit-{stamp}.{fmt}"'})
+    return attachment(body, f"paydash-audit-{stamp}.{fmt}", mimetype)
 
 
 def _audit_query() -> admin_services.AuditQuery:

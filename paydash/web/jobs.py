@@ -12,7 +12,6 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
-from werkzeug.routing import BuildError
 
 from paydash import jobactions
 from paydash import jobstats
@@ -28,6 +27,7 @@ from paydash.web.access import get_visible_job_or_404
 from paydash.web.access import job_filter
 from paydash.web.access import login_required
 from paydash.web.access import roles_required
+from paydash.web.links import month_dashboard_url
 
 logger = logging.getLogger(__name__)
 
@@ -91,13 +91,6 @@ def periodic_data() -> list[dict]:
     return rows
 
 
-def _url(endpoint: str, **values) -> str | None:
-    try:
-        return url_for(endpoint, **values)
-    except BuildError:
-        return None
-
-
 def arg_links(job) -> list[dict]:
     """What started the job, as links: its tenant, its upload, its payroll month."""
     links = []
@@ -107,11 +100,10 @@ def arg_links(job) -> list[dict]:
                       "url": url_for("jobs.list_jobs", tenant=job.tenant_id)})
     if job.upload_id:
         links.append({"label": "Upload", "text": f"Upload #{job.upload_id}",
-                      "url": _url("uploads.detail", upload_id=job.upload_id)
-                      or url_for("jobs.list_jobs", upload=job.upload_id)})
+                      "url": url_for("uploads.detail", upload_id=job.upload_id)})
     if job.year and job.month:
         links.append({"label": "Month", "text": f"{job.year}-{job.month:02d}",
-                      "url": _url("dashboard.index", year=job.year, month=job.month)})
+                      "url": month_dashboard_url(job.year, job.month)})
     return links
 
 
@@ -147,8 +139,7 @@ def detail(job_id: str):
     job = get_visible_job_or_404(job_id)
     view = jobstats.job_view(job, utcnow(), lease())
     return render_template("jobs/detail.html", job=job, view=view, events=jobstats.events_of(job),
-                           links=arg_links(job), names=jobstats.names_for([job]),
-                           plain=g.user.role not in ADMIN_ROLES)
+                           links=arg_links(job), plain=g.user.role not in ADMIN_ROLES)
 
 
 @bp.get("/scheduled")

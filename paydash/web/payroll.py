@@ -3,7 +3,6 @@ import datetime as dt
 import logging
 
 from flask import Blueprint
-from flask import Response
 from flask import abort
 from flask import flash
 from flask import g
@@ -18,7 +17,6 @@ from paydash import payroll_months
 from paydash import payroll_settings
 from paydash import register
 from paydash import statutory
-from paydash.exports import XLSX_MIMETYPE
 from paydash.extensions import db
 from paydash.jobs import job_as_dict
 from paydash.models import Employee
@@ -26,6 +24,7 @@ from paydash.models import Role
 from paydash.web.access import client_ip
 from paydash.web.access import get_owned_or_404
 from paydash.web.access import roles_required
+from paydash.web.links import attachment
 
 logger = logging.getLogger(__name__)
 
@@ -173,8 +172,7 @@ def register_xlsx(year: int, month: int):
     tenant = _tenant()
     data = register.salary_register(tenant, year, month)
     filename = f"salary-register-{tenant.slug}-{year}-{month:02d}.xlsx"
-    return Response(data, mimetype=XLSX_MIMETYPE,
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return attachment(data, filename)
 
 
 # --- Settings -------------------------------------------------------------------------------

@@ -35,6 +35,8 @@ from paydash.web.access import get_owned_or_404
 from paydash.web.access import job_filter
 from paydash.web.access import login_required
 from paydash.web.access import tenant_filter
+from paydash.web.links import attachment
+from paydash.web.links import month_dashboard_url
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +113,7 @@ def detail(upload_id: int):
     errors = ListPage((preview or {}).get("errors") or [],
                       request.args.get("errors_page", 1, type=int), ERRORS_PER_PAGE)
     return render_template("uploads/detail.html", upload=upload, preview=preview, errors=errors,
-                           state=upload_state(upload), dashboard_url=dashboard_url(upload))
+                           state=upload_state(upload), dashboard_url=month_dashboard_url(upload.year, upload.month))
 
 
 @bp.post("/<int:upload_id>/confirm")
@@ -153,13 +155,13 @@ def error_report(upload_id: int):
     if not upload.preview:
         abort(404)
     stem = upload.filename.rsplit(".", 1)[0]
-    return _xlsx(exports.error_report(upload.preview, upload.filename), f"{stem} - errors.xlsx")
+    return attachment(exports.error_report(upload.preview, upload.filename), f"{stem} - errors.xlsx")
 
 
 @bp.get("/template.xlsx")
 @login_required
 def template():
-    return _xlsx(exports.blank_template(), "Paydash salary template.xlsx")
+    return attachment(exports.blank_template(), "Paydash salary template.xlsx")
 
 
 # --- Helpers for the pages -------------------------------------------------------------------
@@ -234,12 +236,6 @@ def money(value) -> str:
 def page_url(param: str, value: int) -> str:
     args = {**request.view_args, **request.args.to_dict(), param: value}
     return url_for(request.endpoint, **args)
-
-
-def dashboard_url(upload: Upload) -> str:
-    """The dashboard showing just the upload's month (its custom range form)."""
-    month = f"{upload.year:04d}-{upload.month:02d}"
-    return url_for("dashboard.index", period="custom", **{"from": month, "to": month})
 
 
 class ListPage:
@@ -350,8 +346,3 @@ def _job_title(job: Job) -> str:
     return title
 
 
-def _xlsx(data: bytes, filename: str):
-    response = current_app.response_class(data, mimetype=exports.XLSX_MIMETYPE)
-    response.headers.set("Content-Disposition", "attachment", filename=filename)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
