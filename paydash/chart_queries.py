@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 MAX_MONTHS = 36
 PRESETS = {"month": 1, "6m": 6, "12m": 12}
 MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-SUMMED = ("gross", "net", "fixed_salary", "ot_hours", "ot_pay", "late_deduction", "total_deductions")
+SUMMED = charts.MEASURES  # The same measures, in the same order, as the rows charts.py writes.
 # (key, label, format, whether a rise is good news: True, False or None for neutral)
 KPIS = (
     ("gross", "Payroll cost", "inr", None),

@@ -12,11 +12,10 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects import sqlite
 
 from paydash import jobs
 from paydash.extensions import db
+from paydash.extensions import upsert_insert
 from paydash.models import ChartAggregatedData
 from paydash.models import ChartVersion
 from paydash.models import Job
@@ -164,18 +163,8 @@ def _key(row: dict) -> tuple:
     return row["kind"], row["department"], row["bucket"]
 
 
-def _insert_for_dialect():
-    """INSERT ... ON CONFLICT for the engine in use (SQLite and PostgreSQL share the API)."""
-    name = db.session.get_bind().dialect.name
-    if name == "postgresql":
-        return postgresql.insert
-    if name == "sqlite":
-        return sqlite.insert
-    raise RuntimeError(f"chart upsert is not implemented for {name}")
-
-
 def _upsert(rows: list[dict]) -> None:
-    insert = _insert_for_dialect()
+    insert = upsert_insert()
     table = ChartAggregatedData.__table__
     for start in range(0, len(rows), UPSERT_CHUNK):
         stmt = insert(table).values(rows[start:start + UPSERT_CHUNK])
@@ -201,7 +190,7 @@ def bump_chart_version(tenant_ids: list[int]) -> None:
     """Bump each tenant's chart version in the caller's transaction (cached dashboards go stale)."""
     if not tenant_ids:
         return
-    insert = _insert_for_dialect()
+    insert = upsert_insert()
     stmt = insert(ChartVersion).values([{"tenant_id": t, "version": 1} for t in sorted(set(tenant_ids))])
     db.session.execute(stmt.on_conflict_do_update(
         index_elements=["tenant_id"], set_={"version": ChartVersion.version + 1}))

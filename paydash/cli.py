@@ -120,9 +120,11 @@ def periodic_command():
     now = utcnow()
     for task_class in periodic_task_classes(huey):
         schedule = _schedule_of(task_class)
-        nxt = schedule.next_run(now) if schedule else None
-        words = schedule.in_words() if schedule else "custom"
-        click.echo(f"{task_class.__name__:28} {words:32} next: {nxt:%Y-%m-%d %H:%M} UTC")
+        if schedule is None:  # Declared with a crontab of its own, not a paydash.schedule.
+            click.echo(f"{task_class.__name__:28} {'custom':32} next: -")
+            continue
+        nxt = schedule.next_run(now)
+        click.echo(f"{task_class.__name__:28} {schedule.in_words():32} next: {nxt:%Y-%m-%d %H:%M} UTC")
 
 
 def _schedule_of(task_class):

@@ -11,12 +11,11 @@ import logging
 import time
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects import sqlite
 
 from huey_app import task
 from paydash import jobs
 from paydash.extensions import db
+from paydash.extensions import upsert_insert
 from paydash.models import Job
 from paydash.models import utcnow
 from paydash.queue import PRIORITIES
@@ -85,7 +84,7 @@ def ensure_probe_table() -> None:
 def record_probe_effect(key: str) -> None:
     """Upsert the key's effect row and count this execution, fenced by the job's claim."""
     ensure_probe_table()
-    insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
+    insert = upsert_insert()
     now = utcnow()
     current = jobs.current_task()
     statement = insert(probe_effect).values(

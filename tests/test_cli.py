@@ -65,6 +65,14 @@ def test_periodic_lists_schedules_in_words_with_next_run(queued_runner):
                for l in result.output.splitlines())
 
 
+def test_periodic_lists_a_task_without_a_paydash_schedule(queued_runner, monkeypatch):
+    monkeypatch.setattr("paydash.cli._schedule_of", lambda task_class: None)
+    result = queued_runner.invoke(args=["periodic"])
+    assert result.exit_code == 0, result.output
+    line = next(l for l in result.output.splitlines() if l.startswith("cleanup_old_chart_data"))
+    assert "custom" in line and line.endswith("next: -")
+
+
 def test_doctor_fails_without_a_live_worker(queued_runner):
     result = queued_runner.invoke(args=["doctor"])
     assert result.exit_code == 1

@@ -152,8 +152,11 @@ def test_commit_run_twice_changes_nothing(app, people):
     before = [(r.id, r.net) for r in salary_rows(app, people.tenant_a)]
     with app.app_context():
         summary = imports.commit_upload(upload_id, people.tenant_a)
+        syncs = db.session.scalar(sa.select(sa.func.count()).select_from(Job).where(
+            Job.task_name == "sync_chart_data_batch", Job.tenant_id == people.tenant_a))
     assert summary["status"] == UploadStatus.CONFIRMED.value
     assert [(r.id, r.net) for r in salary_rows(app, people.tenant_a)] == before
+    assert syncs == 1  # The second run asks for no second chart sync.
 
 
 def test_validate_run_twice_keeps_the_preview(app, people):

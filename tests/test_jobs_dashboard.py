@@ -358,6 +358,22 @@ def test_retention_prunes_old_successes_and_failures_with_their_events(queued_ap
             JobEvent.job_id.in_([old_ok, old_failed]))).all()
 
 
+def test_retention_drops_old_workbooks_except_the_confirmed_ones(queued_app, people_q):
+    from paydash.models import Upload  # noqa: PLC0415
+    old = utcnow() - dt.timedelta(days=401)
+    with queued_app.app_context():
+        uploads = {status: Upload(tenant_id=people_q.tenant_a, filename=f"{status}.xlsx",
+                                  content=b"xlsx", staged_rows=b"rows", sha256="0" * 64,
+                                  year=2024, month=1, status=status, created_at=old)
+                   for status in ("confirmed", "preview", "rejected")}
+        db.session.add_all(uploads.values())
+        db.session.commit()
+        assert retention.prune()["workbooks"] == 2
+        db.session.expire_all()
+        kept = {status: (u.content, u.staged_rows) for status, u in uploads.items()}
+    assert kept == {"confirmed": (b"xlsx", b"rows"), "preview": (None, None), "rejected": (None, None)}
+
+
 def test_retention_keeps_recent_successes_and_failures_younger_than_90_days(queued_app):
     recent_ok = add_job(queued_app, state=JobState.SUCCESS.value, finished_ago=29)
     failed_60 = add_job(queued_app, state=JobState.FAILURE.value, error="x", finished_ago=60)
