@@ -57,6 +57,23 @@ def test_admin_nav_entry_is_hidden_from_hr(hr_client):
     assert b'href="/admin/"' not in hr_client.get("/login", follow_redirects=True).data
 
 
+@pytest.mark.parametrize("email, shown, hidden", [
+    ("hr@acme.test", ["/payroll/", "/uploads"], ["/admin/"]),
+    ("admin@acme.test", ["/payroll/", "/admin/"], []),
+    ("ops@paydash.test", ["/admin/", "/jobs/"], ["/payroll/"]),
+])
+def test_the_menu_offers_exactly_the_pages_each_role_may_open(app, people, email, shown, hidden):
+    client = login(app.test_client(), email)
+    page = client.get("/").get_data(as_text=True)
+    nav = page[page.index("<nav"):page.index("</nav>")]
+    for path in shown:
+        assert f'href="{path}"' in nav, path
+        assert client.get(path).status_code in (200, 302), path  # /admin/ opens a sub-page
+    for path in hidden:
+        assert f'href="{path}"' not in nav, path
+        assert client.get(path).status_code == 403, path
+
+
 def test_admin_creates_a_user_who_can_sign_in_with_the_temporary_password(app, admin_client):
     response = admin_client.post("/admin/users/new", data={
         "email": "New.Person@Acme.test", "name": "New Person", "role": "hr"})

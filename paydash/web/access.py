@@ -194,8 +194,17 @@ def roles_required(*roles: str):
             if g.user.role not in roles:
                 abort(403)
             return view(*args, **kwargs)
+        wrapped.allowed_roles = frozenset(roles)  # Read by `may_open` for menus and links.
         return wrapped
     return decorator
+
+
+def may_open(endpoint: str) -> bool:
+    """Whether the signed-in user may open a page: by the same roles its view enforces."""
+    view = current_app.view_functions.get(endpoint)
+    roles = getattr(view, "allowed_roles", None)
+    return (view is not None and g.get("user") is not None
+            and (roles is None or g.user.role in roles))
 
 
 def is_operator(user: User | SignedInUser | None = None) -> bool:

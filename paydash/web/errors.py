@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import InternalServerError
 
 from paydash.job_views import plain_status
+from paydash.web.access import may_open
 from paydash.web.access import wants_json
 
 logger = logging.getLogger(__name__)
@@ -45,8 +46,7 @@ def render_error(code: int, detail: str | None = None):
 def init_app(app) -> None:
     @app.context_processor
     def template_helpers():
-        return {"has_endpoint": lambda name: name in current_app.view_functions,
-                "plain_status": plain_status}
+        return {"may_open": may_open, "plain_status": plain_status}
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):

@@ -24,6 +24,7 @@ from paydash.schedule import periodic_schedules
 from paydash.web.access import OPERATOR_ROLES
 from paydash.web.access import client_ip
 from paydash.web.access import get_visible_job_or_404
+from paydash.web.access import is_operator
 from paydash.web.access import job_filter
 from paydash.web.access import login_required
 from paydash.web.access import roles_required
@@ -65,7 +66,7 @@ def lease() -> float:
 
 def tenant_scope() -> int | None:
     """None for operators (every tenant), else the signed-in user's tenant."""
-    return None if g.user.role in OPERATOR_ROLES else g.user.tenant_id
+    return None if is_operator() else g.user.tenant_id
 
 
 def actor() -> jobactions.Actor:
