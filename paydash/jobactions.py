@@ -46,14 +46,14 @@ def _audit(actor: Actor, action: str, target: str, tenant_id: int | None = None,
                  target=target, detail=detail or None, ip=actor.ip)
 
 
-def _reset_for_retry(job: Job, actor: Actor) -> bool:
-    """FAILURE → PENDING with a fresh set of attempts; False when it was not FAILURE any more."""
+def _reset_for_retry(job: Job, actor: Actor, fresh_attempts: int) -> bool:
+    """FAILURE → PENDING with `fresh_attempts` more; False when it was not FAILURE any more."""
     previous, trace = job.error, job.traceback or ""
     changed = db.session.execute(
         sa.update(Job).where(Job.id == job.id, Job.state == JobState.FAILURE.value)
         .values(state=JobState.PENDING.value, finished_at=None, eta=None, enqueued_at=None,
                 worker_id=None, error=None, traceback=None, result=None,
-                max_attempts=Job.attempts + jobs.max_attempts_for(job.task_name))
+                max_attempts=Job.attempts + fresh_attempts)
     ).rowcount
     if changed:
         # The timeline keeps what the failed attempts did, including the traceback's end.
@@ -67,7 +67,7 @@ def retry(job: Job, actor: Actor) -> None:
     """Run a failed job again under its own id, with its task's full retry policy."""
     if job.state != JobState.FAILURE.value:
         raise ActionRefused(f"Only a failed job can be retried; this one is {job.state}.")
-    if not _reset_for_retry(job, actor):
+    if not _reset_for_retry(job, actor, jobs.max_attempts_for(job.task_name)):
         db.session.rollback()
         raise ActionRefused("The job changed state meanwhile; reload and try again.")
     jobs.commit_and_dispatch(job)
@@ -77,7 +77,8 @@ def retry(job: Job, actor: Actor) -> None:
 def bulk_retry(candidates: Iterable[Job], actor: Actor) -> int:
     """Retry every failed job among `candidates` (at most BULK_LIMIT); returns how many."""
     chosen = [j for j in candidates if j.state == JobState.FAILURE.value][:BULK_LIMIT]
-    ids = [j.id for j in chosen if _reset_for_retry(j, actor)]
+    fresh = {name: jobs.max_attempts_for(name) for name in {j.task_name for j in chosen}}
+    ids = [j.id for j in chosen if _reset_for_retry(j, actor, fresh[j.task_name])]
     if ids:
         _audit(actor, "job_bulk_retry", f"{len(ids)} jobs", None, ids=ids[:200])
     db.session.commit()
@@ -121,9 +122,14 @@ def revoke(job: Job, actor: Actor) -> None:
 def revoke_pending_of_task(task_name: str, actor: Actor) -> int:
     """Revoke every pending or scheduled job of one task name (operators only)."""
     _check_task(task_name)
-    pending = list(db.session.scalars(sa.select(Job).where(
-        Job.task_name == task_name, Job.state.in_(REVOCABLE)).limit(10 * BULK_LIMIT)))
-    ids = [j.id for j in pending if _revoke_in_ledger(j, actor, f"all pending {task_name} revoked")]
+    # One statement for all of them (up to 10,000), not an UPDATE and an event per job.
+    pending = (sa.select(Job.id).where(Job.task_name == task_name, Job.state.in_(REVOCABLE))
+               .limit(10 * BULK_LIMIT).scalar_subquery())
+    ids = list(db.session.scalars(
+        sa.update(Job.__table__).where(Job.id.in_(pending), Job.state.in_(REVOCABLE))
+        .values(state=JobState.REVOKED.value, finished_at=utcnow(), eta=None)
+        .returning(Job.id)))
+    jobs.add_events(ids, JobState.REVOKED.value, f"all pending {task_name} revoked by {actor.label}")
     _audit(actor, "task_revoke_pending", task_name, None, count=len(ids))
     db.session.commit()
     _revoke_in_broker(ids)

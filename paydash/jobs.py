@@ -63,6 +63,14 @@ def add_event(job_id: str, state: str, message: str = "", worker: str | None = N
     db.session.add(JobEvent(job_id=job_id, state=state, message=message[:4000], worker_id=worker))
 
 
+def add_events(job_ids: Iterable[str], state: str, message: str) -> None:
+    """The same event for many jobs, in one statement (bulk actions)."""
+    rows = [{"job_id": job_id, "state": state, "message": message[:4000], "worker_id": None,
+             "at": utcnow()} for job_id in job_ids]
+    if rows:
+        db.session.execute(ledger_writer.ADD_EVENT, rows)
+
+
 def create_job(task_name: str, *, args: Iterable = (), queue: str = "maintenance",
                tenant_id: int | None = None, upload_id: int | None = None,
                year: int | None = None, month: int | None = None,

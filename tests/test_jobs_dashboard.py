@@ -186,9 +186,19 @@ def test_revoke_sets_the_job_revoked_so_no_worker_claims_it(queued_app, people_q
 
 def test_revoke_all_pending_of_a_task_name(queued_app, people_q):
     ids = [add_job(queued_app) for _ in range(3)]
+    running = add_job(queued_app, state=JobState.STARTED.value)
+    other_task = add_job(queued_app, task="sync_chart_data_batch")
     body = as_user(queued_app, "ops@paydash.test").post("/api/tasks/noop/revoke-pending").get_json()
     assert body["revoked"] == 3
     assert {job_state(queued_app, i) for i in ids} == {JobState.REVOKED.value}
+    assert job_state(queued_app, running) == JobState.STARTED.value
+    assert job_state(queued_app, other_task) == JobState.PENDING.value
+    with queued_app.app_context():
+        revoked_events = db.session.scalars(sa.select(JobEvent.job_id).where(
+            JobEvent.state == JobState.REVOKED.value)).all()
+        assert sorted(revoked_events) == sorted(ids)
+        assert all(huey_app.huey.is_revoked(task_wrapper(huey_app.huey, "noop")((), {}, id=i))
+                   for i in ids)
 
 
 def test_pause_and_resume_a_task_name(queued_app, people_q):
