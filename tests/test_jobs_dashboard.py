@@ -302,11 +302,14 @@ def test_tenant_admin_has_no_global_action(queued_app, people_q):
 
 def test_hr_user_sees_only_their_own_jobs_in_plain_words(queued_app, people_q):
     mine = add_job(queued_app, tenant_id=people_q.tenant_a, requested_by_id=people_q.hr_a,
-                   state=JobState.FAILURE.value, error="Row 3 is wrong")
+                   state=JobState.FAILURE.value, error="Row 3 is wrong",
+                   task="commit_salary_sheet", year=2026, month=3)
     colleague = add_job(queued_app, tenant_id=people_q.tenant_a, requested_by_id=people_q.hr_a2)
     client = as_user(queued_app, "hr@acme.test")
     page = client.get("/jobs/")
     assert b"Failed: Row 3 is wrong" in page.data and b"Traceback" not in page.data
+    # The same words as the upload pages use for the job.
+    assert b"Save a salary sheet for March 2026" in page.data
     assert client.get(f"/jobs/{colleague}").status_code == 404
     assert client.get(f"/jobs/{mine}").status_code == 200
     assert client.get("/api/jobs/overview").status_code == 403

@@ -8,6 +8,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import InternalServerError
 
+from paydash.job_views import job_title
 from paydash.job_views import plain_status
 from paydash.web.access import may_open
 from paydash.web.access import wants_json
@@ -46,7 +47,7 @@ def render_error(code: int, detail: str | None = None):
 def init_app(app) -> None:
     @app.context_processor
     def template_helpers():
-        return {"may_open": may_open, "plain_status": plain_status}
+        return {"may_open": may_open, "plain_status": plain_status, "job_title": job_title}
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):

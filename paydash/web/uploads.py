@@ -22,6 +22,7 @@ from paydash import exports
 from paydash import imports
 from paydash.extensions import db
 from paydash.filecheck import FileRejected
+from paydash.job_views import job_title
 from paydash.jobs import plain_status
 from paydash.periods import month_label
 from paydash.models import FINISHED_STATES
@@ -58,11 +59,6 @@ STATUS_WORDS = {
 }
 CHECK_FAILED = ("Paydash could not finish reading this file. Upload it again; if it keeps "
                 "failing, send the file to your administrator.")
-TASK_WORDS = {
-    "import_salary_sheet": "Check a salary sheet",
-    "commit_salary_sheet": "Save a salary sheet",
-    "sync_chart_data_batch": "Update the dashboard",
-}
 
 
 @bp.context_processor
@@ -334,15 +330,8 @@ def my_jobs() -> list[dict]:
     """The jobs the signed-in user started, newest first, in plain words."""
     stmt = job_filter(sa.select(Job)).where(Job.requested_by_id == g.user.id)
     jobs = db.session.scalars(stmt.order_by(Job.created_at.desc()).limit(MY_JOBS_SHOWN)).all()
-    return [{"job": job, "title": _job_title(job), "status": plain_status(job),
+    return [{"job": job, "title": job_title(job), "status": plain_status(job),
              "finished": job.state in FINISHED_STATES, "upload_id": job.upload_id}
             for job in jobs]
-
-
-def _job_title(job: Job) -> str:
-    title = TASK_WORDS.get(job.task_name, job.task_name.replace("_", " ").capitalize())
-    if job.year and job.month:
-        title += f" for {month_label(job.year, job.month)}"
-    return title
 
 
