@@ -51,7 +51,7 @@ def recover_lost_jobs(now: dt.datetime | None = None) -> RecoveryReport:
     report.enqueued_outbox = drain_outbox(now)
     _expire_leases(now, cfg["LEASE_SECONDS"], report)
     report.requeued_lost = _requeue_lost(now, cfg["ENQUEUE_GRACE_SECONDS"])
-    _mark_stale_workers(now, cfg["LEASE_SECONDS"])
+    _drop_old_workers(now)
     if any(report.as_dict().values()):
         logger.warning("recovery: %s", report.as_dict())
     return report
@@ -162,7 +162,7 @@ def _transition(job_id: str, old: JobState, new: JobState, message: str,
     return bool(result.rowcount)
 
 
-def _mark_stale_workers(now: dt.datetime, lease: float) -> None:
+def _drop_old_workers(now: dt.datetime) -> None:
     # Rows of workers gone for a day are dropped, so the table does not grow.
     db.session.execute(sa.delete(Worker).where(
         Worker.heartbeat_at < now - dt.timedelta(days=1)))
