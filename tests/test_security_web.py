@@ -171,6 +171,26 @@ def test_genuine_queue_message_round_trips(queued_app):
     assert huey.deserialize_task(huey.serialize_task(task)).args == (1, 2026, 1, "excel")
 
 
+def test_queue_messages_keep_huey_signed_serializer_wire_format():
+    # The one-shot HMAC must not change the format: messages queued by a worker of the
+    # previous release (Huey's own SignedSerializer) still run, and the other way round.
+    from huey.serializer import SignedSerializer
+    from paydash.queue import ForgedMessage
+    from paydash.queue import LoggingSignedSerializer
+    ours = LoggingSignedSerializer(secret="s3cret", salt="paydash-queue")
+    hueys = SignedSerializer(secret="s3cret", salt="paydash-queue")
+    message = {"args": (1, 2026, 1), "note": b"a:b:c"}
+    assert ours.serialize(message) == hueys.serialize(message)
+    assert hueys.deserialize(ours.serialize(message)) == message
+    assert ours.deserialize(hueys.serialize(message)) == message
+    genuine = ours.serialize(message)
+    tampered = genuine[:-1] + (b"1" if genuine.endswith(b"0") else b"0")
+    other_key = SignedSerializer(secret="other", salt="paydash-queue").serialize(message)
+    for forged in (other_key, pickle.dumps(message), tampered):
+        with pytest.raises(ForgedMessage):
+            ours.deserialize(forged)
+
+
 def test_an_upload_over_the_size_limit_gets_a_readable_413_and_stores_nothing(tmp_path, sqlite_url):
     app = make_app(base_config(tmp_path, sqlite_url, HUEY_IMMEDIATE=True, MAX_UPLOAD_MB=1,
                                MAX_CONTENT_LENGTH=1024 * 1024))
