@@ -9,6 +9,7 @@ import threading
 
 from flask import current_app
 from flask import has_app_context
+from flask.globals import app_ctx
 from huey import signals
 from huey.api import PeriodicTask
 from huey.exceptions import CancelExecution
@@ -34,6 +35,9 @@ _app_pid = None
 def flask_app():
     """The Flask app this process runs tasks in, built lazily and rebuilt after a fork."""
     global _app, _app_pid
+    app = _app
+    if app is not None and _app_pid == os.getpid():  # Every task asks: no lock for that.
+        return app
     with _app_lock:
         if _app is None:
             from app import app  # noqa: PLC0415  (app.py imports this module)
@@ -54,10 +58,49 @@ def use_app(app) -> None:
         _app, _app_pid = app, os.getpid()
 
 
+_worker = threading.local()
+
+
+def keep_app_context() -> None:
+    """Let this consumer worker thread keep one app context for all its tasks.
+
+    Pushing and tearing down a Flask app context per task cost a no-op task about a
+    tenth of its time in the consumer (BENCHMARKS.md, "Ledger cost"). The kept context
+    is pushed once; after each task (or hook) the session is removed and `g` emptied, as
+    the context's teardown would, so no task sees what the one before it left.
+    Called by the startup hook, which Huey runs in each worker thread or process.
+    """
+    _worker.ctx, _worker.busy, _worker.pid = None, False, os.getpid()
+
+
+def _in_kept_context(fn, args, kwargs):
+    app = flask_app()
+    ctx = _worker.ctx
+    if ctx is None or ctx.app is not app:
+        ctx = _worker.ctx = app.app_context()
+        ctx.push()
+    _worker.busy = True
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        _worker.busy = False
+        for teardown in reversed(app.teardown_appcontext_funcs):
+            teardown(None)
+        if vars(ctx.g):
+            ctx.g = app.app_ctx_globals_class()
+
+
 def in_app_context(fn):
-    """Run `fn` inside the process's app context (or the one already pushed)."""
+    """Run `fn` inside the app context already pushed, the worker thread's kept one, or a
+    new one for the call."""
     @functools.wraps(fn)
     def inner(*args, **kwargs):
+        if getattr(_worker, "pid", None) == os.getpid() and not _worker.busy:
+            # Only when the kept context is the current one (or none is): inside a context
+            # someone else pushed, that one is used and they tear it down.
+            current = app_ctx._get_current_object() if has_app_context() else None
+            if current is None or current is _worker.ctx:
+                return _in_kept_context(fn, args, kwargs)
         if has_app_context():
             return fn(*args, **kwargs)
         with flask_app().app_context():
@@ -104,6 +147,7 @@ def _on_startup():
                                on_beat=recovery.drain_outbox):
         # Once per consumer process: jobs a previous run left behind go back on the queue.
         recovery.recover_lost_jobs()
+    keep_app_context()  # Last: this hook runs in a context of its own, popped on return.
 
 
 @huey.on_shutdown()

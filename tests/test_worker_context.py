@@ -1,0 +1,148 @@
+"""A consumer worker thread keeps one app context (huey_app.keep_app_context), and still
+starts every task clean: no session, no transaction and nothing in `g` left by the task
+before it, whether that task returned or raised.
+
+Each test runs in a thread of its own, as a worker does, so the kept context never
+outlives the test.
+"""
+import threading
+
+import pytest
+import sqlalchemy as sa
+from flask import g
+from flask import has_app_context
+from flask.globals import app_ctx
+from conftest import base_config
+from conftest import make_app
+
+import huey_app
+from paydash.extensions import db
+
+
+def in_worker_thread(fn):
+    """Run `fn` in a new thread that has called the startup hook's keep_app_context()."""
+    outcome = {}
+
+    def target():
+        huey_app.keep_app_context()
+        try:
+            outcome["value"] = fn()
+        except BaseException as exc:  # Re-raised in the test's thread.
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(30)
+    assert not thread.is_alive()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+@pytest.fixture
+def worker_app(tmp_path, sqlite_url):
+    app = make_app(base_config(tmp_path, sqlite_url))
+    previous = huey_app.flask_app()
+    huey_app.use_app(app)
+    yield app
+    huey_app.use_app(previous)
+    with app.app_context():
+        db.engine.dispose()
+
+
+def snapshot() -> dict:
+    """What a task finds when it starts."""
+    return {"context": app_ctx._get_current_object(), "g": dict(vars(g)),
+            "session_open": db.session.registry.has()}
+
+
+def test_tasks_share_one_context_but_never_a_session_or_g(worker_app):
+    @huey_app.in_app_context
+    def task(n):
+        seen = snapshot()
+        g.left_behind = n
+        db.session.execute(sa.text("SELECT 1"))
+        assert db.session().in_transaction()
+        return seen
+
+    def worker():
+        first, second = task(1), task(2)
+        return first, second, db.session.registry.has(), dict(vars(g))
+
+    first, second, session_after, g_after = in_worker_thread(worker)
+    assert first["context"] is second["context"]
+    assert first["context"].app is worker_app
+    assert second["g"] == {} and second["session_open"] is False
+    assert (session_after, g_after) == (False, {})
+
+
+def test_a_task_that_raises_leaves_no_transaction_behind(worker_app):
+    @huey_app.in_app_context
+    def failing():
+        db.session.execute(sa.text("SELECT 1"))
+        g.half_done = True
+        raise RuntimeError("boom")
+
+    @huey_app.in_app_context
+    def next_task():
+        return snapshot()
+
+    def worker():
+        with pytest.raises(RuntimeError):
+            failing()
+        return next_task()
+
+    seen = in_worker_thread(worker)
+    assert (seen["session_open"], seen["g"]) == (False, {})
+
+
+def test_a_nested_call_runs_inside_the_task_and_leaves_its_session_alone(worker_app):
+    @huey_app.in_app_context
+    def helper():
+        return app_ctx._get_current_object(), db.session()
+
+    @huey_app.in_app_context
+    def task():
+        session = db.session()
+        db.session.execute(sa.text("SELECT 1"))
+        context, helper_session = helper()
+        return context is app_ctx._get_current_object(), helper_session is session, \
+            db.session().in_transaction()
+
+    assert in_worker_thread(task) == (True, True, True)
+
+
+def test_inside_a_context_someone_else_pushed_that_one_is_used_and_kept(worker_app):
+    @huey_app.in_app_context
+    def wrapped():
+        db.session.execute(sa.text("SELECT 1"))
+        return app_ctx._get_current_object()
+
+    def worker():
+        with worker_app.app_context() as theirs:
+            used = wrapped()
+            # Their session is theirs to end: still open, still in its transaction.
+            still_open = db.session.registry.has() and db.session().in_transaction()
+        return used is theirs, still_open
+
+    assert in_worker_thread(worker) == (True, True)
+
+
+def test_threads_that_are_not_workers_push_a_context_per_call(worker_app):
+    contexts = []
+
+    @huey_app.in_app_context
+    def wrapped():
+        contexts.append(app_ctx._get_current_object())
+
+    def plain_thread():
+        wrapped()
+        wrapped()
+        return has_app_context()
+
+    outcome = {}
+    thread = threading.Thread(target=lambda: outcome.setdefault("after", plain_thread()))
+    thread.start()
+    thread.join(30)
+    assert outcome == {"after": False}
+    assert contexts[0] is not contexts[1]
