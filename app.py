@@ -12,6 +12,7 @@ import huey_app
 from paydash import cli
 from paydash.config import INSTANCE
 from paydash.config import Config
+from paydash.config import is_consumer
 from paydash.extensions import csrf
 from paydash.extensions import db
 from paydash.extensions import migrate
@@ -86,9 +87,10 @@ def _configure_logging() -> None:
         logging.basicConfig(stream=sys.stdout, level=logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     huey_logger = logging.getLogger("huey")
-    if huey_logger.handlers:
-        # huey_consumer gave Huey's logger a handler of its own; without this every Huey
-        # line would be printed twice, once more through the root handler.
+    if huey_logger.handlers or is_consumer():
+        # huey_consumer gives Huey's logger a handler of its own (after importing this, when
+        # the app is built before the workers fork); without this every Huey line would be
+        # printed twice, once more through the root handler.
         huey_logger.propagate = False
 
 

@@ -1,10 +1,11 @@
 """The one Huey instance, the bridge that runs tasks inside a Flask app context, and the
-hooks that keep the job ledger. `huey_consumer huey_app.huey` imports this module, and
-its last line imports `tasks`, so the consumer registers every task.
+hooks that keep the job ledger. `huey_consumer huey_app.huey` imports this module, which
+imports `tasks` at its end, so the consumer registers every task, and then builds the app.
 """
 import functools
 import logging
 import os
+import sys
 import threading
 
 from flask import current_app
@@ -19,6 +20,7 @@ from paydash import ledger_writer
 from paydash import recovery
 from paydash import workers
 from paydash.config import Config
+from paydash.config import is_consumer
 from paydash.extensions import db
 from paydash.queue import backend_name
 from paydash.queue import make_huey
@@ -200,4 +202,9 @@ def _revoked(signal, task, *args):
     jobs.on_revoked(task)
 
 
-import tasks  # noqa: E402,F401  Last: registers every task with `huey`.
+import tasks  # noqa: E402,F401  Registers every task with `huey`.
+
+if is_consumer() and "app" not in sys.modules:
+    # Build the app before the consumer forks its process workers, so they share it
+    # instead of each importing and building it while the queue waits.
+    flask_app()

@@ -24,13 +24,18 @@ def _bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def is_consumer() -> bool:
+    """Is this process `huey_consumer` (the script, or `python -m huey.bin.huey_consumer`)?"""
+    return bool(sys.argv) and ("huey_consumer" in sys.argv[0] or "huey.bin.huey_consumer" in sys.argv)
+
+
 def _consumer_flags() -> dict:
     """The -w/-k flags when this process is `huey_consumer`: its command line is the truth.
 
     Worker rows, the heartbeat and the connection pool must match the workers that really
     run, whatever WORKERS and WORKER_TYPE say in the environment.
     """
-    if not sys.argv or "huey_consumer" not in sys.argv[0] and "huey.bin.huey_consumer" not in sys.argv:
+    if not is_consumer():
         return {}
     parser = OptionParserHandler().get_option_parser()
     try:
