@@ -284,6 +284,9 @@ def settle_refused(app, attempt, finish: tuple | None) -> None:
         except Skip as skip:
             on_skipped(task, skip)
             attempt.claimed = False
+            # It may have been revoked while it ran: Huey's delete of the flag was skipped
+            # for this attempt (see queue.LedgerHuey), so it is done here.
+            huey().delete(task.revoke_id)
             return
         except Exception:
             logger.exception("job %s: could not claim it after its batch was refused", task.id)

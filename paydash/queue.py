@@ -17,6 +17,8 @@ from huey.serializer import SignedSerializer
 from huey.storage import PriorityRedisStorage
 from huey.storage import SqliteStorage
 
+from paydash.job_attempt import current_task
+
 logger = logging.getLogger(__name__)
 
 # Queue labels, expressed as Huey priorities (higher runs first). HR waits on an import's
@@ -94,6 +96,25 @@ class LedgerSqliteStorage(BestEffortCleanup, SqliteStorage):
     pass
 
 
+class LedgerHuey(Huey):
+    """Huey without the broker round trip that the ledger makes redundant.
+
+    After every task Huey deletes the task's revoke flag from the broker (one HDEL per
+    task, a third of a no-op task's broker work) in case it was revoked while it ran.
+    Paydash revokes only through the ledger (`jobactions`), and only a job the ledger
+    holds as PENDING or RETRY: once the ledger has an attempt's claim, no flag
+    can be set for it, and that attempt's delete is skipped. The one window left, a job
+    revoked while its written-behind claim waits, ends with that claim refused, and
+    `jobs.settle_refused` deletes the flag then. Every other delete goes through.
+    """
+
+    def delete(self, key):
+        running = current_task()
+        if running is not None and key == running.revoke_id:
+            return False
+        return super().delete(key)
+
+
 def storage_settings(config: Mapping) -> tuple[type, dict]:
     """Which storage class and arguments `config` asks for."""
     name = config.get("HUEY_NAME") or "paydash"
@@ -114,7 +135,7 @@ def make_huey(config: Mapping) -> Huey:
     name = kwargs.pop("_name")
     if issubclass(storage_class, SqliteStorage):
         pathlib.Path(kwargs["filename"]).parent.mkdir(parents=True, exist_ok=True)
-    huey = Huey(
+    huey = LedgerHuey(
         name=name,
         results=False,
         utc=True,

@@ -9,6 +9,7 @@ import time
 
 import pytest
 import sqlalchemy as sa
+from huey.constants import EmptyData
 from flask import current_app
 from conftest import base_config
 from conftest import make_app
@@ -161,6 +162,39 @@ def test_a_pause_landing_after_the_claim_refuses_it_and_reschedules_the_job(writ
     assert job.id in {t.id for t in huey_app.huey.scheduled()}
 
 
+def test_huey_skips_the_revoke_flag_delete_for_an_attempt_the_ledger_holds(writer):
+    huey = huey_app.huey
+    job, other = new_job(), new_job()
+    task = task_for(job.id)
+    assert jobs.claim_behind(task)
+    huey.revoke_by_id(other.id, revoke_once=True)
+    huey.put(task.revoke_id, (None, True))  # Stands in for a flag; no revoke can set one now.
+    # What Huey's `_execute` calls after the task: not for the running attempt, for others yes.
+    assert huey.delete(task.revoke_id) is False
+    assert huey.storage.peek_data(task.revoke_id) is not EmptyData
+    huey.delete(task_for(other.id).revoke_id)
+    assert huey.storage.peek_data(task_for(other.id).revoke_id) is EmptyData
+    jobs.finish_behind(task, None, None)
+    assert huey.delete(task.revoke_id)  # Once the attempt is over, a delete goes through.
+
+
+def test_a_job_revoked_while_its_claim_waits_loses_its_broker_flag_with_the_claim(writer):
+    huey = huey_app.huey
+    job = new_job()
+    task = task_for(job.id)
+    assert jobs.claim_behind(task)
+    # Revoked from the dashboard while the attempt runs: the ledger still says PENDING.
+    db.session.execute(sa.update(Job).where(Job.id == job.id).values(state=JobState.REVOKED.value))
+    db.session.commit()
+    huey.revoke_by_id(job.id, revoke_once=True)
+    huey.delete(task.revoke_id)  # Skipped by Huey's post-task clean-up...
+    jobs.finish_behind(task, {"n": 1}, None)
+    writer.flush()
+    assert task.ledger_attempt.claimed is False
+    assert stored(job.id).state == JobState.REVOKED.value
+    assert huey.storage.peek_data(task.revoke_id) is EmptyData  # ...and done with the refusal.
+
+
 def test_progress_writes_the_claim_first_and_the_outcome_at_once(writer):
     job = new_job()
     task = task_for(job.id)
@@ -287,6 +321,10 @@ def test_the_consumer_writes_behind_on_redis_and_postgresql(
         # The app is built before the workers fork, and Huey's lines are still logged once.
         executing = f"Executing tasks.diagnostics.noop: {ids[0]}"
         assert len([line for line in log.splitlines() if executing in line]) == 1
+        # No revoke flag is left in the broker by the 61 tasks (Huey's per-task delete of
+        # it is skipped for attempts the ledger holds: none can have been set).
+        huey = app.extensions["huey"]
+        assert not [i for i in ids if huey.storage.peek_data(f"r:{i}") is not EmptyData]
         db.session.remove()
         db.engine.dispose()
 
