@@ -251,9 +251,10 @@ def claim_behind(task) -> bool:
 def finish_behind(task, value, exception: BaseException | None) -> bool:
     """Record a success without waiting, for an attempt claimed behind that changed nothing.
 
-    False when the outcome must be written synchronously (`finish`): the attempt was
-    claimed synchronously, made itself durable (progress, an effect), or failed. Before
-    that synchronous write, the attempt's own claim is written.
+    False when the outcome must be written by `finish`: the attempt was claimed
+    synchronously, or it failed (before that, the attempt's own claim is written). The
+    success of an attempt that made itself durable (progress, an effect) is written here,
+    at once.
     """
     attempt = ledger_writer.attempt_of(task)
     if attempt is None:
@@ -267,7 +268,19 @@ def finish_behind(task, value, exception: BaseException | None) -> bool:
     if not attempt.writer.settle(attempt):
         _local.task = None
         return True  # Refused: another attempt owns the job; this one records nothing.
-    return False
+    if exception is not None:
+        return False
+    # A durable success is written before the hook returns, as the synchronous path
+    # would, but as one statement on the writer's own connection (with whatever else
+    # waits): a quarter of the synchronous path's round trips.
+    _local.task = None
+    now = utcnow()
+    attempt.writer.succeed(attempt, now, (now - attempt.started_at).total_seconds(), value)
+    try:
+        attempt.writer.flush()
+    except Exception as exc:  # Kept in the writer's list: its thread writes it once it can.
+        logger.warning("job %s: its success is not written yet (%s); retrying", task.id, exc)
+    return True
 
 
 def settle_refused(app, attempt, finish: tuple | None) -> None:

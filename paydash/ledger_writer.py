@@ -211,7 +211,7 @@ class LedgerWriter:
         else:
             with self.engine.begin() as conn:
                 accepted = {key for a, f in claims if (key := self._claim_one(conn, a, f))}
-                done = {key for a, f in successes if (key := self._succeed_one(conn, a, f))}
+                done = dict(pair for a, f in successes if (pair := self._succeed_one(conn, a, f))[0])
         refused = []
         for attempt, finish in claims:
             attempt.written = True
@@ -221,6 +221,8 @@ class LedgerWriter:
         for attempt, _ in successes:
             if _key(attempt) not in done:
                 logger.info("job %s: finished, but the job had been taken over", attempt.task.id)
+            elif attempt.durable:  # Logged like the synchronous path's outcomes.
+                logger.info("job %s tenant %s: SUCCESS", attempt.task.id, done[_key(attempt)])
         return refused
 
     # PostgreSQL: one statement per kind for the whole batch, arrays in, rows out.
@@ -247,7 +249,7 @@ class LedgerWriter:
             except Exception:
                 logger.debug("ledger: closing a broken connection failed", exc_info=True)
 
-    def _write_pg(self, conn: sa.Connection, claims: list, successes: list) -> tuple[set, set]:
+    def _write_pg(self, conn: sa.Connection, claims: list, successes: list) -> tuple[set, dict]:
         # The batch goes as two JSON documents: psycopg's array adaptation cost more CPU
         # per row (in the worker, under its GIL) than the database spent on the row.
         claim_rows = [{"n": n, "id": a.task.id, "task_name": a.task.name,
@@ -264,8 +266,8 @@ class LedgerWriter:
                                        "successes": json.dumps(success_rows),
                                        "worker": self.worker})
             rows = cursor.fetchall()
-        accepted = {_key(claims[n][0]) for kind, n in rows if kind == "claim"}
-        done = {_key(successes[n][0]) for kind, n in rows if kind == "success"}
+        accepted = {_key(claims[n][0]) for kind, n, _ in rows if kind == "claim"}
+        done = {_key(successes[n][0]): tenant for kind, n, tenant in rows if kind == "success"}
         return accepted, done
 
     # SQLite (in-process, no round trips): the same statements row by row, one transaction.
@@ -282,16 +284,17 @@ class LedgerWriter:
             self._succeed_one(conn, attempt, finish)
         return _key(attempt)
 
-    def _succeed_one(self, conn: sa.Connection, attempt: Attempt, finish: tuple):
+    def _succeed_one(self, conn: sa.Connection, attempt: Attempt, finish: tuple) -> tuple:
+        """(the attempt's key, the job's tenant), or (None, None) if the job was taken over."""
         finished_at, runtime, result = finish
         done = conn.execute(_SUCCEED_ONE, {
             "job_id": attempt.task.id, "started": attempt.started_at, "finished": finished_at,
-            "runtime": runtime, "result": json.loads(result) if result else None}).rowcount
-        if not done:
-            return None
+            "runtime": runtime, "result": json.loads(result) if result else None}).first()
+        if done is None:
+            return None, None
         conn.execute(ADD_EVENT, {"job_id": attempt.task.id, "state": SUCCESS, "message": "done",
                                  "worker_id": self.worker, "at": finished_at})
-        return _key(attempt)
+        return _key(attempt), done.tenant_id
 
 
 _job, _event = Job.__table__, JobEvent.__table__
@@ -314,6 +317,7 @@ _SUCCEED_ONE = (
     .values(state=SUCCESS, finished_at=sa.bindparam("finished"),
             heartbeat_at=sa.bindparam("finished"), runtime_seconds=sa.bindparam("runtime"),
             result=sa.bindparam("result", type_=_job.c.result.type), error=None)
+    .returning(_job.c.tenant_id)
 )
 ADD_EVENT = sa.insert(_event)
 
@@ -355,7 +359,7 @@ WITH c AS (
         runtime_seconds = s.runtime, result = CAST(s.result AS json), error = NULL
     FROM s
     WHERE j.id = s.id AND j.state = '{STARTED}' AND j.started_at = s.started_at
-    RETURNING s.n, j.id, s.finished_at
+    RETURNING s.n, j.id, s.finished_at, j.tenant_id
 ), events AS (
     INSERT INTO {_event.name} (job_id, at, state, worker_id, message)
     SELECT id, started_at, '{STARTED}', %(worker)s, 'attempt ' || attempts || ' started' FROM claimed
@@ -364,9 +368,9 @@ WITH c AS (
     UNION ALL
     SELECT id, finished_at, '{SUCCESS}', %(worker)s, 'done' FROM succeeded
 )
-SELECT 'claim' AS kind, n FROM claimed
+SELECT 'claim' AS kind, n, NULL::int AS tenant_id FROM claimed
 UNION ALL
-SELECT 'success' AS kind, n FROM succeeded
+SELECT 'success' AS kind, n, tenant_id FROM succeeded
 """
 
 

@@ -202,10 +202,39 @@ def test_progress_writes_the_claim_first_and_the_outcome_at_once(writer):
     jobs.checkpoint(1, 4, "Working", force=True)
     row = stored(job.id)
     assert (row.state, row.progress_done, row.progress_total) == (JobState.STARTED.value, 1, 4)
-    assert not jobs.finish_behind(task, {"done": 4}, None)  # Written synchronously instead:
-    jobs.finish(task, {"done": 4}, None)
-    assert stored(job.id).state == JobState.SUCCESS.value
+    # Its success is written before the hook returns (by the writer, in one statement):
+    assert jobs.finish_behind(task, {"done": 4}, None)
+    row = stored(job.id)
+    assert (row.state, row.result, row.attempts) == (JobState.SUCCESS.value, {"done": 4}, 1)
+    assert [state for state, _ in events_of(job.id)] == ["PENDING", "STARTED", "SUCCESS"]
     assert writer._pending == []
+
+
+def test_a_durable_success_waits_for_the_database_then_lands_with_the_next_write(
+        writer, monkeypatch):
+    job = new_job()
+    task = task_for(job.id)
+    jobs.claim_behind(task)
+    jobs.claim_now()
+    real_write = writer._write
+
+    def unreachable(batch):
+        raise sa.exc.OperationalError("UPDATE", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(writer, "_write", unreachable)
+    assert jobs.finish_behind(task, {"done": 1}, None)  # Logged, not raised into Huey.
+    assert stored(job.id).state == JobState.STARTED.value
+    monkeypatch.setattr(writer, "_write", real_write)
+    writer.flush()
+    assert stored(job.id).state == JobState.SUCCESS.value
+
+
+def test_a_durable_failure_is_still_written_by_the_synchronous_path(writer):
+    job = new_job()
+    task = task_for(job.id)
+    jobs.claim_behind(task)
+    jobs.claim_now()
+    assert not jobs.finish_behind(task, None, RuntimeError("boom"))
 
 
 def test_a_fence_after_a_refused_claim_stops_the_effect(writer):
