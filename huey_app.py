@@ -14,6 +14,7 @@ from flask.globals import app_ctx
 from huey import signals
 from huey.api import PeriodicTask
 from huey.exceptions import CancelExecution
+from sqlalchemy.orm import configure_mappers
 
 from paydash import jobs
 from paydash import ledger_writer
@@ -205,6 +206,7 @@ def _revoked(signal, task, *args):
 import tasks  # noqa: E402,F401  Registers every task with `huey`.
 
 if is_consumer() and "app" not in sys.modules:
-    # Build the app before the consumer forks its process workers, so they share it
-    # instead of each importing and building it while the queue waits.
+    # Build the app, and set up the ORM's mappers, before the consumer forks its process
+    # workers, so they share both instead of each doing it while the queue waits.
     flask_app()
+    configure_mappers()
