@@ -10,7 +10,8 @@ What stays synchronous, and why that keeps "no job lost" and "one effect per job
 - An attempt is made *durable* before it reports progress or writes an effect: the
   first `jobs.checkpoint` or `jobs.fence` writes its claim (and everything waiting
   before it) and refuses to go on if the claim was refused. Its outcome is then written
-  synchronously, as before. Every Paydash task with an effect checkpoints first.
+  before the hook returns (a success through `flush`, a failure by the synchronous
+  path). Every Paydash task with an effect checkpoints first.
 - Failures, retries and interruptions are written synchronously.
 - Periodic tasks claim their slot synchronously.
 So a crash can lose only the written-behind claim and success of attempts that changed
