@@ -142,6 +142,30 @@ def test_started_job_with_a_silent_worker_shows_as_worker_lost(queued_app, peopl
     assert body["job"]["display_state"] == "WORKER_LOST"
 
 
+def test_job_live_json_has_state_progress_and_timings_but_no_events_or_traceback(queued_app, people_q):
+    now = utcnow()
+    job_id = add_job(queued_app, state=JobState.STARTED.value, started_at=now - dt.timedelta(seconds=10),
+                     heartbeat_at=now, worker_id="elsewhere:1", attempts=2, max_attempts=3,
+                     progress_done=50, progress_total=200, progress_message="Checking rows")
+    client = as_user(queued_app, "ops@paydash.test")
+    body = client.get(f"/api/jobs/{job_id}/live").get_json()
+    assert set(body) == {"job"}
+    job = body["job"]
+    assert (job["id"], job["display_state"], job["attempts"], job["max_attempts"]) == (
+        job_id, JobState.STARTED.value, 2, 3)
+    progress = job["progress"]
+    assert (progress["done"], progress["total"], progress["message"], progress["percent"]) == (
+        50, 200, "Checking rows", 25.0)
+    assert 4 < progress["rate"] < 6 and 25 < progress["eta_seconds"] < 40
+    assert 9 < job["timings"]["running"] < 30
+    assert not {"events", "links", "traceback"} & set(job)
+
+    failed = add_job(queued_app, state=JobState.FAILURE.value, error="RuntimeError: boom")
+    response = client.get(f"/api/jobs/{failed}/live")
+    assert response.get_json()["job"]["display_state"] == JobState.FAILURE.value
+    assert b"most recent call last" not in response.data and b'"events"' not in response.data
+
+
 def test_retry_confirmation_page_shows_what_the_job_already_did(queued_app, people_q):
     job_id = add_job(queued_app, state=JobState.FAILURE.value, error="boom")
     page = as_user(queued_app, "ops@paydash.test").get(f"/jobs/{job_id}/retry")
@@ -279,6 +303,7 @@ def test_tenant_admin_gets_404_for_another_tenants_job(queued_app, people_q):
     client = as_user(queued_app, "admin@acme.test")
     assert client.get(f"/jobs/{other}").status_code == 404
     assert client.get(f"/api/jobs/{other}/events").status_code == 404
+    assert client.get(f"/api/jobs/{other}/live").status_code == 404
     assert client.post(f"/jobs/{other}/retry").status_code == 404
     assert client.post("/jobs/bulk-retry", data={"ids": [other]}).status_code == 404
     assert job_state(queued_app, other) == JobState.FAILURE.value
@@ -312,6 +337,8 @@ def test_hr_user_sees_only_their_own_jobs_in_plain_words(queued_app, people_q):
     assert b"Save a salary sheet for March 2026" in page.data
     assert client.get(f"/jobs/{colleague}").status_code == 404
     assert client.get(f"/jobs/{mine}").status_code == 200
+    assert client.get(f"/api/jobs/{colleague}/live").status_code == 404
+    assert client.get(f"/api/jobs/{mine}/live").get_json()["job"]["id"] == mine
     assert client.get("/api/jobs/overview").status_code == 403
     assert client.post(f"/jobs/{mine}/retry").status_code == 403
 

@@ -62,6 +62,14 @@ def events(job_id: str):
                    links=arg_links(job), traceback=job.traceback)
 
 
+@bp.get("/jobs/<job_id>/live")
+@login_required
+def live(job_id: str):
+    """What the detail page polls: the job's state, progress, attempts and timings; no events."""
+    job = get_visible_job_or_404(job_id)
+    return jsonify(job=jobstats.job_view(job, utcnow(), lease()))
+
+
 @bp.get("/jobs/scheduled")
 @roles_required(*ADMIN_ROLES)
 def scheduled():

@@ -23,6 +23,7 @@
   }
 
   function format(value, how) {
+    if (how === "text") return value == null ? "" : String(value);
     if (how === "percent") return (Number(value) * 100).toFixed(1) + "%";
     if (how === "duration") return duration(value);
     if (how === "time") return new Date(value).toLocaleTimeString();
@@ -40,19 +41,36 @@
     return el("span", { class: "badge badge-" + state }, state === "WORKER_LOST" ? "WORKER LOST" : state);
   }
 
+  // The `progress` macro of templates/jobs/_macros.html: a bar with done / total, rate and ETA
+  // when the total is known, else "N done", else nothing.
+  function progressNodes(p) {
+    if (p && p.total) {
+      const wrap = el("div", { class: "job-progress" });
+      const bar = el("div", { class: "progress", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100",
+        "aria-valuenow": String(p.percent || 0), "data-percent": String(p.percent || 0) });
+      bar.appendChild(el("span"));
+      let text = P.fmt.num(p.done) + " / " + P.fmt.num(p.total);
+      if (p.rate) text += " · " + p.rate + "/s";
+      if (p.eta_seconds) text += " · ETA " + duration(p.eta_seconds);
+      wrap.append(bar, el("span", { class: "small muted" }, text));
+      return [wrap];
+    }
+    if (p && p.done) return [el("span", { class: "small muted" }, P.fmt.num(p.done) + " done")];
+    return [];
+  }
+
   function progressCell(p) {
     const cell = el("td");
-    if (!p || !p.total) return cell;
-    const wrap = el("div", { class: "job-progress" });
-    const bar = el("div", { class: "progress", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100",
-      "aria-valuenow": String(p.percent || 0), "data-percent": String(p.percent || 0) });
-    bar.appendChild(el("span"));
-    let text = P.fmt.num(p.done) + " / " + P.fmt.num(p.total);
-    if (p.rate) text += " · " + p.rate + "/s";
-    if (p.eta_seconds) text += " · ETA " + duration(p.eta_seconds);
-    wrap.append(bar, el("span", { class: "small muted" }, text));
-    cell.appendChild(wrap);
+    cell.append(...progressNodes(p));
     return cell;
+  }
+
+  // Every [data-k] under root gets the value at that path of data, formatted by data-format.
+  function fill(root, data) {
+    root.querySelectorAll("[data-k]").forEach((node) => {
+      const value = get(data, node.dataset.k);
+      if (value !== undefined) node.textContent = format(value, node.dataset.format);
+    });
   }
 
   function drawSeries(box, series) {
@@ -78,10 +96,7 @@
   }
 
   function renderOverview(root, data) {
-    root.querySelectorAll("[data-k]").forEach((node) => {
-      const value = get(data, node.dataset.k);
-      if (value !== undefined) node.textContent = format(value, node.dataset.format);
-    });
+    fill(root, data);
     document.querySelectorAll('[data-k="at"]').forEach((n) => { n.textContent = format(data.at, "time"); });
     const banner = root.querySelector("[data-health]");
     banner.hidden = data.health.ok;
@@ -119,12 +134,24 @@
     P.poll(async () => { renderOverview(root, await P.api(root.dataset.api)); }, 2000);
   }
 
+  // The detail page's progress, as the template draws it: the bar (or "—"), then the message.
+  function renderProgress(box, p) {
+    const nodes = progressNodes(p);
+    if (!nodes.length) nodes.push(document.createTextNode("—"));
+    if (p && p.message) nodes.push(document.createTextNode(" "), el("span", { class: "small muted" }, p.message));
+    box.replaceChildren(...nodes);
+    setWidths(box);
+  }
+
   function initDetail(root) {
-    // Reload the page when the job's state changes, so every section (result, error) is current.
+    // Progress, attempts and timings update in place from the light `live` endpoint; the page
+    // reloads only when the job's state changes, so every section (result, error) is current.
     if (root.dataset.finished === "true") return;
     P.poll(async () => {
-      const data = await P.api(root.dataset.api);
+      const data = await P.api(root.dataset.live);
       if (data.job.display_state !== root.dataset.state) { window.location.reload(); return false; }
+      fill(root, data.job);
+      root.querySelectorAll("[data-progress]").forEach((box) => renderProgress(box, data.job.progress));
       return true;
     }, 2000);
   }
