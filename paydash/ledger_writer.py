@@ -264,7 +264,9 @@ class LedgerWriter:
         # Straight on psycopg's cursor: SQLAlchemy's execution layer cost more than the call.
         with conn.connection.dbapi_connection.cursor() as cursor:
             cursor.execute(_PG_WRITE, {"claims": json.dumps(claim_rows),
+                                       "claim_count": len(claim_rows),
                                        "successes": json.dumps(success_rows),
+                                       "success_count": len(success_rows),
                                        "worker": self.worker})
             rows = cursor.fetchall()
         accepted = {_key(claims[n][0]) for kind, n, _ in rows if kind == "claim"}
@@ -322,6 +324,11 @@ _SUCCEED_ONE = (
 )
 ADD_EVENT = sa.insert(_event)
 
+# `LIMIT %(..._count)s` tells the planner how many rows the JSON holds: it guesses 100 for
+# json_to_recordset, and with that guess it updated successes through a bitmap scan of every
+# STARTED entry in ix_job_state_created, dead ones included, instead of by primary key; the
+# statement then slowed as the table's dead tuples grew until autovacuum ran (BENCHMARKS.md).
+#
 # One statement for a whole batch: the claims (with the success when the task has already
 # returned) and the successes of attempts claimed by an earlier batch, with the timeline's
 # events. Rows come back by their place in the batch (n), which keeps two deliveries of one
@@ -333,6 +340,7 @@ WITH c AS (
     SELECT * FROM json_to_recordset(CAST(%(claims)s AS json))
         AS c(n int, id varchar, task_name varchar, started_at timestamp, finished_at timestamp,
              runtime float8, result text)
+    LIMIT %(claim_count)s
 ), claimed AS (
     UPDATE {_job.name} AS j SET
         state = CASE WHEN c.finished_at IS NULL THEN '{STARTED}' ELSE '{SUCCESS}' END,
@@ -354,6 +362,7 @@ WITH c AS (
     SELECT * FROM json_to_recordset(CAST(%(successes)s AS json))
         AS s(n int, id varchar, started_at timestamp, finished_at timestamp, runtime float8,
              result text)
+    LIMIT %(success_count)s
 ), succeeded AS (
     UPDATE {_job.name} AS j SET
         state = '{SUCCESS}', finished_at = s.finished_at, heartbeat_at = s.finished_at,
