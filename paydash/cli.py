@@ -165,7 +165,7 @@ def doctor_command():
         silent = utcnow() - dt.timedelta(seconds=lease)
         stuck = db.session.scalar(sa.select(sa.func.count()).select_from(Job).where(
             Job.state == JobState.STARTED.value,
-            sa.func.coalesce(Job.heartbeat_at, Job.started_at) < silent)) or 0
+            Job.last_sign_of_life < silent)) or 0
         click.echo(f"jobs      {'ok  ' if not stuck else 'WARN'}   {stuck} running without a "
                    "heartbeat (recovery re-enqueues them)")
     except Exception as exc:

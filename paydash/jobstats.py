@@ -49,7 +49,7 @@ def is_worker_lost(job: Job, now: dt.datetime, lease_seconds: float) -> bool:
     """A STARTED job whose worker stopped heart-beating: recovery will requeue or fail it."""
     if job.state != JobState.STARTED.value:
         return False
-    last_sign = job.heartbeat_at or job.started_at
+    last_sign = job.last_sign_of_life
     return last_sign is not None and (now - last_sign).total_seconds() > lease_seconds
 
 

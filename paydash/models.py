@@ -4,6 +4,7 @@ import enum
 from decimal import Decimal
 
 import sqlalchemy as sa
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import deferred
 from sqlalchemy.orm import mapped_column
@@ -246,6 +247,19 @@ class Job(db.Model):
     runtime_seconds: Mapped[float | None]
 
     requested_by: Mapped[User | None] = relationship()
+
+    @hybrid_property
+    def last_sign_of_life(self) -> dt.datetime | None:
+        """When the running attempt last showed it was alive: its heartbeat, else its start.
+        A job silent for longer than the lease has lost its worker (recovery, the doctor and
+        the dashboard all read it so)."""
+        return self.heartbeat_at or self.started_at
+
+    @last_sign_of_life.inplace.expression
+    @classmethod
+    def _last_sign_of_life_expression(cls):
+        return sa.func.coalesce(cls.heartbeat_at, cls.started_at)
+
     events: Mapped[list["JobEvent"]] = relationship(
         back_populates="job", order_by="JobEvent.id", cascade="all, delete-orphan",
         primaryjoin="Job.id == foreign(JobEvent.job_id)"

@@ -79,14 +79,14 @@ def _expire_leases(now: dt.datetime, lease: float, report: RecoveryReport) -> No
     systemd or a test, after a crash).
     """
     cutoff = now - dt.timedelta(seconds=lease)
-    last_sign = sa.func.coalesce(Job.heartbeat_at, Job.started_at)
     silent_jobs = db.session.execute(
-        sa.select(*_SNAPSHOT).where(Job.state == JobState.STARTED.value, last_sign < cutoff).limit(5000)
+        sa.select(*_SNAPSHOT).where(Job.state == JobState.STARTED.value,
+                                    Job.last_sign_of_life < cutoff).limit(5000)
     ).all()
     for job in silent_jobs:
         silent = int((now - (job.heartbeat_at or job.started_at)).total_seconds())
         _release(job, now, f"worker {job.worker_id} stopped heart-beating {silent} s ago",
-                 report, last_sign < cutoff)
+                 report, Job.last_sign_of_life < cutoff)
     for job in _jobs_of_dead_local_workers(cutoff):
         _release(job, now, f"worker {job.worker_id} is no longer running", report)
     if report.requeued_dead_worker:
@@ -97,7 +97,7 @@ def _jobs_of_dead_local_workers(cutoff: dt.datetime) -> list[sa.Row]:
     """STARTED jobs, not yet silent past the lease, of processes that died on this host."""
     running = db.session.execute(
         sa.select(*_SNAPSHOT).where(Job.state == JobState.STARTED.value,
-                             sa.func.coalesce(Job.heartbeat_at, Job.started_at) >= cutoff)
+                                    Job.last_sign_of_life >= cutoff)
         .limit(5000)).all()
     me = workers.current_worker_id()
     return [job for job in running
