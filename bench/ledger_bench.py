@@ -268,8 +268,12 @@ def main() -> None:
                 [f"paydash ledger, durable ({kind})"] if args.durable else [])
             for label in variants:
                 ledger = median(rates[label])
-                print(f"  {title:13} {label:34} / bare huey = {ledger / bare:5.0%} (target >= 75%)"
-                      f"   / celery = {ledger / celery:4.2f}x (target >= 1.5x)")
+                # Tasks that write their claim first have no target: it is their price.
+                goal = ("", "") if "durable" in label else (" (target >= 75%)", " (target >= 1.5x)")
+                rounds = ", ".join(f"{mine / theirs:.0%}" for mine, theirs
+                                   in zip(rates[label], rates[f"bare huey ({kind})"]))
+                print(f"  {title:13} {label:34} / bare huey = {ledger / bare:5.0%}{goal[0]}"
+                      f"   / celery = {ledger / celery:4.2f}x{goal[1]}   (each round: {rounds})")
 
 
 if __name__ == "__main__":
