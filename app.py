@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import huey_app
 from paydash import cli
+from paydash import formatting
 from paydash.config import INSTANCE
 from paydash.config import Config
 from paydash.config import is_consumer
@@ -59,6 +60,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     for module in (auth, uploads, dashboard, payroll, jobs, jobs_api, api, admin, metrics):
         app.register_blueprint(module.bp)
     errors.init_app(app)
+    formatting.init_app(app)
     security.init_app(app)
     cli.init_app(app)
     return app

@@ -5,6 +5,8 @@ from decimal import ROUND_HALF_UP
 from decimal import Decimal
 from decimal import InvalidOperation
 
+from paydash.formatting import indian_number
+
 CENT = Decimal("0.01")
 
 # "₹ 12,500", "Rs. 1,200/-", "INR 500", "(1,200)", "45,000.00": the ways people type money.
@@ -98,7 +100,8 @@ def money_text(value: Decimal) -> str:
 
 
 def grouped(value: Decimal) -> str:
-    """12345678.5 -> '12,345,678.50' for messages (absurd sizes as 1.000E+300)."""
+    """12345678.5 -> '1,23,45,678.50' for messages, grouped as on every page (absurd sizes
+    as 1.000E+300)."""
     if abs(value) >= Decimal("1e18"):
         return f"{value:.3E}"
-    return f"{value.quantize(CENT, ROUND_HALF_UP):,}"
+    return indian_number(value, 2)

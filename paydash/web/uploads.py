@@ -4,7 +4,6 @@ import datetime as dt
 import logging
 import math
 from decimal import Decimal
-from decimal import InvalidOperation
 
 import sqlalchemy as sa
 from flask import Blueprint
@@ -22,6 +21,7 @@ from paydash import exports
 from paydash import imports
 from paydash.extensions import db
 from paydash.filecheck import FileRejected
+from paydash.formatting import indian_number
 from paydash.job_views import job_title
 from paydash.jobs import plain_status
 from paydash.periods import month_label
@@ -210,23 +210,14 @@ def last_month(today: dt.date | None = None) -> tuple[int, int]:
 
 
 def money(value) -> str:
-    """₹ with Indian digit grouping (12,34,567.89); a dash when there is no figure."""
+    """₹ with Indian digit grouping (₹12,34,567.89); a dash when there is no figure."""
     if value is None or value == "":
         return "—"
     try:
-        amount = Decimal(str(value)).quantize(Decimal("0.01"))
-    except InvalidOperation:
+        text = indian_number(value, 2)
+    except (TypeError, ValueError):
         return str(value)
-    sign = "-" if amount < 0 else ""
-    whole, _, paise = f"{abs(amount):.2f}".partition(".")
-    head, tail = whole[:-3], whole[-3:]
-    groups = []
-    while len(head) > 2:
-        groups.insert(0, head[-2:])
-        head = head[:-2]
-    if head:
-        groups.insert(0, head)
-    return f"{sign}₹{','.join(groups + [tail])}.{paise}"
+    return "-₹" + text[1:] if text.startswith("-") else "₹" + text
 
 
 def page_url(param: str, value: int) -> str:
