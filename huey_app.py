@@ -83,14 +83,28 @@ def _in_kept_context(fn, args, kwargs):
         ctx = _worker.ctx = app.app_context()
         ctx.push()
     _worker.busy = True
+    error = None
     try:
         return fn(*args, **kwargs)
+    except BaseException as exc:  # Handed to the teardown functions, as Flask does.
+        error = exc
+        raise
     finally:
         _worker.busy = False
-        for teardown in reversed(app.teardown_appcontext_funcs):
-            teardown(None)
-        if vars(ctx.g):
-            ctx.g = app.app_ctx_globals_class()
+        try:
+            for teardown in reversed(app.teardown_appcontext_funcs):
+                teardown(error)
+            if vars(ctx.g):
+                ctx.g = app.app_ctx_globals_class()
+        except Exception:
+            # Whatever the failed teardown left (a session, g) must not reach the next
+            # task: this context is dropped, and the next call pushes a fresh one.
+            logger.exception("tearing down the worker's app context failed; starting anew")
+            _worker.ctx = None
+            try:
+                ctx.pop()
+            except Exception:
+                logger.debug("popping the failed app context failed too", exc_info=True)
 
 
 def in_app_context(fn):

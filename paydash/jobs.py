@@ -265,18 +265,17 @@ def finish_behind(task, value, exception: BaseException | None) -> bool:
         attempt.writer.succeed(attempt, now, (now - attempt.started_at).total_seconds(), value)
         return True
     attempt.durable = True
+    _local.task = None  # The attempt's work is over, whatever settling it below does.
     if not attempt.writer.settle(attempt):
-        _local.task = None
         return True  # Refused: another attempt owns the job; this one records nothing.
     if exception is not None:
         return False
     # A durable success is written before the hook returns, as the synchronous path
     # would, but as one statement on the writer's own connection (with whatever else
     # waits): a quarter of the synchronous path's round trips.
-    _local.task = None
     now = utcnow()
-    attempt.writer.succeed(attempt, now, (now - attempt.started_at).total_seconds(), value)
     try:
+        attempt.writer.succeed(attempt, now, (now - attempt.started_at).total_seconds(), value)
         attempt.writer.flush()
     except Exception as exc:  # Kept in the writer's list: its thread writes it once it can.
         logger.warning("job %s: its success is not written yet (%s); retrying", task.id, exc)
@@ -298,8 +297,9 @@ def settle_refused(app, attempt, finish: tuple | None) -> None:
             on_skipped(task, skip)
             attempt.claimed = False
             # It may have been revoked while it ran: Huey's delete of the flag was skipped
-            # for this attempt (see queue.LedgerHuey), so it is done here.
-            huey().delete(task.revoke_id)
+            # for this attempt (see queue.LedgerHuey), so it is done here, even when this
+            # runs in the attempt's own thread (a checkpoint, or the hook before a failure).
+            huey().forget_revoke_flag(task)
             return
         except Exception:
             logger.exception("job %s: could not claim it after its batch was refused", task.id)

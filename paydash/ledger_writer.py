@@ -170,7 +170,11 @@ class LedgerWriter:
                 raise
             self.healthy = True
             for attempt, finish in refused:
-                self.on_refused(attempt, finish)
+                try:
+                    self.on_refused(attempt, finish)
+                except Exception:  # The batch is written; one refusal must not stop the rest.
+                    logger.exception("job %s: settling its refused claim failed; recovery "
+                                     "will look at it", attempt.task.id)
 
     def close(self) -> None:
         """Write what is waiting and stop the thread; later successes are written at once."""

@@ -114,6 +114,10 @@ class LedgerHuey(Huey):
             return False
         return super().delete(key)
 
+    def forget_revoke_flag(self, task) -> None:
+        """Delete `task`'s revoke flag, even from the thread still running that attempt."""
+        super().delete(task.revoke_id)
+
 
 def storage_settings(config: Mapping) -> tuple[type, dict]:
     """Which storage class and arguments `config` asks for."""

@@ -195,6 +195,49 @@ def test_a_job_revoked_while_its_claim_waits_loses_its_broker_flag_with_the_clai
     assert huey.storage.peek_data(task.revoke_id) is EmptyData  # ...and done with the refusal.
 
 
+@pytest.mark.parametrize("how", ["checkpoint", "failure"])
+def test_a_revoked_attempt_refused_in_its_own_thread_loses_its_broker_flag_too(writer, how):
+    # The refusal is settled in the attempt's own thread (its first checkpoint, or the
+    # hook before a failure is written), where Huey's delete of the flag is skipped.
+    huey = huey_app.huey
+    job = new_job()
+    task = task_for(job.id)
+    assert jobs.claim_behind(task)
+    db.session.execute(sa.update(Job).where(Job.id == job.id).values(state=JobState.REVOKED.value))
+    db.session.commit()
+    huey.revoke_by_id(job.id, revoke_once=True)
+    if how == "checkpoint":
+        with pytest.raises(jobs.LeaseLost):
+            jobs.checkpoint(1, 10, force=True)
+    else:
+        assert jobs.finish_behind(task, None, RuntimeError("boom"))
+        assert jobs.current_task() is None
+    assert task.ledger_attempt.claimed is False
+    assert stored(job.id).state == JobState.REVOKED.value
+    assert huey.storage.peek_data(task.revoke_id) is EmptyData
+
+
+def test_a_refusal_that_cannot_be_settled_does_not_stop_the_others(writer, monkeypatch, caplog):
+    first, second = new_job(), new_job()
+    tasks = [task_for(first.id), task_for(second.id)]
+    for task in tasks:
+        assert jobs.claim_behind(task)
+        jobs.finish_behind(task, None, None)
+    db.session.execute(sa.update(Job).values(state=JobState.REVOKED.value))
+    db.session.commit()
+    settled = []
+
+    def settle(attempt, finish):
+        settled.append(attempt.task.id)
+        if attempt.task.id == first.id:
+            raise RuntimeError("database hiccup")
+
+    monkeypatch.setattr(writer, "on_refused", settle)
+    writer.flush()  # Does not raise: the batch itself was written.
+    assert settled == [first.id, second.id]
+    assert f"job {first.id}: settling its refused claim failed" in caplog.text
+
+
 def test_progress_writes_the_claim_first_and_the_outcome_at_once(writer):
     job = new_job()
     task = task_for(job.id)

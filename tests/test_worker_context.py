@@ -146,3 +146,51 @@ def test_threads_that_are_not_workers_push_a_context_per_call(worker_app):
     thread.join(30)
     assert outcome == {"after": False}
     assert contexts[0] is not contexts[1]
+
+
+def test_a_failed_teardown_drops_the_context_so_the_next_task_starts_fresh(worker_app, caplog):
+    calls = []
+
+    def flaky_teardown(error):
+        calls.append(error)
+        if len(calls) == 1:
+            raise RuntimeError("teardown broke")
+
+    worker_app.teardown_appcontext_funcs.append(flaky_teardown)
+
+    @huey_app.in_app_context
+    def task(n):
+        g.n = n
+        return app_ctx._get_current_object()
+
+    def worker():
+        first = task(1)
+        second = task(2)
+        return first, second, dict(vars(g))
+
+    try:
+        first, second, g_after = in_worker_thread(worker)
+    finally:
+        worker_app.teardown_appcontext_funcs.remove(flaky_teardown)
+    assert first is not second  # A fresh context, so a fresh session scope and g.
+    assert g_after == {}
+    assert "tearing down the worker's app context failed" in caplog.text
+
+
+def test_the_teardown_functions_get_the_tasks_exception(worker_app):
+    seen = []
+    worker_app.teardown_appcontext_funcs.append(seen.append)
+
+    @huey_app.in_app_context
+    def failing():
+        raise KeyError("lost")
+
+    def worker():
+        with pytest.raises(KeyError):
+            failing()
+
+    try:
+        in_worker_thread(worker)
+    finally:
+        worker_app.teardown_appcontext_funcs.remove(seen.append)
+    assert len(seen) == 1 and isinstance(seen[0], KeyError)
