@@ -178,15 +178,21 @@ def test_huey_skips_the_revoke_flag_delete_for_an_attempt_the_ledger_holds(write
     assert huey.delete(task.revoke_id)  # Once the attempt is over, a delete goes through.
 
 
-def test_a_job_revoked_while_its_claim_waits_loses_its_broker_flag_with_the_claim(writer):
-    huey = huey_app.huey
+def revoked_while_its_claim_waits() -> tuple:
+    """A job claimed behind, then revoked from the dashboard while the attempt runs: the
+    ledger still said PENDING, so the revoke went through and set the broker's flag."""
     job = new_job()
     task = task_for(job.id)
     assert jobs.claim_behind(task)
-    # Revoked from the dashboard while the attempt runs: the ledger still says PENDING.
     db.session.execute(sa.update(Job).where(Job.id == job.id).values(state=JobState.REVOKED.value))
     db.session.commit()
-    huey.revoke_by_id(job.id, revoke_once=True)
+    huey_app.huey.revoke_by_id(job.id, revoke_once=True)
+    return job, task
+
+
+def test_a_job_revoked_while_its_claim_waits_loses_its_broker_flag_with_the_claim(writer):
+    huey = huey_app.huey
+    job, task = revoked_while_its_claim_waits()
     huey.delete(task.revoke_id)  # Skipped by Huey's post-task clean-up...
     jobs.finish_behind(task, {"n": 1}, None)
     writer.flush()
@@ -200,12 +206,7 @@ def test_a_revoked_attempt_refused_in_its_own_thread_loses_its_broker_flag_too(w
     # The refusal is settled in the attempt's own thread (its first checkpoint, or the
     # hook before a failure is written), where Huey's delete of the flag is skipped.
     huey = huey_app.huey
-    job = new_job()
-    task = task_for(job.id)
-    assert jobs.claim_behind(task)
-    db.session.execute(sa.update(Job).where(Job.id == job.id).values(state=JobState.REVOKED.value))
-    db.session.commit()
-    huey.revoke_by_id(job.id, revoke_once=True)
+    job, task = revoked_while_its_claim_waits()
     if how == "checkpoint":
         with pytest.raises(jobs.LeaseLost):
             jobs.checkpoint(1, 10, force=True)
