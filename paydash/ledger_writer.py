@@ -216,7 +216,7 @@ class LedgerWriter:
         else:
             with self.engine.begin() as conn:
                 accepted = {key for a, f in claims if (key := self._claim_one(conn, a, f))}
-                done = dict(pair for a, f in successes if (pair := self._succeed_one(conn, a, f))[0])
+                done = dict(filter(None, (self._succeed_one(conn, a, f) for a, f in successes)))
         refused = []
         for attempt, finish in claims:
             attempt.written = True
@@ -230,7 +230,7 @@ class LedgerWriter:
                 logger.info("job %s tenant %s: SUCCESS", attempt.task.id, done[_key(attempt)])
         return refused
 
-    # PostgreSQL: one statement per kind for the whole batch, arrays in, rows out.
+    # PostgreSQL: one statement for the whole batch, JSON in, rows out.
 
     def _pg_connection(self) -> sa.Connection:
         """The writer's own connection: autocommit, so a batch costs one round trip.
@@ -291,14 +291,14 @@ class LedgerWriter:
             self._succeed_one(conn, attempt, finish)
         return _key(attempt)
 
-    def _succeed_one(self, conn: sa.Connection, attempt: Attempt, finish: tuple) -> tuple:
-        """(the attempt's key, the job's tenant), or (None, None) if the job was taken over."""
+    def _succeed_one(self, conn: sa.Connection, attempt: Attempt, finish: tuple) -> tuple | None:
+        """(the attempt's key, the job's tenant), or None if the job was taken over."""
         finished_at, runtime, result = finish
         done = conn.execute(_SUCCEED_ONE, {
             "job_id": attempt.task.id, "started": attempt.started_at, "finished": finished_at,
             "runtime": runtime, "result": json.loads(result) if result else None}).first()
         if done is None:
-            return None, None
+            return None
         conn.execute(ADD_EVENT, {"job_id": attempt.task.id, "state": SUCCESS, "message": "done",
                                  "worker_id": self.worker, "at": finished_at})
         return _key(attempt), done.tenant_id

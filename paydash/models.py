@@ -27,6 +27,24 @@ class Role(str, enum.Enum):
     READONLY_OPERATOR = "readonly_operator"
 
 
+OPERATOR_ROLES = (Role.OPERATOR.value, Role.READONLY_OPERATOR.value)
+JOB_ACTOR_ROLES = (Role.OPERATOR.value, Role.TENANT_ADMIN.value)
+
+
+class RoleChecks:
+    """What a user's role allows, for the ORM `User` and the signed-in record alike."""
+
+    __slots__ = ()
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role in OPERATOR_ROLES
+
+    @property
+    def can_act_on_jobs(self) -> bool:
+        return self.role in JOB_ACTOR_ROLES
+
+
 class JobState(str, enum.Enum):
     PENDING = "PENDING"
     STARTED = "STARTED"
@@ -65,7 +83,7 @@ class Tenant(db.Model):
     pt_state: Mapped[str | None] = mapped_column(sa.String(40))
 
 
-class User(db.Model):
+class User(RoleChecks, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tenant.id"), index=True)
     email: Mapped[str] = mapped_column(sa.String(254), unique=True)
@@ -76,14 +94,6 @@ class User(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     tenant: Mapped[Tenant | None] = relationship()
-
-    @property
-    def is_operator(self) -> bool:
-        return self.role in (Role.OPERATOR.value, Role.READONLY_OPERATOR.value)
-
-    @property
-    def can_act_on_jobs(self) -> bool:
-        return self.role in (Role.OPERATOR.value, Role.TENANT_ADMIN.value)
 
 
 class Upload(db.Model):

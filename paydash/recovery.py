@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 # it is *now* (say SUCCESS, written meanwhile by a worker) and the conditional transition
 # would then match that state instead of the one that made the job a candidate.
 _SNAPSHOT = (Job.id, Job.state, Job.attempts, Job.max_attempts, Job.enqueued_at,
-             Job.started_at, Job.heartbeat_at, Job.worker_id, Job.tenant_id)
+             Job.started_at, Job.worker_id, Job.tenant_id,
+             Job.last_sign_of_life.label("last_sign_of_life"))
 
 
 @dataclass
@@ -84,7 +85,7 @@ def _expire_leases(now: dt.datetime, lease: float, report: RecoveryReport) -> No
                                     Job.last_sign_of_life < cutoff).limit(5000)
     ).all()
     for job in silent_jobs:
-        silent = int((now - (job.heartbeat_at or job.started_at)).total_seconds())
+        silent = int((now - job.last_sign_of_life).total_seconds())
         _release(job, now, f"worker {job.worker_id} stopped heart-beating {silent} s ago",
                  report, Job.last_sign_of_life < cutoff)
     for job in _jobs_of_dead_local_workers(cutoff):

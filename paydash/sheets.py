@@ -108,11 +108,8 @@ def read_salary_sheet(data: bytes, progress: Progress | None = None,
     turn out to have errors, so what it kept counts only when `report.ok`.
     """
     sheet = SalarySheet(data, progress)
-    if keep is None:
-        for _row in sheet.rows():
-            pass
-    else:
-        for row in sheet.rows():
+    for row in sheet.rows():
+        if keep is not None:
             keep(row)
     return sheet.report
 

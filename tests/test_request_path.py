@@ -68,12 +68,18 @@ def test_a_role_change_in_this_process_applies_at_the_next_request(app, admin_cl
     assert admin_client.get("/admin/users").status_code == 403
 
 
-def test_a_deactivation_by_another_process_applies_within_user_cache_seconds(tmp_path, sqlite_url):
-    app = make_app(base_config(tmp_path, sqlite_url, USER_CACHE_SECONDS=1.5))
+def hr_deactivated_by_another_process(tmp_path, sqlite_url, cache_seconds: float):
+    """An app with this user cache, HR signed in and served once, then deactivated elsewhere."""
+    app = make_app(base_config(tmp_path, sqlite_url, USER_CACHE_SECONDS=cache_seconds))
     people = People(app)
     client = login(app.test_client(), "hr@acme.test")
     assert client.get(DASHBOARD).status_code == 200
     another_process_sets(app, people.hr_a, active=False)
+    return app, client
+
+
+def test_a_deactivation_by_another_process_applies_within_user_cache_seconds(tmp_path, sqlite_url):
+    app, client = hr_deactivated_by_another_process(tmp_path, sqlite_url, 1.5)
     # Until the entry expires this process cannot know: that is the bound the README states.
     assert client.get(DASHBOARD).status_code == 200
     time.sleep(1.6)
@@ -82,11 +88,7 @@ def test_a_deactivation_by_another_process_applies_within_user_cache_seconds(tmp
 
 
 def test_with_user_cache_seconds_zero_every_request_reads_the_user(tmp_path, sqlite_url):
-    app = make_app(base_config(tmp_path, sqlite_url, USER_CACHE_SECONDS=0))
-    people = People(app)
-    client = login(app.test_client(), "hr@acme.test")
-    assert client.get(DASHBOARD).status_code == 200
-    another_process_sets(app, people.hr_a, active=False)
+    app, client = hr_deactivated_by_another_process(tmp_path, sqlite_url, 0)
     assert client.get(DASHBOARD).status_code == 401
     dispose_app(app)
 

@@ -5,6 +5,9 @@ before it, whether that task returned or raised.
 Each test runs in a thread of its own, as a worker does, so the kept context never
 outlives the test.
 """
+import os
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -12,6 +15,7 @@ import sqlalchemy as sa
 from flask import g
 from flask import has_app_context
 from flask.globals import app_ctx
+from conftest import ROOT
 from conftest import base_config
 from conftest import make_app
 
@@ -194,3 +198,26 @@ def test_the_teardown_functions_get_the_tasks_exception(worker_app):
     finally:
         worker_app.teardown_appcontext_funcs.remove(seen.append)
     assert len(seen) == 1 and isinstance(seen[0], KeyError)
+
+
+@pytest.mark.parametrize("argv0", ["/venv/bin/huey_consumer", "python -m huey.bin.huey_consumer"])
+def test_the_consumer_builds_the_app_and_its_mappers_before_forking(tmp_path, argv0):
+    # Run as huey_consumer runs it (the module is imported before any worker starts):
+    # the app must be built and the ORM configured by then, so forked workers share them.
+    # Any other process (web, tests, CLI) builds nothing at import.
+    script = (
+        "import sys; sys.argv = sys.argv[1:]\n"
+        "import huey_app\n"
+        "from paydash.models import Job\n"
+        "import sqlalchemy as sa\n"
+        "print('app' in sys.modules, sa.inspect(Job).configured)\n")
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}",
+           "HUEY_SQLITE_PATH": str(tmp_path / "q.db"), "PYTHONPATH": str(ROOT)}
+    env.pop("REDIS_URL", None)
+
+    def built(*argv) -> str:
+        return subprocess.run([sys.executable, "-c", script, *argv], cwd=ROOT, env=env,
+                              capture_output=True, text=True, check=True).stdout.split("\n")[-2]
+
+    assert built(*argv0.split(), "huey_app.huey") == "True True"
+    assert built("gunicorn", "app:app") == "False False"

@@ -18,16 +18,17 @@ from flask import url_for
 from paydash import accounts
 from paydash.extensions import db
 from paydash.models import Job
+from paydash.models import OPERATOR_ROLES  # noqa: F401  (re-exported for the views)
 from paydash.models import Role
+from paydash.models import RoleChecks
 from paydash.models import Tenant
 from paydash.models import User
 
-OPERATOR_ROLES = (Role.OPERATOR.value, Role.READONLY_OPERATOR.value)
 USER_CACHE_ENTRIES = 1024
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class SignedInUser:
+class SignedInUser(RoleChecks):
     """The signed-in user's own columns, shared between requests and so never bound to a session.
 
     It answers everything views and templates ask of `g.user` as a `User` would.
@@ -39,14 +40,6 @@ class SignedInUser:
     name: str
     role: str
     active: bool = True
-
-    @property
-    def is_operator(self) -> bool:
-        return self.role in OPERATOR_ROLES
-
-    @property
-    def can_act_on_jobs(self) -> bool:
-        return self.role in (Role.OPERATOR.value, Role.TENANT_ADMIN.value)
 
     @property
     def tenant(self) -> Tenant | None:
@@ -209,7 +202,7 @@ def may_open(endpoint: str) -> bool:
 
 def is_operator(user: User | SignedInUser | None = None) -> bool:
     user = user or g.user
-    return user is not None and user.role in OPERATOR_ROLES
+    return user is not None and user.is_operator
 
 
 def tenant_filter(stmt: sa.Select, model) -> sa.Select:

@@ -3,7 +3,6 @@ import calendar
 import datetime as dt
 import logging
 import math
-from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import Blueprint
