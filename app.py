@@ -17,7 +17,7 @@ from paydash.config import is_consumer
 from paydash.extensions import csrf
 from paydash.extensions import db
 from paydash.extensions import migrate
-from paydash.queue import configure_huey
+from paydash.ledger.queue import configure_huey
 from paydash.web import admin
 from paydash.web import api
 from paydash.web import auth

@@ -16,15 +16,15 @@ from huey.api import PeriodicTask
 from huey.exceptions import CancelExecution
 from sqlalchemy.orm import configure_mappers
 
-from paydash import jobs
-from paydash import ledger_writer
-from paydash import recovery
-from paydash import workers
+from paydash.ledger import jobs
+from paydash.ledger import writer
+from paydash.ledger import recovery
+from paydash.ledger import workers
 from paydash.config import Config
 from paydash.config import is_consumer
 from paydash.extensions import db
-from paydash.queue import backend_name
-from paydash.queue import make_huey
+from paydash.ledger.queue import backend_name
+from paydash.ledger.queue import make_huey
 
 logger = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ def _on_startup():
 @huey.on_shutdown()
 @in_app_context
 def _on_shutdown():
-    ledger_writer.stop()
+    writer.stop()
     workers.mark_stopped()
 
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/dashboard_bench.py [--database sqlite|postgresql|both]
 
-1. Loads the payroll (paydash.demo's generator, Core bulk insert) and aggregates every month.
+1. Loads the payroll (paydash.services.demo's generator, Core bulk insert) and aggregates every month.
 2. Latency: 1,000 requests per query through Flask's test client; prints p50 / p99
    (target p99 <= 25 ms), with the summary cache (repeated views) and without it
    (`DASHBOARD_CACHE_SECONDS=0`: what the first view after a sync or cleanup costs).
@@ -41,8 +41,8 @@ os.environ.pop("REDIS_URL", None)
 import sqlalchemy as sa  # noqa: E402
 
 from paydash import accounts  # noqa: E402
-from paydash import charts  # noqa: E402
-from paydash import demo  # noqa: E402
+from paydash.charts import aggregation  # noqa: E402
+from paydash.services import demo  # noqa: E402
 from paydash.extensions import db  # noqa: E402
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -103,7 +103,7 @@ def load(app, employees: int, months: int) -> tuple[int, int]:
         sync_times = []
         for index in range(last - months + 1, last + 1):
             t0 = time.perf_counter()
-            charts.sync_chart_data(tenant.id, *divmod_month(index), "excel")
+            aggregation.sync_chart_data(tenant.id, *divmod_month(index), "excel")
             sync_times.append(time.perf_counter() - t0)
         print(f"  loaded {len(rows):,} salary rows in {inserted - started:.1f} s; chart sync per month: "
               f"median {statistics.median(sync_times) * 1000:.0f} ms, max {max(sync_times) * 1000:.0f} ms")

@@ -37,7 +37,7 @@ for name in ("DATABASE_URL", "REDIS_URL"):
     os.environ.pop(name, None)
 
 from app import create_app  # noqa: E402
-from paydash import jobs  # noqa: E402
+from paydash.ledger import jobs  # noqa: E402
 from paydash.extensions import db  # noqa: E402
 from paydash.models import Job  # noqa: E402
 from paydash.models import JobState  # noqa: E402

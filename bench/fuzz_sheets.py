@@ -33,9 +33,9 @@ from hostile_files import HEADERS  # noqa: E402
 from hostile_files import NS  # noqa: E402
 from hostile_files import col_letter  # noqa: E402
 from hostile_files import package  # noqa: E402
-from paydash.filecheck import FileRejected  # noqa: E402
-from paydash.filecheck import check_upload  # noqa: E402
-from paydash.sheets import read_salary_sheet  # noqa: E402
+from paydash.sheets.filecheck import FileRejected  # noqa: E402
+from paydash.sheets.filecheck import check_upload  # noqa: E402
+from paydash.sheets.salary_sheet import read_salary_sheet  # noqa: E402
 
 MAX_BYTES = 10 * 1024 * 1024
 HEADER_POOL = HEADERS + ["Emp Code", "Employee Name", "Basic", "HRA", "Gross", "PF", "ESI",

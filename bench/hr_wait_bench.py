@@ -31,7 +31,7 @@ import sqlalchemy as sa  # noqa: E402
 from openpyxl import Workbook  # noqa: E402
 
 from paydash import accounts  # noqa: E402
-from paydash import imports  # noqa: E402
+from paydash.services import imports  # noqa: E402
 from paydash.extensions import db  # noqa: E402
 from paydash.models import Job  # noqa: E402
 

@@ -36,7 +36,7 @@ import sqlalchemy as sa  # noqa: E402
 
 import sheet_builders  # noqa: E402
 from paydash import accounts  # noqa: E402
-from paydash import imports  # noqa: E402
+from paydash.services import imports  # noqa: E402
 from paydash.extensions import db  # noqa: E402
 from paydash.models import Job  # noqa: E402
 from paydash.models import Upload  # noqa: E402

@@ -107,20 +107,20 @@ def p95(values: list[float]) -> float:
 
 def breakdown(app, n: int = 30) -> None:
     """Median ms of each part of the operator's overview, called directly (no HTTP)."""
-    from paydash import jobrollups  # noqa: PLC0415
-    from paydash import jobstats  # noqa: PLC0415
+    from paydash.ledger import rollups  # noqa: PLC0415
+    from paydash.ledger import stats  # noqa: PLC0415
     from paydash.models import utcnow  # noqa: PLC0415
-    from paydash.queue import registered_task_names  # noqa: PLC0415
+    from paydash.ledger.queue import registered_task_names  # noqa: PLC0415
     with app.app_context():
         huey = app.extensions["huey"]
         names = registered_task_names(huey)
         parts = {
-            "queue figures": lambda: jobstats.queue_figures(None, utcnow()),
-            "throughput (rollup + live)": lambda: jobrollups.throughput(None, utcnow()),
-            "run time percentiles": lambda: jobstats.runtime_percentiles(None, names, utcnow()),
-            "health": lambda: jobstats.health(huey, 60, utcnow()),
-            "running jobs": lambda: [jobstats.job_view(j, utcnow(), 60)
-                                     for j in jobstats.running_jobs(jobstats.everything)],
+            "queue figures": lambda: stats.queue_figures(None, utcnow()),
+            "throughput (rollup + live)": lambda: rollups.throughput(None, utcnow()),
+            "run time percentiles": lambda: stats.runtime_percentiles(None, names, utcnow()),
+            "health": lambda: stats.health(huey, 60, utcnow()),
+            "running jobs": lambda: [stats.job_view(j, utcnow(), 60)
+                                     for j in stats.running_jobs(stats.everything)],
         }
         print("\noverview parts, operator (median ms)")
         for label, fn in parts.items():

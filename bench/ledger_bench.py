@@ -127,13 +127,13 @@ def ledger_app():
 
 def bench_ledger(app, n: int, workers: int, worker_type: str, logs: pathlib.Path,
                  durable: bool = False) -> Timing:
-    from paydash import jobs  # noqa: PLC0415
+    from paydash.ledger import jobs  # noqa: PLC0415
     from paydash.extensions import db  # noqa: PLC0415
     from paydash.models import Job  # noqa: PLC0415
     from paydash.models import JobState  # noqa: PLC0415
     name = f"bench_ledger_{RUN}_{worker_type}_{uuid.uuid4().hex[:6]}"
     app.config["HUEY_NAME"] = name
-    from paydash.queue import configure_huey  # noqa: PLC0415
+    from paydash.ledger.queue import configure_huey  # noqa: PLC0415
     configure_huey(app.extensions["huey"], app.config)
     with app.app_context():
         created = [jobs.create_job("noop", args=(0, durable)) for _ in range(n)]

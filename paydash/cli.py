@@ -8,18 +8,18 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from paydash import accounts
-from paydash import jobs
-from paydash import jobstats
+from paydash.ledger import jobs
+from paydash.ledger import stats
 from paydash.extensions import db
 from paydash.models import Job
 from paydash.models import JobState
 from paydash.models import Tenant
 from paydash.models import Worker
 from paydash.models import utcnow
-from paydash.queue import backend_name
-from paydash.queue import broker_reachable
-from paydash.queue import periodic_task_classes
-from paydash.schedule import periodic_schedules
+from paydash.ledger.queue import backend_name
+from paydash.ledger.queue import broker_reachable
+from paydash.ledger.queue import periodic_task_classes
+from paydash.ledger.schedule import periodic_schedules
 
 
 def init_app(app) -> None:
@@ -80,7 +80,7 @@ def create_user_command(email, password, role, tenant_slug, name):
 @click.option("--months", default=12, show_default=True)
 def seed_demo_command(employees, months):
     """Create the demo tenant, its logins and months of realistic payroll (idempotent)."""
-    from paydash import demo  # noqa: PLC0415  (demo data is only needed by this command)
+    from paydash.services import demo  # noqa: PLC0415  (demo data is only needed by this command)
     info = demo.seed_demo(employees=employees, months=months)
     click.echo(json.dumps(info, indent=2, default=str))
 
@@ -93,11 +93,11 @@ def seed_demo_command(employees, months):
 @click.option("--source", default="excel", type=click.Choice(["excel", "frontend"]))
 def sync_chart_command(tenant_slug, year, month, source):
     """Enqueue a chart sync for a tenant and month and print its job id."""
-    from paydash import charts  # noqa: PLC0415
+    from paydash.charts import aggregation  # noqa: PLC0415
     tenant = db.session.scalar(sa.select(Tenant).where(Tenant.slug == tenant_slug))
     if tenant is None:
         raise click.ClickException(f"No tenant '{tenant_slug}'.")
-    job = charts.request_sync(tenant.id, year, month, source, requested_by_id=None)
+    job = aggregation.request_sync(tenant.id, year, month, source, requested_by_id=None)
     click.echo(job.id)
 
 
@@ -120,7 +120,7 @@ def periodic_command():
     now = utcnow()
     for task_class in periodic_task_classes(huey):
         schedule = _schedule_of(task_class)
-        if schedule is None:  # Declared with a crontab of its own, not a paydash.schedule.
+        if schedule is None:  # Declared with a crontab of its own, not a paydash.ledger.schedule.
             click.echo(f"{task_class.__name__:28} {'custom':32} next: -")
             continue
         nxt = schedule.next_run(now)
@@ -128,7 +128,7 @@ def periodic_command():
 
 
 def _schedule_of(task_class):
-    """The paydash.schedule.Schedule a periodic task was declared with."""
+    """The paydash.ledger.schedule.Schedule a periodic task was declared with."""
     return periodic_schedules(current_app.config["CLEANUP_TIMEZONE"]).get(task_class.__name__)
 
 
@@ -158,7 +158,7 @@ def doctor_command():
         ok &= bool(alive)
         click.echo(f"workers   {'ok  ' if alive else 'FAIL'}   {len(alive)} alive"
                    + "".join(f"\n          {w.id} ({w.worker_type} x{w.concurrency})" for w in alive))
-        figures = jobstats.queue_figures(None, utcnow())  # The job dashboard's own figures.
+        figures = stats.queue_figures(None, utcnow())  # The job dashboard's own figures.
         click.echo("queues    " + ", ".join(f"{q}: {n} pending" for q, n in figures["pending"].items())
                    + f"; scheduled {figures['scheduled']}, retrying {figures['retrying']}, "
                    f"running {figures['running']}, oldest pending {figures['oldest_pending_seconds']:.0f} s")

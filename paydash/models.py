@@ -310,7 +310,7 @@ class Worker(db.Model):
 class JobHourStat(db.Model):
     """Finished jobs per closed hour, tenant, task and state: the dashboard's 7-day rollup.
 
-    Filled lazily by `paydash.jobrollups` for hours closed a little while ago; a row with an
+    Filled lazily by `paydash.ledger.rollups` for hours closed a little while ago; a row with an
     empty task name marks an hour as rolled up (hours with no jobs still get one).
     `tenant_key` is 0 for jobs without a tenant (NULLs never collide in a unique key) and
     -1 for the all-tenant total, so an operator's week is read from 336 rows at most.

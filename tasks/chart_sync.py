@@ -1,12 +1,12 @@
 """Chart data sync: 3 retries, 60 s apart, 30 minute limit (all from configuration)."""
 from huey_app import task
-from paydash import charts
+from paydash.charts import aggregation
 from paydash.config import Config
-from paydash.queue import PRIORITIES
+from paydash.ledger.queue import PRIORITIES
 
 
 @task(retries=Config.CHART_SYNC_RETRIES, retry_delay=Config.CHART_SYNC_RETRY_DELAY,
       timeout=Config.CHART_SYNC_TIMEOUT, priority=PRIORITIES["chart_sync"])
 def sync_chart_data_batch(tenant_id: int, year: int, month: int, source: str) -> dict:
     """Aggregate one tenant-period's salary rows into ChartAggregatedData (idempotent)."""
-    return charts.sync_chart_data(tenant_id, year, month, source)
+    return aggregation.sync_chart_data(tenant_id, year, month, source)

@@ -13,12 +13,12 @@ import time
 import sqlalchemy as sa
 
 from huey_app import task
-from paydash import jobs
+from paydash.ledger import jobs
 from paydash.extensions import db
 from paydash.extensions import upsert_insert
 from paydash.models import Job
 from paydash.models import utcnow
-from paydash.queue import PRIORITIES
+from paydash.ledger.queue import PRIORITIES
 
 logger = logging.getLogger(__name__)
 

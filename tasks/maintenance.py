@@ -1,11 +1,11 @@
 """Periodic maintenance: the minute recovery pass and the weekly chart-data cleanup."""
 from huey_app import periodic_task
-from paydash import charts
-from paydash import recovery
-from paydash import retention
+from paydash.charts import aggregation
+from paydash.ledger import recovery
+from paydash.ledger import retention
 from paydash.config import Config
-from paydash.queue import PRIORITIES
-from paydash.schedule import periodic_schedules
+from paydash.ledger.queue import PRIORITIES
+from paydash.ledger.schedule import periodic_schedules
 
 SCHEDULES = periodic_schedules(Config.CLEANUP_TIMEZONE)
 
@@ -19,7 +19,7 @@ def recover_lost_jobs() -> dict:
 @periodic_task(SCHEDULES["cleanup_old_chart_data"], priority=PRIORITIES["maintenance"], timeout=Config.CHART_SYNC_TIMEOUT)
 def cleanup_old_chart_data() -> dict:
     """Delete chart data not refreshed for CHART_DATA_RETENTION_DAYS (periods re-sync on demand)."""
-    return charts.cleanup_old_chart_data()
+    return aggregation.cleanup_old_chart_data()
 
 
 @periodic_task(SCHEDULES["prune_history"], priority=PRIORITIES["maintenance"])

@@ -175,7 +175,7 @@ def no_attempt_left_over():
     `checkpoint`, which would then stop with LeaseLost.
     """
     yield
-    from paydash.job_attempt import _local  # noqa: PLC0415
+    from paydash.ledger.attempt import _local  # noqa: PLC0415
     _local.task = None
 
 

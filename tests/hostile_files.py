@@ -30,7 +30,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 # col_letter stays importable from here (test_huge_shapes, bench/fuzz_sheets use it).
-from paydash.sheet_headers import column_letter as col_letter  # noqa: E402
+from paydash.sheets.headers import column_letter as col_letter  # noqa: E402
 
 CT_MAIN = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
 CT_MACRO = "application/vnd.ms-excel.sheet.macroEnabled.main+xml"

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import openpyxl
 
-from paydash.sheet_headers import column_letter
+from paydash.sheets.headers import column_letter
 
 TEMPLATE_HEADERS = [
     "Employee ID", "NAME", "SALARY", "ABSENT", "DAYS", "SL W/O OT", "OT", "HOUR RS", "CHARGES",

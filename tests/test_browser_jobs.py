@@ -14,7 +14,7 @@ from conftest import People
 from conftest import base_config
 from conftest import make_app
 from conftest import wait_for
-from paydash import jobs
+from paydash.ledger import jobs
 from paydash.extensions import db
 from paydash.models import Job
 from paydash.models import JobState

@@ -9,7 +9,7 @@ from conftest import base_config
 from conftest import make_app
 
 from paydash import accounts
-from paydash import charts
+from paydash.charts import aggregation
 from paydash.extensions import db
 from paydash.models import ChartAggregatedData
 from paydash.models import Job
@@ -75,8 +75,8 @@ def snapshot(tenant_id: int) -> list[tuple]:
 
 def test_department_totals_equal_the_sum_of_the_rows_to_the_paisa(chart_app):
     rows = add_rows(chart_app.tenant_id, 2026, 3, many_people(250, ("Sales", "Stores", "Accounts")))
-    charts.sync_chart_data(chart_app.tenant_id, 2026, 3, "excel")
-    for dept in chart_rows(chart_app.tenant_id, charts.DEPT):
+    aggregation.sync_chart_data(chart_app.tenant_id, 2026, 3, "excel")
+    for dept in chart_rows(chart_app.tenant_id, aggregation.DEPT):
         mine = [r for r in rows if r["department"] == dept.department]
         assert dept.headcount == len(mine)
         for measure in MEASURES:
@@ -86,16 +86,16 @@ def test_department_totals_equal_the_sum_of_the_rows_to_the_paisa(chart_app):
 def test_salary_bands_count_each_employee_once_by_net_pay(chart_app):
     nets = ["9999.99", "10000.00", "19999.99", "20000", "35000", "50000", "99999.99", "100000", "250000"]
     add_rows(chart_app.tenant_id, 2026, 3, [(f"B{i}", "Sales", Decimal(n)) for i, n in enumerate(nets)])
-    charts.sync_chart_data(chart_app.tenant_id, 2026, 3, "excel")
-    counts = {r.bucket: r.headcount for r in chart_rows(chart_app.tenant_id, charts.BAND)}
+    aggregation.sync_chart_data(chart_app.tenant_id, 2026, 3, "excel")
+    counts = {r.bucket: r.headcount for r in chart_rows(chart_app.tenant_id, aggregation.BAND)}
     assert counts == {"b1": 1, "b2": 2, "b3": 1, "b4": 1, "b5": 2, "b6": 2}
 
 
 def test_top_earners_are_the_ten_best_paid_by_net_per_department_and_overall(chart_app):
     rows = add_rows(chart_app.tenant_id, 2026, 3, many_people(60, ("Sales", "Stores")))
-    charts.sync_chart_data(chart_app.tenant_id, 2026, 3, "excel")
-    top = chart_rows(chart_app.tenant_id, charts.TOP)
-    for department in ("Sales", "Stores", charts.ALL_DEPARTMENTS):
+    aggregation.sync_chart_data(chart_app.tenant_id, 2026, 3, "excel")
+    top = chart_rows(chart_app.tenant_id, aggregation.TOP)
+    for department in ("Sales", "Stores", aggregation.ALL_DEPARTMENTS):
         pool = [r for r in rows if department in ("", r["department"])]
         expected = [r["employee_name"] for r in sorted(pool, key=lambda r: -r["net"])[:10]]
         ranked = sorted((r for r in top if r.department == department), key=lambda r: r.bucket)
@@ -105,9 +105,9 @@ def test_top_earners_are_the_ten_best_paid_by_net_per_department_and_overall(cha
 
 def test_running_the_sync_twice_leaves_the_same_rows(chart_app):
     add_rows(chart_app.tenant_id, 2026, 3, many_people(40, ("Sales", "Stores")))
-    first = charts.sync_chart_data(chart_app.tenant_id, 2026, 3, "excel")
+    first = aggregation.sync_chart_data(chart_app.tenant_id, 2026, 3, "excel")
     before = snapshot(chart_app.tenant_id)
-    second = charts.sync_chart_data(chart_app.tenant_id, 2026, 3, "excel")
+    second = aggregation.sync_chart_data(chart_app.tenant_id, 2026, 3, "excel")
     assert snapshot(chart_app.tenant_id) == before
     assert first == second
     assert second["rows_deleted"] == 0
@@ -116,25 +116,25 @@ def test_running_the_sync_twice_leaves_the_same_rows(chart_app):
 def test_a_reupload_without_a_department_removes_that_departments_chart_rows(chart_app):
     tenant = chart_app.tenant_id
     add_rows(tenant, 2026, 3, many_people(30, ("Sales", "Stores")))
-    charts.sync_chart_data(tenant, 2026, 3, "excel")
+    aggregation.sync_chart_data(tenant, 2026, 3, "excel")
     db.session.execute(sa.update(SalaryRow).where(SalaryRow.department == "Stores").values(department="Sales"))
     db.session.commit()
-    result = charts.sync_chart_data(tenant, 2026, 3, "excel")
-    assert {r.department for r in chart_rows(tenant)} == {"Sales", charts.ALL_DEPARTMENTS}
+    result = aggregation.sync_chart_data(tenant, 2026, 3, "excel")
+    assert {r.department for r in chart_rows(tenant)} == {"Sales", aggregation.ALL_DEPARTMENTS}
     assert result["rows_deleted"] > 0
 
 
 def test_a_period_without_salary_rows_keeps_other_periods_chart_rows(chart_app):
     tenant = chart_app.tenant_id
     add_rows(tenant, 2026, 2, many_people(5, ("Sales",)))
-    charts.sync_chart_data(tenant, 2026, 2, "excel")
-    charts.sync_chart_data(tenant, 2026, 3, "excel")
+    aggregation.sync_chart_data(tenant, 2026, 2, "excel")
+    aggregation.sync_chart_data(tenant, 2026, 3, "excel")
     assert {(r.year, r.month) for r in chart_rows(tenant)} == {(2026, 2)}
 
 
 def test_sync_summary_reports_rows_departments_and_headcount(chart_app):
     add_rows(chart_app.tenant_id, 2026, 3, many_people(12, ("Sales", "Stores", "Accounts")))
-    summary = charts.sync_chart_data(chart_app.tenant_id, 2026, 3, "frontend")
+    summary = aggregation.sync_chart_data(chart_app.tenant_id, 2026, 3, "frontend")
     assert summary["headcount"] == 12
     assert summary["departments"] == 3
     assert summary["rows_written"] == len(chart_rows(chart_app.tenant_id))
@@ -142,22 +142,22 @@ def test_sync_summary_reports_rows_departments_and_headcount(chart_app):
 
 
 def test_sync_for_a_tenant_that_does_not_exist_fails_with_a_clear_error(app):
-    with app.app_context(), pytest.raises(charts.UnknownTenant, match="No tenant with id 999"):
-        charts.sync_chart_data(999, 2026, 3, "excel")
+    with app.app_context(), pytest.raises(aggregation.UnknownTenant, match="No tenant with id 999"):
+        aggregation.sync_chart_data(999, 2026, 3, "excel")
 
 
 def test_requested_sync_runs_as_a_job_and_records_its_summary(app):
     with app.app_context():
         tenant = accounts.create_tenant("Acme Traders", "acme").id
         add_rows(tenant, 2026, 3, many_people(8, ("Sales",)))
-        job = charts.request_sync(tenant, 2026, 3, "excel", requested_by_id=None)
+        job = aggregation.request_sync(tenant, 2026, 3, "excel", requested_by_id=None)
         job = db.session.get(Job, job.id)
         assert (job.state, job.result["headcount"], job.queue) == ("SUCCESS", 8, "chart_sync")
 
 
 def test_requested_sync_for_a_missing_tenant_ends_as_a_failed_job(app):
     with app.app_context():
-        job_id = charts.request_sync(4242, 2026, 3, "excel", requested_by_id=None).id
+        job_id = aggregation.request_sync(4242, 2026, 3, "excel", requested_by_id=None).id
         job = db.session.get(Job, job_id)
         assert job.state in ("FAILURE", "RETRY")
         assert "No tenant with id 4242" in job.error
@@ -168,12 +168,12 @@ def test_cleanup_deletes_only_chart_rows_older_than_the_retention(app):
         tenant = accounts.create_tenant("Acme Traders", "acme").id
         for month in (2, 3):
             add_rows(tenant, 2026, month, many_people(5, ("Sales",)))
-            charts.sync_chart_data(tenant, 2026, month, "excel")
+            aggregation.sync_chart_data(tenant, 2026, month, "excel")
         old = utcnow() - dt.timedelta(days=91)
         db.session.execute(sa.update(ChartAggregatedData).where(ChartAggregatedData.month == 2)
                            .values(refreshed_at=old))
         db.session.commit()
-        result = charts.cleanup_old_chart_data()
+        result = aggregation.cleanup_old_chart_data()
         assert result["deleted"] > 0
         assert {r.month for r in chart_rows(tenant)} == {3}
 
@@ -183,6 +183,6 @@ def test_cleanup_reads_the_retention_from_configuration(app):
     with app.app_context():
         tenant = accounts.create_tenant("Acme Traders", "acme").id
         add_rows(tenant, 2026, 3, many_people(5, ("Sales",)))
-        charts.sync_chart_data(tenant, 2026, 3, "excel")
-        charts.cleanup_old_chart_data(now=utcnow() + dt.timedelta(days=6))
+        aggregation.sync_chart_data(tenant, 2026, 3, "excel")
+        aggregation.cleanup_old_chart_data(now=utcnow() + dt.timedelta(days=6))
         assert chart_rows(tenant) == []

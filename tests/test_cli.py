@@ -100,8 +100,8 @@ def test_queued_chart_sync_for_missing_tenant_fails_in_the_ledger(queued_app, qu
     """The queue check end to end: a real consumer picks the job up and the ledger records it."""
     queued_app.config.update(CHART_SYNC_RETRIES=0)
     with queued_app.app_context():
-        from paydash import charts
-        job = charts.request_sync(999, 2026, 1, "excel", requested_by_id=None)
+        from paydash.charts import aggregation
+        job = aggregation.request_sync(999, 2026, 1, "excel", requested_by_id=None)
         job_id = job.id
     start_consumer(queued_app, workers=1)
 

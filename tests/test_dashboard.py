@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import login
 
-from paydash import charts
+from paydash.charts import aggregation
 from paydash.extensions import db
 from paydash.models import ChartAggregatedData
 from paydash.models import ChartVersion
@@ -28,7 +28,7 @@ def store_month(tenant_id: int, year: int, month: int, people: dict[str, tuple[s
     db.session.execute(sa.insert(SalaryRow.__table__), rows)
     db.session.commit()
     if sync:
-        charts.sync_chart_data(tenant_id, year, month, "excel")
+        aggregation.sync_chart_data(tenant_id, year, month, "excel")
 
 
 @pytest.fixture
@@ -135,7 +135,7 @@ def test_dashboard_page_embeds_the_summary_for_its_charts(hr_client, acme_half_y
     embedded = re.search(r'<script type="application/json" id="dashboard-data">(.*?)</script>', page, re.S)
     data = json.loads(embedded.group(1))
     assert kpi(data, "headcount")["value"] == 3
-    assert 'src="/static/js/charts.js"' in page and 'id="chart-trend"' in page
+    assert 'src="/static/js/aggregation.js"' in page and 'id="chart-trend"' in page
 
 
 def test_dashboard_page_has_no_inline_script_or_style(hr_client, acme_half_year):
@@ -176,7 +176,7 @@ def test_a_chart_cleaned_up_by_retention_comes_back_on_the_next_visit(app, hr_cl
     with app.app_context():
         db.session.execute(sa.update(ChartAggregatedData).values(refreshed_at=utcnow() - dt.timedelta(days=100)))
         db.session.commit()
-        assert charts.cleanup_old_chart_data()["deleted"] > 0
+        assert aggregation.cleanup_old_chart_data()["deleted"] > 0
     after = summary(hr_client, "?from=2026-04&to=2026-06")
     assert after["kpis"] == before["kpis"]
     assert after["refreshing"] == []
@@ -194,7 +194,7 @@ def test_a_sync_bumps_only_its_tenants_chart_version(app, acme_half_year):
         before = version_of(acme_half_year.tenant_a)
         store_month(acme_half_year.tenant_b, 2026, 6, {"Bala": ("Paint", "21000")})
         assert version_of(acme_half_year.tenant_a) == before
-        charts.sync_chart_data(acme_half_year.tenant_a, 2026, 6, "excel")
+        aggregation.sync_chart_data(acme_half_year.tenant_a, 2026, 6, "excel")
         assert version_of(acme_half_year.tenant_a) == before + 1
 
 
@@ -206,7 +206,7 @@ def test_a_cleanup_bumps_the_version_of_each_tenant_it_deleted_from(app, acme_ha
                            .where(ChartAggregatedData.tenant_id == acme_half_year.tenant_a)
                            .values(refreshed_at=utcnow() - dt.timedelta(days=100)))
         db.session.commit()
-        charts.cleanup_old_chart_data()
+        aggregation.cleanup_old_chart_data()
         assert (version_of(acme_half_year.tenant_a), version_of(acme_half_year.tenant_b)) == (a + 1, b)
 
 
@@ -217,7 +217,7 @@ def test_a_summary_is_reused_until_the_chart_version_moves(app, hr_client, acme_
         db.session.execute(sa.update(ChartAggregatedData).values(headcount=99))
         db.session.commit()
         assert kpi(summary(hr_client, "?from=2026-06&to=2026-06"), "headcount") == kpi(first, "headcount")
-        charts.bump_chart_version([acme_half_year.tenant_a])
+        aggregation.bump_chart_version([acme_half_year.tenant_a])
         db.session.commit()
     assert kpi(summary(hr_client, "?from=2026-06&to=2026-06"), "headcount")["value"] > 3
 
@@ -240,7 +240,7 @@ def test_a_cleanup_after_a_cached_answer_is_not_served_stale(app, hr_client, acm
         db.session.execute(sa.update(ChartAggregatedData).where(ChartAggregatedData.month == 6)
                            .values(refreshed_at=utcnow() - dt.timedelta(days=100)))
         db.session.commit()
-        charts.cleanup_old_chart_data()
+        aggregation.cleanup_old_chart_data()
     data = summary(hr_client, "?from=2026-06&to=2026-06")
     assert data["has_data"] is False
     assert kpi(data, "headcount")["value"] == 0

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import login
 
-from paydash import demo
+from paydash.services import demo
 from paydash.extensions import db
 from paydash.models import ChartAggregatedData
 from paydash.models import SalaryRow

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from openpyxl import Workbook
 
 from conftest import login
-from paydash import employees
+from paydash.payroll import employees
 from paydash.extensions import db
 from paydash.models import Employee
 from paydash.models import SalaryRow

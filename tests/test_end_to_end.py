@@ -14,7 +14,7 @@ from conftest import base_config
 from conftest import make_app
 from conftest import People
 from conftest import wait_for
-from paydash import imports
+from paydash.services import imports
 from paydash.extensions import db
 from paydash.models import ChartAggregatedData
 from paydash.models import Job

@@ -4,8 +4,8 @@ import io
 import pytest
 from openpyxl import load_workbook
 
-from paydash import exports
-from paydash.exports import safe_cell
+from paydash.sheets import exports
+from paydash.sheets.exports import safe_cell
 
 DANGEROUS = ["=1+1", "+SUM(A1:A9)", "-2+3", "@SUM(A1)", "\t=1+1", "\r=1+1",
              "=HYPERLINK(\"http://evil.test\",\"click\")", "=cmd|' /C calc'!A0"]

@@ -8,8 +8,8 @@ import openpyxl
 import pytest
 
 import sheet_builders as sb
-from paydash.filecheck import FileRejected
-from paydash.filecheck import check_upload
+from paydash.sheets.filecheck import FileRejected
+from paydash.sheets.filecheck import check_upload
 
 LIMIT = 10 * 1024 * 1024
 OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"

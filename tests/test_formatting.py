@@ -142,7 +142,7 @@ def test_the_server_and_the_browser_group_numbers_alike(app):
 
 def test_rupee_figures_and_sheet_messages_are_grouped_the_same_way():
     # Uploads' ₹ figures and the sheet checker's messages use the one formatter.
-    from paydash.sheet_values import grouped
+    from paydash.sheets.values import grouped
     from paydash.web.uploads import money
     assert money(Decimal("1234567.891")) == "₹12,34,567.89"
     assert money(-100000) == "-₹1,00,000.00"

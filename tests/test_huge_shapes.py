@@ -31,8 +31,8 @@ import json, resource, sys, time
 sys.path.insert(0, sys.argv[2])
 # A runaway allocation fails fast instead of taking the machine down with it.
 resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
-from paydash.filecheck import FileRejected, check_upload
-from paydash.sheets import read_salary_sheet
+from paydash.sheets.filecheck import FileRejected, check_upload
+from paydash.sheets.salary_sheet import read_salary_sheet
 def peak_rss_mb():
     # VmHWM belongs to this process's own address space; getrusage's ru_maxrss would
     # carry over the high-water mark of the (large) pytest process across fork and exec.

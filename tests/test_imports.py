@@ -8,9 +8,9 @@ import sheet_builders as sb
 from conftest import People
 from conftest import base_config
 from conftest import make_app
-from paydash import imports
+from paydash.services import imports
 from paydash.extensions import db
-from paydash.filecheck import FileRejected
+from paydash.sheets.filecheck import FileRejected
 from paydash.models import Job
 from paydash.models import SalaryRow
 from paydash.models import Upload

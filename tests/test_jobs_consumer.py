@@ -9,7 +9,7 @@ from conftest import login
 from conftest import make_app
 from conftest import wait_for
 
-from paydash import jobs
+from paydash.ledger import jobs
 from paydash.extensions import db
 from paydash.models import Job
 from paydash.models import JobEvent

@@ -11,9 +11,9 @@ from conftest import make_app
 from prometheus_client.parser import text_string_to_metric_families
 
 import huey_app
-from paydash import jobs
-from paydash import jobstats
-from paydash import retention
+from paydash.ledger import jobs
+from paydash.ledger import stats
+from paydash.ledger import retention
 from paydash.extensions import db
 from paydash.models import AuditLog
 from paydash.models import Job
@@ -22,8 +22,8 @@ from paydash.models import JobState
 from paydash.models import PausedTask
 from paydash.models import Worker
 from paydash.models import utcnow
-from paydash.queue import queued_task_ids
-from paydash.queue import task_wrapper
+from paydash.ledger.queue import queued_task_ids
+from paydash.ledger.queue import task_wrapper
 
 
 @pytest.fixture
@@ -459,7 +459,7 @@ def test_overview_series_equal_a_direct_count_of_the_ledger(queued_app, busy_led
     people, now = busy_ledger
     tenant_id = None if who == "operator" else people.tenant_a
     with queued_app.app_context():
-        data = jobstats.overview(tenant_id, ["noop"], now)
+        data = stats.overview(tenant_id, ["noop"], now)
         for series, step in (("per_hour", dt.timedelta(hours=1)), ("per_minute", dt.timedelta(minutes=1))):
             for point in data[series]:
                 start = dt.datetime.fromisoformat(point["at"].rstrip("Z"))
@@ -473,8 +473,8 @@ def test_overview_series_equal_a_direct_count_of_the_ledger(queued_app, busy_led
 def test_overview_queue_figures_equal_a_direct_count(queued_app, busy_ledger):
     people, now = busy_ledger
     with queued_app.app_context():
-        everyone = jobstats.queue_figures(None, now)
-        acme = jobstats.queue_figures(people.tenant_a, now)
+        everyone = stats.queue_figures(None, now)
+        acme = stats.queue_figures(people.tenant_a, now)
     def figures(f):
         return f["pending_total"], f["scheduled"], f["retrying"], f["running"]
     assert figures(everyone) == (2, 2, 1, 1)

@@ -12,9 +12,9 @@ from conftest import free_port
 from conftest import make_app
 
 import huey_app
-from paydash import jobs
-from paydash import recovery
-from paydash import workers
+from paydash.ledger import jobs
+from paydash.ledger import recovery
+from paydash.ledger import workers
 from paydash.extensions import db
 from paydash.models import Job
 from paydash.models import JobEvent
@@ -22,8 +22,8 @@ from paydash.models import JobState
 from paydash.models import PausedTask
 from paydash.models import Worker
 from paydash.models import utcnow
-from paydash.queue import queued_task_ids
-from paydash.queue import task_wrapper
+from paydash.ledger.queue import queued_task_ids
+from paydash.ledger.queue import task_wrapper
 
 
 @pytest.fixture

@@ -16,17 +16,17 @@ from conftest import make_app
 from conftest import wait_for
 
 import huey_app
-from paydash import jobs
-from paydash import ledger_writer
-from paydash import recovery
+from paydash.ledger import jobs
+from paydash.ledger import writer as ledger_writer
+from paydash.ledger import recovery
 from paydash.extensions import db
 from paydash.models import Job
 from paydash.models import JobEvent
 from paydash.models import JobState
 from paydash.models import PausedTask
 from paydash.models import utcnow
-from paydash.queue import queued_task_ids
-from paydash.queue import task_wrapper
+from paydash.ledger.queue import queued_task_ids
+from paydash.ledger.queue import task_wrapper
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -444,7 +444,7 @@ def test_every_upload_task_writes_its_claim_before_its_effect(writer):
     from conftest import People  # noqa: PLC0415
     from hostile_files import valid_xlsx  # noqa: PLC0415
 
-    from paydash import imports  # noqa: PLC0415
+    from paydash.services import imports  # noqa: PLC0415
     from paydash.models import Upload  # noqa: PLC0415
     people = People(current_app._get_current_object())
     upload = imports.receive_upload(people.tenant_a, people.hr_a, "oct.xlsx", valid_xlsx(), 2024, 10)

@@ -18,15 +18,15 @@ from conftest import make_app
 from conftest import wait_for
 
 import huey_app
-from paydash import jobs
-from paydash import recovery
+from paydash.ledger import jobs
+from paydash.ledger import recovery
 from paydash.extensions import db
 from paydash.models import Job
 from paydash.models import JobEvent
 from paydash.models import JobState
 from paydash.models import Worker
-from paydash.queue import queued_task_ids
-from paydash.queue import task_wrapper
+from paydash.ledger.queue import queued_task_ids
+from paydash.ledger.queue import task_wrapper
 from tasks.diagnostics import probe_counts
 
 pytestmark = pytest.mark.slow

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from conftest import login
-from paydash import sheets
+from paydash.sheets import salary_sheet
 from paydash.extensions import db
 from paydash.models import AuditLog
 from paydash.models import ChartAggregatedData
@@ -190,7 +190,7 @@ def test_a_draft_survives_and_comes_back_on_the_page(hr_client, app, staff):
 
 def _parse(data: bytes) -> list[dict]:
     """The register read exactly as an upload is: rows keyed by SalaryRow column names."""
-    sheet = sheets.SalarySheet(data)
+    sheet = salary_sheet.SalarySheet(data)
     rows = list(sheet.rows())
     assert sheet.report.ok, sheet.report.as_preview()
     return rows
@@ -255,16 +255,16 @@ def test_marking_paid_twice_takes_the_advance_off_once(hr_client, app, staff):
 def test_a_request_that_saw_the_month_unpaid_cannot_deduct_again_after_another_paid_it(
         hr_client, app, people, staff, monkeypatch):
     """Two "mark paid" requests racing: the loser read the month as saved before the winner."""
-    from paydash import payroll_months
+    from paydash.payroll import monthly
     save(hr_client, staff, E1={"advance": "500"})
     with app.app_context():
-        stale = payroll_months.get_month(people.tenant_a, 2024, 3)
+        stale = monthly.get_month(people.tenant_a, 2024, 3)
         assert stale.status == "saved"
         db.session.expunge(stale)  # the loser's copy, read before the winner committed
-        payroll_months.mark_paid(people.tenant_a, 2024, 3, people.hr_a)  # the winner
+        monthly.mark_paid(people.tenant_a, 2024, 3, people.hr_a)  # the winner
         monkeypatch.setattr(payroll_months, "get_month",
                             lambda *args: db.session.merge(stale, load=False))
-        payroll_months.mark_paid(people.tenant_a, 2024, 3, people.hr_a)  # the loser
+        monthly.mark_paid(people.tenant_a, 2024, 3, people.hr_a)  # the loser
     assert balances(app, staff)["E1"] == Decimal("1500.00")
 
 

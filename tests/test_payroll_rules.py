@@ -1,4 +1,4 @@
-"""The payroll rules (paydash/payroll.py) against hand-worked examples and properties.
+"""The payroll rules (paydash/calculator.py) against hand-worked examples and properties.
 
 EXAMPLES, BAD_CELLS and GOOD_CELLS are shared with tests/test_payroll_rules_js.py, which
 runs the browser's mirror of the rules on the very same ones.
@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from paydash import payroll
-from paydash import statutory
+from paydash.payroll import calculator
+from paydash.payroll import statutory
 
 TEMPLATE = {"year": 2024, "month": 3, "days_basis": "30", "shift_hours": "9", "break_hours": "1"}
 
@@ -160,22 +160,22 @@ GOOD_CELLS = [
 ]
 
 
-def rules_of(example_settings: dict) -> payroll.Rules:
+def rules_of(example_settings: dict) -> calculator.Rules:
     s = dict(example_settings)
-    return payroll.rules_for(s.pop("year"), s.pop("month"), days_basis=s.pop("days_basis"),
+    return calculator.rules_for(s.pop("year"), s.pop("month"), days_basis=s.pop("days_basis"),
                              shift_hours=Decimal(s.pop("shift_hours")),
                              break_hours=Decimal(s.pop("break_hours")), **s)
 
 
-def terms_of(terms: dict) -> payroll.Terms:
-    return payroll.Terms(**{k: Decimal(v) for k, v in terms.items()})
+def terms_of(terms: dict) -> calculator.Terms:
+    return calculator.Terms(**{k: Decimal(v) for k, v in terms.items()})
 
 
-def compute_example(example: dict) -> payroll.Pay:
+def compute_example(example: dict) -> calculator.Pay:
     rules = rules_of(example["settings"])
-    inputs, errors = payroll.parse_inputs(example["cells"], rules.days_in_month)
+    inputs, errors = calculator.parse_inputs(example["cells"], rules.days_in_month)
     assert errors == {}
-    return payroll.compute(rules, terms_of(example["terms"]), inputs)
+    return calculator.compute(rules, terms_of(example["terms"]), inputs)
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e["id"] for e in EXAMPLES])
@@ -187,7 +187,7 @@ def test_rules_match_the_hand_worked_example(example):
 
 def test_template_hour_rate_is_salary_over_240_on_a_30_day_8_hour_basis():
     rules = rules_of(TEMPLATE)
-    pay = payroll.compute(rules, payroll.Terms(Decimal("36000")), payroll.Inputs(ot_hours=Decimal(1)))
+    pay = calculator.compute(rules, calculator.Terms(Decimal("36000")), calculator.Inputs(ot_hours=Decimal(1)))
     assert pay.ot_pay == Decimal("36000") / 240
 
 
@@ -198,14 +198,14 @@ def test_template_nett_payable_is_gross_less_tds_and_advances():
 
 @pytest.mark.parametrize("cells,errors", BAD_CELLS, ids=[next(iter(c)) + "-" + str(i) for i, (c, _e) in enumerate(BAD_CELLS)])
 def test_bad_cells_get_a_message_naming_the_field(cells, errors):
-    inputs, got = payroll.parse_inputs(cells, 31)
+    inputs, got = calculator.parse_inputs(cells, 31)
     assert inputs is None
     assert got == errors
 
 
 @pytest.mark.parametrize("cells,values", GOOD_CELLS, ids=[str(i) for i in range(len(GOOD_CELLS))])
 def test_numbers_typed_with_commas_rupee_signs_or_spaces_are_read(cells, values):
-    inputs, errors = payroll.parse_inputs(cells, 31)
+    inputs, errors = calculator.parse_inputs(cells, 31)
     assert errors == {}
     for name, value in values.items():
         assert getattr(inputs, name) == (None if value is None else Decimal(value))
@@ -213,15 +213,15 @@ def test_numbers_typed_with_commas_rupee_signs_or_spaces_are_read(cells, values)
 
 def test_absent_days_win_over_present_days_when_both_are_typed():
     rules = rules_of(TEMPLATE)
-    inputs = payroll.Inputs(present_days=Decimal(10), absent_days=Decimal(1))
-    assert payroll.compute(rules, payroll.Terms(Decimal(3000)), inputs).paid_days == Decimal(29)
+    inputs = calculator.Inputs(present_days=Decimal(10), absent_days=Decimal(1))
+    assert calculator.compute(rules, calculator.Terms(Decimal(3000)), inputs).paid_days == Decimal(29)
 
 
 def test_tds_override_replaces_the_percentage():
     rules = rules_of(TEMPLATE)
-    terms = payroll.Terms(Decimal(30000), tds_pct=Decimal(10))
-    assert payroll.compute(rules, terms, payroll.Inputs()).tds == Decimal("3000.00")
-    assert payroll.compute(rules, terms, payroll.Inputs(tds_override=Decimal(0))).tds == Decimal(0)
+    terms = calculator.Terms(Decimal(30000), tds_pct=Decimal(10))
+    assert calculator.compute(rules, terms, calculator.Inputs()).tds == Decimal("3000.00")
+    assert calculator.compute(rules, terms, calculator.Inputs(tds_override=Decimal(0))).tds == Decimal(0)
 
 
 def test_pf_ceiling_follows_the_date_it_took_effect():
@@ -231,12 +231,12 @@ def test_pf_ceiling_follows_the_date_it_took_effect():
 
 def test_unknown_days_basis_is_refused():
     with pytest.raises(ValueError, match="days basis"):
-        payroll.rules_for(2024, 1, days_basis="31", shift_hours=Decimal(9), break_hours=Decimal(1))
+        calculator.rules_for(2024, 1, days_basis="31", shift_hours=Decimal(9), break_hours=Decimal(1))
 
 
 money = st.decimals(min_value=0, max_value=500000, places=2, allow_nan=False, allow_infinity=False)
 days = st.decimals(min_value=0, max_value=28, places=2, allow_nan=False, allow_infinity=False)
-bases = st.sampled_from(payroll.DAYS_BASES)
+bases = st.sampled_from(calculator.DAYS_BASES)
 
 
 @settings(max_examples=300, deadline=None)
@@ -247,12 +247,12 @@ bases = st.sampled_from(payroll.DAYS_BASES)
 def test_net_is_never_negative_and_always_whole_rupees(basis, salary, absent, ot, late, incentive,
                                                         tds, tds_pct, balance, advance,
                                                         statutory_on):
-    rules = payroll.rules_for(2025, 2, days_basis=basis, shift_hours=Decimal(9),
+    rules = calculator.rules_for(2025, 2, days_basis=basis, shift_hours=Decimal(9),
                               break_hours=Decimal(1), pf_enabled=statutory_on,
                               esi_enabled=statutory_on,
                               pt_state="maharashtra" if statutory_on else None)
-    pay = payroll.compute(rules, payroll.Terms(salary, Decimal("1.5"), tds_pct, balance),
-                          payroll.Inputs(absent_days=absent, ot_hours=ot, late_minutes=late,
+    pay = calculator.compute(rules, calculator.Terms(salary, Decimal("1.5"), tds_pct, balance),
+                          calculator.Inputs(absent_days=absent, ot_hours=ot, late_minutes=late,
                                          incentive=incentive, tds_override=tds, advance=advance))
     assert pay.net >= 0
     assert pay.net == pay.net.to_integral_value()
@@ -263,11 +263,11 @@ def test_net_is_never_negative_and_always_whole_rupees(basis, salary, absent, ot
 @given(basis=bases, salary=money, fewer=days, more=days)
 def test_salary_for_paid_days_never_falls_when_paid_days_rise(basis, salary, fewer, more):
     fewer, more = sorted((fewer, more))
-    rules = payroll.rules_for(2024, 2, days_basis=basis, shift_hours=Decimal(9), break_hours=Decimal(1))
-    terms = payroll.Terms(salary)
+    rules = calculator.rules_for(2024, 2, days_basis=basis, shift_hours=Decimal(9), break_hours=Decimal(1))
+    terms = calculator.Terms(salary)
     # More absent days means fewer paid days.
-    low = payroll.compute(rules, terms, payroll.Inputs(absent_days=more))
-    high = payroll.compute(rules, terms, payroll.Inputs(absent_days=fewer))
+    low = calculator.compute(rules, terms, calculator.Inputs(absent_days=more))
+    high = calculator.compute(rules, terms, calculator.Inputs(absent_days=fewer))
     assert low.paid_days <= high.paid_days
     assert low.salary_for_paid_days <= high.salary_for_paid_days
     assert low.net <= high.net

@@ -1,5 +1,5 @@
 """The browser's mirror of the rules (static/js/payroll_rules.js), run in Chromium, agrees
-with paydash/payroll.py on every example of tests/test_payroll_rules.py and on random ones.
+with paydash/calculator.py on every example of tests/test_payroll_rules.py and on random ones.
 """
 import pathlib
 import random
@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from conftest import chromium_page
-from paydash import payroll
+from paydash.payroll import calculator
 from test_payroll_rules import BAD_CELLS
 from test_payroll_rules import EXAMPLES
 from test_payroll_rules import GOOD_CELLS
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.browser
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RULES_JS = ROOT / "static" / "js" / "payroll_rules.js"
-PAY_FIELDS = [name for name in payroll.Pay.__dataclass_fields__]
+PAY_FIELDS = [name for name in calculator.Pay.__dataclass_fields__]
 
 
 @pytest.fixture(scope="module")
@@ -32,21 +32,21 @@ def page():
         yield page
 
 
-def js_compute(page, rules: payroll.Rules, terms: dict, cells: dict) -> dict:
+def js_compute(page, rules: calculator.Rules, terms: dict, cells: dict) -> dict:
     return page.evaluate(
         """([rules, terms, cells]) => {
              const parsed = PaydashRules.parseInputs(cells, rules.days_in_month);
              if (!parsed.inputs) return {errors: parsed.errors};
              return PaydashRules.compute(rules, terms, parsed.inputs);
            }""",
-        [payroll.rules_as_json(rules), terms, cells])
+        [calculator.rules_as_json(rules), terms, cells])
 
 
-def py_compute(rules: payroll.Rules, terms: dict, cells: dict) -> dict:
-    inputs, errors = payroll.parse_inputs(cells, rules.days_in_month)
+def py_compute(rules: calculator.Rules, terms: dict, cells: dict) -> dict:
+    inputs, errors = calculator.parse_inputs(cells, rules.days_in_month)
     if errors:
         return {"errors": errors}
-    pay = payroll.compute(rules, terms_of(terms), inputs)
+    pay = calculator.compute(rules, terms_of(terms), inputs)
     return {name: str(getattr(pay, name)) for name in PAY_FIELDS}
 
 
@@ -77,7 +77,7 @@ def _random_case(rng: random.Random) -> tuple[dict, dict, dict]:
         return f"{rng.randint(0, top * 100) / 100:.2f}"
 
     settings = {"year": rng.choice([2019, 2024, 2025]), "month": rng.randint(1, 12),
-                "days_basis": rng.choice(payroll.DAYS_BASES),
+                "days_basis": rng.choice(calculator.DAYS_BASES),
                 "shift_hours": rng.choice(["8", "9", "9.5", "12"]),
                 "break_hours": rng.choice(["0", "0.5", "1"]),
                 "pf_enabled": rng.random() < 0.5, "esi_enabled": rng.random() < 0.5,
@@ -108,14 +108,14 @@ def test_browser_rules_agree_with_the_server_on_500_random_months(page):
              const parsed = PaydashRules.parseInputs(cells, rules.days_in_month);
              return parsed.inputs ? PaydashRules.compute(rules, terms, parsed.inputs) : {errors: parsed.errors};
            })""",
-        [[payroll.rules_as_json(r), t, c] for r, (_s, t, c) in zip(rules, cases)])
+        [[calculator.rules_as_json(r), t, c] for r, (_s, t, c) in zip(rules, cases)])
     expected = [py_compute(r, t, c) for r, (_s, t, c) in zip(rules, cases)]
     mismatches = [(cases[i], got[i], expected[i]) for i in range(len(cases)) if got[i] != expected[i]]
     assert mismatches == []
 
 
 def test_browser_variance_flags_match_the_server(page):
-    from paydash.payroll_months import is_variance  # noqa: PLC0415
+    from paydash.payroll.monthly import is_variance  # noqa: PLC0415
     pairs = [("12000.00", "10000.00", "20"), ("12001.00", "10000.00", "20"),
              ("7999.00", "10000.00", "20"), ("100.00", "0.00", "20"), ("0.00", "0.00", "20"),
              ("10500.00", "10000.00", "4.99")]

@@ -154,18 +154,18 @@ def test_api_needs_sign_in_and_answers_401_json(client):
 
 def test_forged_queue_message_is_refused_and_logged(queued_app, caplog):
     from huey.registry import Message
-    from paydash.queue import ForgedMessage
+    from paydash.ledger.queue import ForgedMessage
     huey = queued_app.extensions["huey"]
     forged = pickle.dumps(Message("x", "tasks.chart_sync.sync_chart_data_batch", None, 0, 0, 0, None,
                                   (1, 2026, 1, "excel"), {}, None, None, None, None))
-    with caplog.at_level(logging.ERROR, logger="paydash.queue"):
+    with caplog.at_level(logging.ERROR, logger="paydash.ledger.queue"):
         with pytest.raises(ForgedMessage):
             huey.deserialize_task(forged + b":" + b"0" * 40)
     assert "bad signature" in caplog.text
 
 
 def test_genuine_queue_message_round_trips(queued_app):
-    from paydash.queue import task_wrapper
+    from paydash.ledger.queue import task_wrapper
     huey = queued_app.extensions["huey"]
     task = task_wrapper(huey, "sync_chart_data_batch")((1, 2026, 1, "excel"), {})
     assert huey.deserialize_task(huey.serialize_task(task)).args == (1, 2026, 1, "excel")
@@ -175,8 +175,8 @@ def test_queue_messages_keep_huey_signed_serializer_wire_format():
     # The one-shot HMAC must not change the format: messages queued by a worker of the
     # previous release (Huey's own SignedSerializer) still run, and the other way round.
     from huey.serializer import SignedSerializer
-    from paydash.queue import ForgedMessage
-    from paydash.queue import LoggingSignedSerializer
+    from paydash.ledger.queue import ForgedMessage
+    from paydash.ledger.queue import LoggingSignedSerializer
     ours = LoggingSignedSerializer(secret="s3cret", salt="paydash-queue")
     hueys = SignedSerializer(secret="s3cret", salt="paydash-queue")
     message = {"args": (1, 2026, 1), "note": b"a:b:c"}

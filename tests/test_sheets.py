@@ -8,13 +8,13 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 import sheet_builders as sb
-from paydash.sheet_headers import is_total_text
-from paydash.sheet_rows import looks_like_total
-from paydash.sheet_values import NotANumber
-from paydash.sheet_values import to_decimal
+from paydash.sheets.headers import is_total_text
+from paydash.sheets.rows import looks_like_total
+from paydash.sheets.values import NotANumber
+from paydash.sheets.values import to_decimal
 from paydash.models import SalaryRow
-from paydash.sheets import SalarySheet
-from paydash.sheets import read_salary_sheet
+from paydash.sheets.salary_sheet import SalarySheet
+from paydash.sheets.salary_sheet import read_salary_sheet
 
 # Read from the real table, so a column added to SalaryRow fails this until the reader fills it.
 SET_BY_THE_IMPORT = {"id", "tenant_id", "year", "month", "source", "upload_id"}

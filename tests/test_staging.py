@@ -14,14 +14,14 @@ import sheet_builders as sb
 from conftest import People
 from conftest import base_config
 from conftest import make_app
-from paydash import imports
-from paydash import staging
+from paydash.services import imports
+from paydash.sheets import staging
 from paydash.extensions import db
 from paydash.models import SalaryRow
 from paydash.models import Upload
 from paydash.models import UploadStatus
-from paydash.sheet_rows import NUMBER_FIELDS
-from paydash.sheets import SalarySheet
+from paydash.sheets.rows import NUMBER_FIELDS
+from paydash.sheets.salary_sheet import SalarySheet
 
 SHA = hashlib.sha256(b"workbook").hexdigest()
 HEADERS = ("Emp Code", "Name", "Department", "Gross", "Net Pay")
@@ -180,7 +180,7 @@ def no_reparse(monkeypatch):
     """Fails any attempt by the commit to parse the workbook again."""
     def parse_again(data, *args, **kwargs):
         raise AssertionError("the commit parsed the workbook again")
-    monkeypatch.setattr("paydash.imports.SalarySheet", parse_again)
+    monkeypatch.setattr("paydash.services.imports.SalarySheet", parse_again)
 
 
 @pytest.fixture
@@ -191,7 +191,7 @@ def reparses(monkeypatch):
     def counted(data, *args, **kwargs):
         calls.append(len(data))
         return SalarySheet(data, *args, **kwargs)
-    monkeypatch.setattr("paydash.imports.SalarySheet", counted)
+    monkeypatch.setattr("paydash.services.imports.SalarySheet", counted)
     return calls
 
 
@@ -288,7 +288,7 @@ def test_a_validation_that_crashed_keeps_no_staged_rows(app, people, monkeypatch
 
     def crash(*args, **kwargs):
         raise RuntimeError("reader crashed")
-    monkeypatch.setattr("paydash.imports.read_salary_sheet", crash)
+    monkeypatch.setattr("paydash.services.imports.read_salary_sheet", crash)
     with app.app_context(), pytest.raises(RuntimeError):
         imports.validate_upload(upload_id, people.tenant_a)
     assert staged_of(app, upload_id) is None
@@ -300,7 +300,7 @@ def test_on_postgresql_staged_rows_are_stored_used_and_cleared(tmp_path, pg_url,
         people = People(app)
         upload_id = receive(app, people, sheet(DUPLICATED))
         assert staged_of(app, upload_id).startswith(b"PDROWS1 ")
-        monkeypatch.setattr("paydash.imports.SalarySheet", None)   # any re-parse would fail
+        monkeypatch.setattr("paydash.services.imports.SalarySheet", None)   # any re-parse would fail
         confirm(app, people, upload_id, keep_duplicates=True)
         assert [(r["key"], r["net"]) for r in stored_rows(app, people.tenant_a)] == [
             ("RK", Decimal("90.00")), ("RK#2", Decimal("180.00"))]

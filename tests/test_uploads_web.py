@@ -152,7 +152,7 @@ def broken_reader(*args, **kwargs):
 
 
 def test_a_check_that_crashed_is_followed_while_its_job_retries(app, hr_client, monkeypatch):
-    monkeypatch.setattr("paydash.imports.read_salary_sheet", broken_reader)
+    monkeypatch.setattr("paydash.services.imports.read_salary_sheet", broken_reader)
     upload_id = upload_id_of(upload(hr_client, xlsx_bytes()))
     with app.app_context():
         job = db.session.get(Job, db.session.get(Upload, upload_id).job_id)
@@ -164,7 +164,7 @@ def test_a_check_that_crashed_is_followed_while_its_job_retries(app, hr_client, 
 
 def test_a_check_that_failed_for_good_says_what_to_do(app, hr_client, monkeypatch):
     app.config["IMPORT_RETRIES"] = 0
-    monkeypatch.setattr("paydash.imports.read_salary_sheet", broken_reader)
+    monkeypatch.setattr("paydash.services.imports.read_salary_sheet", broken_reader)
     upload_id = upload_id_of(upload(hr_client, xlsx_bytes()))
     page = hr_client.get(f"/uploads/{upload_id}").get_data(as_text=True)
     assert "The check could not finish" in page and "Upload it again" in page

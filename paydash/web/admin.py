@@ -13,8 +13,8 @@ from flask import request
 from flask import url_for
 
 from paydash import accounts
-from paydash import admin_services
-from paydash.exports import XLSX_MIMETYPE
+from paydash.services import administration
+from paydash.sheets.exports import XLSX_MIMETYPE
 from paydash.models import Role
 from paydash.models import User
 from paydash.web.access import OPERATOR_ROLES
@@ -43,7 +43,7 @@ def index():
 @bp.get("/users")
 @roles_required(TENANT_ADMIN)
 def users():
-    return render_template("admin/users.html", users=admin_services.tenant_users(g.user.tenant_id))
+    return render_template("admin/users.html", users=administration.tenant_users(g.user.tenant_id))
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -53,7 +53,7 @@ def new_user():
     if request.method == "POST":
         form = {key: (request.form.get(key) or "").strip() for key in form}
         try:
-            user, password = admin_services.create_tenant_user(
+            user, password = administration.create_tenant_user(
                 g.user, email=form["email"], name=form["name"], role=form["role"], ip=client_ip())
         except accounts.AccountError as exc:
             return render_template("admin/user_form.html", form=form, error=str(exc)), 400
@@ -77,7 +77,7 @@ def reactivate_user(user_id: int):
 def _set_active(user_id: int, active: bool):
     user = get_owned_or_404(User, user_id)
     try:
-        admin_services.set_active(g.user, user, active, ip=client_ip())
+        administration.set_active(g.user, user, active, ip=client_ip())
     except accounts.AccountError as exc:
         flash(str(exc), "error")
         return redirect(url_for("admin.users")), 303
@@ -89,7 +89,7 @@ def _set_active(user_id: int, active: bool):
 @roles_required(TENANT_ADMIN)
 def reset_password(user_id: int):
     user = get_owned_or_404(User, user_id)
-    password = admin_services.reset_password(g.user, user, ip=client_ip())
+    password = administration.reset_password(g.user, user, ip=client_ip())
     return _password_page(user, password, created=False)
 
 
@@ -106,11 +106,11 @@ def _password_page(user: User, password: str, *, created: bool):
 def audit_log():
     query = _audit_query()
     page = request.args.get("page", 1, type=int)
-    entries, has_next = admin_services.audit_page(query, page)
+    entries, has_next = administration.audit_page(query, page)
     return render_template(
         "admin/audit.html", entries=entries, has_next=has_next, page=max(page, 1), query=query,
-        actions=admin_services.audit_actions(query.tenant_id), labels=admin_services.ACTION_LABELS,
-        tenants=admin_services.tenant_names() if is_operator() else {},
+        actions=administration.audit_actions(query.tenant_id), labels=administration.ACTION_LABELS,
+        tenants=administration.tenant_names() if is_operator() else {},
         filters={k: v for k, v in request.args.items() if k != "page"})
 
 
@@ -119,22 +119,22 @@ def audit_log():
 def audit_export(fmt: str):
     if fmt not in ("csv", "xlsx"):
         abort(404)
-    rows = admin_services.export_rows(_audit_query())
+    rows = administration.export_rows(_audit_query())
     stamp = dt.date.today().isoformat()
     if fmt == "csv":
-        body, mimetype = admin_services.to_csv(rows), "text/csv; charset=utf-8"
+        body, mimetype = administration.to_csv(rows), "text/csv; charset=utf-8"
     else:
-        body, mimetype = admin_services.to_xlsx(rows), XLSX_MIMETYPE
+        body, mimetype = administration.to_xlsx(rows), XLSX_MIMETYPE
     return attachment(body, f"paydash-audit-{stamp}.{fmt}", mimetype)
 
 
-def _audit_query() -> admin_services.AuditQuery:
+def _audit_query() -> administration.AuditQuery:
     """Filters from the query string; a tenant admin is always held to their own tenant."""
     args = request.args
     tenant_id = g.user.tenant_id
     if is_operator():
         tenant_id = args.get("tenant", type=int)
-    return admin_services.AuditQuery(
+    return administration.AuditQuery(
         tenant_id=tenant_id, action=(args.get("action") or "").strip()[:64],
         who=(args.get("who") or "").strip()[:200],
         date_from=_date(args.get("from")), date_to=_date(args.get("to")))

@@ -2,7 +2,7 @@
 from flask import Blueprint
 from flask import jsonify
 
-from paydash.jobs import job_as_dict
+from paydash.ledger.jobs import job_as_dict
 from paydash.web.access import get_visible_job_or_404
 from paydash.web.access import login_required
 

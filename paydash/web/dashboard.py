@@ -9,8 +9,8 @@ from flask import jsonify
 from flask import render_template
 from flask import request
 
-from paydash.chart_queries import PeriodError
-from paydash.chart_queries import cached_answer
+from paydash.charts.queries import PeriodError
+from paydash.charts.queries import cached_answer
 from paydash.extensions import db
 from paydash.models import Tenant
 from paydash.web.access import is_operator

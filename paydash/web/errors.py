@@ -8,8 +8,8 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import InternalServerError
 
-from paydash.job_views import job_title
-from paydash.job_views import plain_status
+from paydash.ledger.views import job_title
+from paydash.ledger.views import plain_status
 from paydash.web.access import may_open
 from paydash.web.access import wants_json
 

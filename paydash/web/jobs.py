@@ -13,14 +13,14 @@ from flask import render_template
 from flask import request
 from flask import url_for
 
-from paydash import jobactions
-from paydash import jobstats
+from paydash.ledger import actions
+from paydash.ledger import stats
 from paydash.extensions import db
 from paydash.models import JobState
 from paydash.models import Role
 from paydash.models import utcnow
-from paydash.queue import registered_task_names
-from paydash.schedule import periodic_schedules
+from paydash.ledger.queue import registered_task_names
+from paydash.ledger.schedule import periodic_schedules
 from paydash.web.access import OPERATOR_ROLES
 from paydash.web.access import client_ip
 from paydash.web.access import get_visible_job_or_404
@@ -37,7 +37,7 @@ bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 ADMIN_ROLES = (*OPERATOR_ROLES, Role.TENANT_ADMIN.value)
 ACT_ROLES = (Role.OPERATOR.value, Role.TENANT_ADMIN.value)
 GLOBAL_ACT_ROLES = (Role.OPERATOR.value,)
-STATES = [s.value for s in JobState] + [jobstats.WORKER_LOST]
+STATES = [s.value for s in JobState] + [stats.WORKER_LOST]
 
 
 @bp.app_template_filter("duration")
@@ -69,24 +69,24 @@ def tenant_scope() -> int | None:
     return None if is_operator() else g.user.tenant_id
 
 
-def actor() -> jobactions.Actor:
-    return jobactions.Actor(user_id=g.user.id, tenant_id=g.user.tenant_id,
+def actor() -> actions.Actor:
+    return actions.Actor(user_id=g.user.id, tenant_id=g.user.tenant_id,
                             label=g.user.email, ip=client_ip())
 
 
 def overview_data() -> dict:
     now = utcnow()
-    data = jobstats.overview(tenant_scope(), registered_task_names(huey()), now)
-    data["health"] = jobstats.health(huey(), lease(), now)
-    data["running_jobs"] = [jobstats.job_view(j, now, lease()) for j in jobstats.running_jobs(job_filter)]
+    data = stats.overview(tenant_scope(), registered_task_names(huey()), now)
+    data["health"] = stats.health(huey(), lease(), now)
+    data["running_jobs"] = [stats.job_view(j, now, lease()) for j in stats.running_jobs(job_filter)]
     return data
 
 
 def periodic_data() -> list[dict]:
     now = utcnow()
-    rows = jobstats.periodic_view(periodic_schedules(current_app.config["CLEANUP_TIMEZONE"]),
-                                  jobactions.periodic_task_names(), now)
-    paused = jobactions.paused_task_names()
+    rows = stats.periodic_view(periodic_schedules(current_app.config["CLEANUP_TIMEZONE"]),
+                                  actions.periodic_task_names(), now)
+    paused = actions.paused_task_names()
     for row in rows:
         row["paused"] = row["task"] in paused
     return rows
@@ -96,7 +96,7 @@ def arg_links(job) -> list[dict]:
     """What started the job, as links: its tenant, its upload, its payroll month."""
     links = []
     if job.tenant_id:
-        name = jobstats.names_for([job])["tenants"].get(job.tenant_id, f"Tenant {job.tenant_id}")
+        name = stats.names_for([job])["tenants"].get(job.tenant_id, f"Tenant {job.tenant_id}")
         links.append({"label": "Tenant", "text": name,
                       "url": url_for("jobs.list_jobs", tenant=job.tenant_id)})
     if job.upload_id:
@@ -116,7 +116,7 @@ def arg_links(job) -> list[dict]:
 def index():
     """Admins: the live overview. HR users: their own jobs, in plain words."""
     if g.user.role not in ADMIN_ROLES:
-        rows, _ = jobstats.list_jobs(job_filter, jobstats.JobFilters(), limit=100)
+        rows, _ = stats.list_jobs(job_filter, stats.JobFilters(), limit=100)
         return render_template("jobs/mine.html", jobs=rows)
     return render_template("jobs/overview.html", data=overview_data())
 
@@ -124,13 +124,13 @@ def index():
 @bp.get("/list")
 @login_required
 def list_jobs():
-    filters = jobstats.JobFilters.from_args(request.args)
-    rows, next_cursor = jobstats.list_jobs(job_filter, filters, request.args.get("cursor", ""))
+    filters = stats.JobFilters.from_args(request.args)
+    rows, next_cursor = stats.list_jobs(job_filter, filters, request.args.get("cursor", ""))
     now = utcnow()
-    views = [jobstats.job_view(j, now, lease()) for j in rows]
-    return render_template("jobs/list.html", jobs=views, names=jobstats.names_for(rows),
+    views = [stats.job_view(j, now, lease()) for j in rows]
+    return render_template("jobs/list.html", jobs=views, names=stats.names_for(rows),
                            filters=filters, next_cursor=next_cursor, states=STATES,
-                           tasks=registered_task_names(huey()), queues=list(jobstats.PRIORITIES),
+                           tasks=registered_task_names(huey()), queues=list(stats.PRIORITIES),
                            is_first=not request.args.get("cursor"))
 
 
@@ -138,8 +138,8 @@ def list_jobs():
 @login_required
 def detail(job_id: str):
     job = get_visible_job_or_404(job_id)
-    view = jobstats.job_view(job, utcnow(), lease())
-    return render_template("jobs/detail.html", job=job, view=view, events=jobstats.events_of(job),
+    view = stats.job_view(job, utcnow(), lease())
+    return render_template("jobs/detail.html", job=job, view=view, events=stats.events_of(job),
                            links=arg_links(job), plain=g.user.role not in ADMIN_ROLES)
 
 
@@ -147,15 +147,15 @@ def detail(job_id: str):
 @roles_required(*ADMIN_ROLES)
 def scheduled():
     now = utcnow()
-    rows = jobstats.scheduled_jobs(job_filter, now)
-    return render_template("jobs/scheduled.html", jobs=[jobstats.job_view(j, now, lease()) for j in rows],
-                           names=jobstats.names_for(rows))
+    rows = stats.scheduled_jobs(job_filter, now)
+    return render_template("jobs/scheduled.html", jobs=[stats.job_view(j, now, lease()) for j in rows],
+                           names=stats.names_for(rows))
 
 
 @bp.get("/workers")
 @roles_required(*OPERATOR_ROLES)
 def workers():
-    return render_template("jobs/workers.html", workers=jobstats.workers_view(utcnow(), lease()))
+    return render_template("jobs/workers.html", workers=stats.workers_view(utcnow(), lease()))
 
 
 @bp.get("/periodic")
@@ -163,7 +163,7 @@ def workers():
 def periodic():
     return render_template("jobs/periodic.html", tasks=periodic_data(),
                            all_tasks=registered_task_names(huey()),
-                           paused=jobactions.paused_task_names())
+                           paused=actions.paused_task_names())
 
 
 # --- Actions: a confirmation page (GET), then the change (POST) ---------------------------
@@ -175,7 +175,7 @@ def _confirm_or_do(*, title: str, message: str, button: str, do, back: str, dang
                                back=back, danger=danger, **context)
     try:
         done = do()
-    except jobactions.ActionRefused as exc:
+    except actions.ActionRefused as exc:
         db.session.rollback()
         flash(str(exc), "error")
         return redirect(back)
@@ -188,13 +188,13 @@ def _confirm_or_do(*, title: str, message: str, button: str, do, back: str, dang
 def retry(job_id: str):
     job = get_visible_job_or_404(job_id)
     back = url_for("jobs.detail", job_id=job.id)
-    view = jobstats.job_view(job, utcnow(), lease())
+    view = stats.job_view(job, utcnow(), lease())
     return _confirm_or_do(
         title="Retry this job?", button="Retry job", back=back, job=job, view=view,
-        events=jobstats.events_of(job),
+        events=stats.events_of(job),
         message=f"{job.task_name} failed after {job.attempts} attempt(s). It will run again "
                 "under the same id with a fresh set of retries. This is what it already did:",
-        do=lambda: (jobactions.retry(job, actor()), "The job is queued again.")[1])
+        do=lambda: (actions.retry(job, actor()), "The job is queued again.")[1])
 
 
 @bp.route("/<job_id>/revoke", methods=["GET", "POST"])
@@ -206,7 +206,7 @@ def revoke(job_id: str):
         title="Revoke this job?", button="Revoke job", back=back, danger=True, job=job,
         message=f"The {job.task_name} job will never run. Its work is not done unless someone "
                 "starts it again.",
-        do=lambda: (jobactions.revoke(job, actor()), "The job is revoked; it will not run.")[1])
+        do=lambda: (actions.revoke(job, actor()), "The job is revoked; it will not run.")[1])
 
 
 @bp.route("/bulk-retry", methods=["GET", "POST"])
@@ -214,11 +214,11 @@ def revoke(job_id: str):
 def bulk_retry():
     """Retry the selected failed jobs (`ids`), or all failed jobs matching the filter (`all=1`)."""
     source = request.form if request.method == "POST" else request.args
-    filters = jobstats.JobFilters.from_args(source)
+    filters = stats.JobFilters.from_args(source)
     if source.get("all") == "1":
-        visible = jobstats.failed_matching(job_filter, filters, jobactions.BULK_LIMIT)
+        visible = stats.failed_matching(job_filter, filters, actions.BULK_LIMIT)
     else:
-        visible = jobstats.visible_jobs(job_filter, source.getlist("ids")[:jobactions.BULK_LIMIT])
+        visible = stats.visible_jobs(job_filter, source.getlist("ids")[:actions.BULK_LIMIT])
         if visible is None:
             abort(404)
     failed = [j for j in visible if j.state == JobState.FAILURE.value]
@@ -228,7 +228,7 @@ def bulk_retry():
         message="Each failed job below runs again with a fresh set of retries.",
         jobs=failed, hidden={"all": source.get("all", ""), **filters.as_query()},
         hidden_ids=[] if source.get("all") == "1" else [j.id for j in failed],
-        do=lambda: f"{jobactions.bulk_retry(failed, actor())} job(s) queued again.")
+        do=lambda: f"{actions.bulk_retry(failed, actor())} job(s) queued again.")
 
 
 @bp.route("/tasks/<task_name>/<action>", methods=["GET", "POST"])
@@ -239,12 +239,12 @@ def task_action(task_name: str, action: str):
     act = actor()
     choices = {
         "pause": ("Pause", f"Workers will leave every {task_name} job waiting until it is resumed.",
-                  lambda: (jobactions.pause(task_name, act), f"{task_name} is paused.")[1]),
+                  lambda: (actions.pause(task_name, act), f"{task_name} is paused.")[1]),
         "resume": ("Resume", f"Waiting {task_name} jobs will run again.",
-                   lambda: (jobactions.resume(task_name, act), f"{task_name} is running again.")[1]),
+                   lambda: (actions.resume(task_name, act), f"{task_name} is running again.")[1]),
         "revoke-pending": ("Revoke all pending", f"Every pending or scheduled {task_name} job "
                            "will be cancelled and never run.",
-                           lambda: f"{jobactions.revoke_pending_of_task(task_name, act)} job(s) revoked."),
+                           lambda: f"{actions.revoke_pending_of_task(task_name, act)} job(s) revoked."),
     }
     if action not in choices:
         abort(404)
@@ -257,7 +257,7 @@ def task_action(task_name: str, action: str):
 @roles_required(*GLOBAL_ACT_ROLES)
 def run_periodic(task_name: str):
     def do():
-        job = jobactions.run_periodic_now(task_name, actor())
+        job = actions.run_periodic_now(task_name, actor())
         return f"{task_name} queued now as job {job.id[:8]}."
 
     return _confirm_or_do(title=f"Run {task_name} now?", button="Run now", back=url_for("jobs.periodic"),

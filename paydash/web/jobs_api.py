@@ -10,8 +10,8 @@ from flask import g
 from flask import jsonify
 from flask import request
 
-from paydash import jobactions
-from paydash import jobstats
+from paydash.ledger import actions
+from paydash.ledger import stats
 from paydash.extensions import db
 from paydash.models import utcnow
 from paydash.web.access import OPERATOR_ROLES
@@ -46,11 +46,11 @@ def overview():
 @login_required
 def list_jobs():
     """Newest first; filters as on the page; `cursor` from `next_cursor` for the next page."""
-    filters = jobstats.JobFilters.from_args(request.args)
-    limit = min(max(request.args.get("limit", jobstats.PAGE_SIZE, type=int), 1), 200)
-    rows, next_cursor = jobstats.list_jobs(job_filter, filters, request.args.get("cursor", ""), limit)
+    filters = stats.JobFilters.from_args(request.args)
+    limit = min(max(request.args.get("limit", stats.PAGE_SIZE, type=int), 1), 200)
+    rows, next_cursor = stats.list_jobs(job_filter, filters, request.args.get("cursor", ""), limit)
     now = utcnow()
-    return jsonify(jobs=[jobstats.job_view(j, now, lease()) for j in rows],
+    return jsonify(jobs=[stats.job_view(j, now, lease()) for j in rows],
                    next_cursor=next_cursor, filters=filters.as_query())
 
 
@@ -58,7 +58,7 @@ def list_jobs():
 @login_required
 def events(job_id: str):
     job = get_visible_job_or_404(job_id)
-    return jsonify(job=jobstats.job_view(job, utcnow(), lease()), events=jobstats.events_of(job),
+    return jsonify(job=stats.job_view(job, utcnow(), lease()), events=stats.events_of(job),
                    links=arg_links(job), traceback=job.traceback)
 
 
@@ -67,21 +67,21 @@ def events(job_id: str):
 def live(job_id: str):
     """What the detail page polls: the job's state, progress, attempts and timings; no events."""
     job = get_visible_job_or_404(job_id)
-    return jsonify(job=jobstats.job_view(job, utcnow(), lease()))
+    return jsonify(job=stats.job_view(job, utcnow(), lease()))
 
 
 @bp.get("/jobs/scheduled")
 @roles_required(*ADMIN_ROLES)
 def scheduled():
     now = utcnow()
-    return jsonify(jobs=[jobstats.job_view(j, now, lease())
-                         for j in jobstats.scheduled_jobs(job_filter, now)])
+    return jsonify(jobs=[stats.job_view(j, now, lease())
+                         for j in stats.scheduled_jobs(job_filter, now)])
 
 
 @bp.get("/workers")
 @roles_required(*OPERATOR_ROLES)
 def workers():
-    return jsonify(workers=jobstats.workers_view(utcnow(), lease()))
+    return jsonify(workers=stats.workers_view(utcnow(), lease()))
 
 
 @bp.get("/periodic")
@@ -93,13 +93,13 @@ def periodic():
 @bp.post("/jobs/<job_id>/retry")
 @roles_required(*ACT_ROLES)
 def retry(job_id: str):
-    return _act_on_job(jobactions.retry, job_id)
+    return _act_on_job(actions.retry, job_id)
 
 
 @bp.post("/jobs/<job_id>/revoke")
 @roles_required(*ACT_ROLES)
 def revoke(job_id: str):
-    return _act_on_job(jobactions.revoke, job_id)
+    return _act_on_job(actions.revoke, job_id)
 
 
 def _act_on_job(action, job_id: str):
@@ -107,7 +107,7 @@ def _act_on_job(action, job_id: str):
     job = get_visible_job_or_404(job_id)
     try:
         action(job, actor())
-    except jobactions.ActionRefused as exc:
+    except actions.ActionRefused as exc:
         return _refused(exc)
     return jsonify(ok=True, job_id=job_id)
 
@@ -118,13 +118,13 @@ def bulk_retry():
     """Body (JSON): {"ids": [...]} or {"all": true, "filters": {...}} (the list's filters)."""
     body = request.get_json(silent=True) or {}
     if body.get("all"):
-        chosen = jobstats.failed_matching(job_filter, jobstats.JobFilters.from_args(body.get("filters") or {}),
-                                          jobactions.BULK_LIMIT)
+        chosen = stats.failed_matching(job_filter, stats.JobFilters.from_args(body.get("filters") or {}),
+                                          actions.BULK_LIMIT)
     else:
-        chosen = jobstats.visible_jobs(job_filter, [str(i) for i in body.get("ids") or []][:jobactions.BULK_LIMIT])
+        chosen = stats.visible_jobs(job_filter, [str(i) for i in body.get("ids") or []][:actions.BULK_LIMIT])
         if chosen is None:
             abort(404)
-    return jsonify(ok=True, retried=jobactions.bulk_retry(chosen, actor()))
+    return jsonify(ok=True, retried=actions.bulk_retry(chosen, actor()))
 
 
 @bp.post("/tasks/<task_name>/<action>")
@@ -134,14 +134,14 @@ def task_action(task_name: str, action: str):
     act = actor()
     try:
         if action == "pause":
-            jobactions.pause(task_name, act)
+            actions.pause(task_name, act)
             return jsonify(ok=True, paused=True)
         if action == "resume":
-            jobactions.resume(task_name, act)
+            actions.resume(task_name, act)
             return jsonify(ok=True, paused=False)
         if action == "revoke-pending":
-            return jsonify(ok=True, revoked=jobactions.revoke_pending_of_task(task_name, act))
-    except jobactions.ActionRefused as exc:
+            return jsonify(ok=True, revoked=actions.revoke_pending_of_task(task_name, act))
+    except actions.ActionRefused as exc:
         return _refused(exc)
     abort(404)
 
@@ -150,7 +150,7 @@ def task_action(task_name: str, action: str):
 @roles_required(*GLOBAL_ACT_ROLES)
 def run_periodic(task_name: str):
     try:
-        job = jobactions.run_periodic_now(task_name, actor())
-    except jobactions.ActionRefused as exc:
+        job = actions.run_periodic_now(task_name, actor())
+    except actions.ActionRefused as exc:
         return _refused(exc)
     return jsonify(ok=True, job_id=job.id, requested_by=g.user.email)

@@ -2,7 +2,7 @@
 from flask import current_app
 from flask import url_for
 
-from paydash.exports import XLSX_MIMETYPE
+from paydash.sheets.exports import XLSX_MIMETYPE
 
 
 def attachment(data: bytes | str, filename: str, mimetype: str = XLSX_MIMETYPE):

@@ -21,12 +21,12 @@ from prometheus_client import generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.core import HistogramMetricFamily
 
-from paydash import jobstats
+from paydash.ledger import stats
 from paydash.extensions import db
 from paydash.models import Job
 from paydash.models import JobState
 from paydash.models import utcnow
-from paydash.queue import broker_reachable
+from paydash.ledger.queue import broker_reachable
 from paydash.web.access import is_operator
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class LedgerCollector:
 
     def collect(self):
         now = utcnow()
-        figures = jobstats.queue_figures(None, now)
+        figures = stats.queue_figures(None, now)
         depth = GaugeMetricFamily("paydash_queue_depth", "Jobs waiting to run, per queue label",
                                   labels=["queue"])
         for queue, count in figures["pending"].items():
@@ -85,7 +85,7 @@ class LedgerCollector:
 
     def _workers(self, now):
         lease = float(current_app.config["LEASE_SECONDS"])
-        rows = jobstats.workers_view(now, lease)
+        rows = stats.workers_view(now, lease)
         family = GaugeMetricFamily("paydash_workers", "Consumer processes by status", labels=["status"])
         for status in ("alive", "stale", "stopped"):
             family.add_metric([status], sum(1 for w in rows if w["status"] == status))

@@ -12,13 +12,13 @@ from flask import render_template
 from flask import request
 from flask import url_for
 
-from paydash import employees
-from paydash import payroll_months
-from paydash import payroll_settings
-from paydash import register
-from paydash import statutory
+from paydash.payroll import employees
+from paydash.payroll import monthly
+from paydash.payroll import policy
+from paydash.payroll import register
+from paydash.payroll import statutory
 from paydash.extensions import db
-from paydash.jobs import job_as_dict
+from paydash.ledger.jobs import job_as_dict
 from paydash.models import Employee
 from paydash.models import Role
 from paydash.web.access import client_ip
@@ -67,7 +67,7 @@ def index():
         else:
             return redirect(url_for("payroll.month_sheet", year=chosen.year, month=chosen.month))
     today = dt.date.today()
-    return render_template("payroll/index.html", months=payroll_months.list_months(tenant.id),
+    return render_template("payroll/index.html", months=monthly.list_months(tenant.id),
                            default_period=f"{today.year}-{today.month:02d}",
                            employee_count=employees.count_active(tenant.id))
 
@@ -77,10 +77,10 @@ def index():
 def month_sheet(year: int, month: int):
     _period(year, month)
     tenant = _tenant()
-    view = payroll_months.month_view(tenant, year, month)
+    view = monthly.month_view(tenant, year, month)
     return render_template("payroll/sheet.html", view=view, year=year, month=month,
                            is_admin=g.user.role == Role.TENANT_ADMIN.value,
-                           basis_labels=payroll_settings.DAYS_BASIS_LABELS)
+                           basis_labels=policy.DAYS_BASIS_LABELS)
 
 
 def _inputs_from_request() -> dict:
@@ -95,9 +95,9 @@ def _inputs_from_request() -> dict:
 def save_draft(year: int, month: int):
     _period(year, month)
     try:
-        saved_at = payroll_months.save_draft(_tenant().id, year, month, _inputs_from_request(),
+        saved_at = monthly.save_draft(_tenant().id, year, month, _inputs_from_request(),
                                              g.user.id)
-    except payroll_months.MonthLocked as exc:
+    except monthly.MonthLocked as exc:
         db.session.rollback()
         return jsonify(error="Locked", detail=str(exc)), 409
     return jsonify(saved_at=saved_at)
@@ -109,10 +109,10 @@ def preview(year: int, month: int):
     """The server's own figures for HR's cells, the row errors and the variance flags."""
     _period(year, month)
     tenant = _tenant()
-    lines, errors = payroll_months.compute_month(tenant, year, month, _inputs_from_request())
+    lines, errors = monthly.compute_month(tenant, year, month, _inputs_from_request())
     return jsonify(rows={str(line.employee.id): _money_dict(line.pay) for line in lines},
                    net_total=str(sum((line.pay.net for line in lines), 0)),
-                   errors=errors, variance=payroll_months.variance(tenant, year, month, lines))
+                   errors=errors, variance=monthly.variance(tenant, year, month, lines))
 
 
 @bp.post("/<int:year>/<int:month>/save")
@@ -120,11 +120,11 @@ def preview(year: int, month: int):
 def save(year: int, month: int):
     _period(year, month)
     try:
-        job = payroll_months.save_month(_tenant(), year, month, _inputs_from_request(), g.user.id)
-    except payroll_months.MonthLocked as exc:
+        job = monthly.save_month(_tenant(), year, month, _inputs_from_request(), g.user.id)
+    except monthly.MonthLocked as exc:
         db.session.rollback()
         return jsonify(error="Locked", detail=str(exc)), 409
-    except payroll_months.MonthInputError as exc:
+    except monthly.MonthInputError as exc:
         db.session.rollback()
         return jsonify(error="Please fix the highlighted cells", detail=str(exc),
                        errors=exc.errors, summary=exc.summary), 422
@@ -136,14 +136,14 @@ def save(year: int, month: int):
 def mark_paid(year: int, month: int):
     _period(year, month)
     try:
-        record = payroll_months.mark_paid(_tenant().id, year, month, g.user.id,
+        record = monthly.mark_paid(_tenant().id, year, month, g.user.id,
                                           ip=client_ip())
         recovered = len(record.advances_recovered or {})
         flash("Marked paid. The month is locked."
               + (f" Advance balances reduced for {recovered} "
                                  f"employee{'s' if recovered != 1 else ''}." if recovered else ""),
               "success")
-    except payroll_months.MonthInputError as exc:
+    except monthly.MonthInputError as exc:
         db.session.rollback()
         flash(str(exc), "error")
     return redirect(url_for("payroll.month_sheet", year=year, month=month))
@@ -154,12 +154,12 @@ def mark_paid(year: int, month: int):
 def unlock(year: int, month: int):
     _period(year, month)
     try:
-        payroll_months.unlock(_tenant().id, year, month, g.user,
+        monthly.unlock(_tenant().id, year, month, g.user,
                               reason=request.form.get("reason", ""), ip=client_ip())
         flash("Unlocked. The change is in the audit log.", "success")
-    except payroll_months.NotAllowed:
+    except monthly.NotAllowed:
         abort(403)
-    except payroll_months.MonthInputError as exc:
+    except monthly.MonthInputError as exc:
         db.session.rollback()
         flash(str(exc), "error")
     return redirect(url_for("payroll.month_sheet", year=year, month=month))
@@ -184,21 +184,21 @@ def settings():
     """The tenant's payroll settings: admins change them, HR reads them."""
     tenant = _tenant()
     can_edit = g.user.role == Role.TENANT_ADMIN.value
-    values, errors = payroll_settings.current(tenant), {}
+    values, errors = policy.current(tenant), {}
     if request.method == "POST":
         if not can_edit:
             abort(403)
         try:
-            changes = payroll_settings.update(tenant, request.form, g.user.id, ip=client_ip())
-        except payroll_settings.SettingsError as exc:
+            changes = policy.update(tenant, request.form, g.user.id, ip=client_ip())
+        except policy.SettingsError as exc:
             db.session.rollback()
-            values, errors = payroll_settings.form_values(request.form), exc.errors
+            values, errors = policy.form_values(request.form), exc.errors
         else:
-            flash("Saved: " + payroll_settings.describe(changes) + "." if changes
+            flash("Saved: " + policy.describe(changes) + "." if changes
                   else "Nothing changed.", "success")
             return redirect(url_for("payroll.settings"))
     return render_template("payroll/settings.html", values=values, errors=errors,
-                           can_edit=can_edit, basis_labels=payroll_settings.DAYS_BASIS_LABELS,
+                           can_edit=can_edit, basis_labels=policy.DAYS_BASIS_LABELS,
                            pt_states=statutory.PT_STATES, pf=statutory.pf_on(dt.date.today()),
                            esi=statutory.esi_on(dt.date.today())), 422 if errors else 200
 

@@ -16,13 +16,13 @@ from flask import request
 from flask import url_for
 
 from paydash import audit
-from paydash import exports
-from paydash import imports
+from paydash.sheets import exports
+from paydash.services import imports
 from paydash.extensions import db
-from paydash.filecheck import FileRejected
+from paydash.sheets.filecheck import FileRejected
 from paydash.formatting import indian_number
-from paydash.job_views import job_title
-from paydash.jobs import plain_status
+from paydash.ledger.views import job_title
+from paydash.ledger.jobs import plain_status
 from paydash.periods import month_label
 from paydash.models import FINISHED_STATES
 from paydash.models import Job

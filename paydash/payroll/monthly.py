@@ -1,7 +1,7 @@
 """A month's payroll worked out in the browser: the sheet, drafts, save, lock and variance.
 
 The server is the authority: saving recomputes every row from HR's inputs with
-`paydash.payroll`, whatever the browser showed. Drafts keep HR's raw cell text keyed by
+`paydash.payroll.calculator`, whatever the browser showed. Drafts keep HR's raw cell text keyed by
 employee id, so a half-typed month survives a closed tab.
 """
 import logging
@@ -12,10 +12,10 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from paydash import audit
-from paydash import charts
-from paydash import employees
-from paydash import payroll
-from paydash import payroll_advances
+from paydash.charts import aggregation
+from paydash.payroll import employees
+from paydash.payroll import calculator
+from paydash.payroll import advances
 from paydash.extensions import db
 from paydash.models import Employee
 from paydash.models import PayrollMonth
@@ -58,19 +58,19 @@ class MonthInputError(ValueError):
 @dataclass(frozen=True)
 class Line:
     employee: Employee
-    inputs: payroll.Inputs
-    pay: payroll.Pay
+    inputs: calculator.Inputs
+    pay: calculator.Pay
 
 
-def rules_for_tenant(tenant: Tenant, year: int, month: int) -> payroll.Rules:
-    return payroll.rules_for(year, month, days_basis=tenant.days_basis,
+def rules_for_tenant(tenant: Tenant, year: int, month: int) -> calculator.Rules:
+    return calculator.rules_for(year, month, days_basis=tenant.days_basis,
                              shift_hours=tenant.shift_hours, break_hours=tenant.break_hours,
                              pf_enabled=tenant.pf_enabled, esi_enabled=tenant.esi_enabled,
                              pt_state=tenant.pt_state)
 
 
-def terms_of(employee: Employee) -> payroll.Terms:
-    return payroll.Terms(monthly_salary=employee.monthly_salary,
+def terms_of(employee: Employee) -> calculator.Terms:
+    return calculator.Terms(monthly_salary=employee.monthly_salary,
                          ot_multiplier=employee.ot_multiplier, tds_pct=employee.tds_pct,
                          advance_balance=employee.advance_balance)
 
@@ -145,11 +145,11 @@ def _compute(tenant: Tenant, year: int, month: int, raw_inputs: Mapping,
     lines, errors = [], {}
     for employee in staff:
         raw = raw_inputs.get(str(employee.id)) or {}
-        inputs, row_errors = payroll.parse_inputs(raw, rules.days_in_month)
+        inputs, row_errors = calculator.parse_inputs(raw, rules.days_in_month)
         if row_errors:
             errors[str(employee.id)] = row_errors
             continue
-        lines.append(Line(employee, inputs, payroll.compute(rules, terms_of(employee), inputs)))
+        lines.append(Line(employee, inputs, calculator.compute(rules, terms_of(employee), inputs)))
     return lines, errors
 
 
@@ -167,7 +167,7 @@ def month_view(tenant: Tenant, year: int, month: int) -> dict:
     return {
         "year": year, "month": month, "status": record.status if record else DRAFT,
         "unsaved_changes": has_unsaved_changes(record),
-        "rules": payroll.rules_as_json(rules),
+        "rules": calculator.rules_as_json(rules),
         "variance_pct": str(tenant.variance_pct),
         "employees": people,
         "draft": draft.get("inputs") or {},
@@ -205,7 +205,7 @@ def save_draft(tenant_id: int, year: int, month: int, raw_inputs: Mapping,
 
 def _clean_draft(raw_inputs: Mapping) -> dict:
     # Only known fields, as short text: a draft is stored, never trusted.
-    names = [name for name, _label, _kind in payroll.INPUT_FIELDS]
+    names = [name for name, _label, _kind in calculator.INPUT_FIELDS]
     clean = {}
     for key, row in (raw_inputs or {}).items():
         if not str(key).isdigit() or not isinstance(row, Mapping):
@@ -238,7 +238,7 @@ def save_month(tenant: Tenant, year: int, month: int, raw_inputs: Mapping, user_
     now = utcnow()
     record.status, record.saved_at, record.saved_by_id = SAVED, now, user_id
     record.draft = {"inputs": _clean_draft(raw_inputs), "saved_at": _stamp(now), "by": user_id}
-    job = charts.request_sync(tenant.id, year, month, "frontend", user_id)
+    job = aggregation.request_sync(tenant.id, year, month, "frontend", user_id)
     logger.info("tenant %s %s-%02d: saved %s rows from the browser; job %s",
                 tenant.id, year, month, len(lines), job.id)
     return job
@@ -285,8 +285,8 @@ def mark_paid(tenant_id: int, year: int, month: int, user_id: int | None,
                                   "again before marking it paid.")
     if not _claim(record, SAVED, PAID, paid_at=utcnow(), paid_by_id=user_id):
         return record
-    record.advances_recovered = payroll_advances.recover(tenant_id, year, month)
-    audit.record("payroll.paid", user_id=user_id, tenant_id=tenant_id,
+    record.advances_recovered = advances.recover(tenant_id, year, month)
+    audit.record("calculator.paid", user_id=user_id, tenant_id=tenant_id,
                  target=f"{year}-{month:02d}",
                  detail={"advances_recovered": record.advances_recovered}, ip=ip)
     db.session.commit()
@@ -304,8 +304,8 @@ def unlock(tenant_id: int, year: int, month: int, user: User, reason: str = "",
     paid_at, paid_by_id = record.paid_at, record.paid_by_id
     if not _claim(record, PAID, SAVED, paid_at=None, paid_by_id=None):
         raise MonthInputError({}, "This month is not locked.")
-    payroll_advances.restore(tenant_id, record.advances_recovered)
-    audit.record("payroll.unlock", user_id=user.id, tenant_id=tenant_id,
+    advances.restore(tenant_id, record.advances_recovered)
+    audit.record("calculator.unlock", user_id=user.id, tenant_id=tenant_id,
                  target=f"{year}-{month:02d}",
                  detail={"reason": reason[:500], "paid_at": paid_at.isoformat()
                          if paid_at else None, "paid_by_id": paid_by_id,

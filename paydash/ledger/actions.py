@@ -12,14 +12,14 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from paydash import audit
-from paydash import jobs
+from paydash.ledger import jobs
 from paydash.extensions import db
 from paydash.models import Job
 from paydash.models import JobState
 from paydash.models import PausedTask
 from paydash.models import utcnow
-from paydash.queue import periodic_task_classes
-from paydash.queue import registered_task_names
+from paydash.ledger.queue import periodic_task_classes
+from paydash.ledger.queue import registered_task_names
 
 logger = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from openpyxl.styles import Font
 from openpyxl.styles import Side
 from openpyxl.utils import get_column_letter
 
-from paydash import exports
-from paydash import payroll_months
+from paydash.sheets import exports
+from paydash.payroll import monthly
 from paydash.extensions import db
 from paydash.models import SalaryRow
 from paydash.models import Tenant
@@ -45,7 +45,7 @@ def _extra(row: SalaryRow, key: str) -> Decimal:
 
 
 def _rates(tenant: Tenant, year: int, month: int):
-    rules = payroll_months.rules_for_tenant(tenant, year, month)
+    rules = monthly.rules_for_tenant(tenant, year, month)
     basis = Decimal(rules.days_in_month) if rules.days_basis == "calendar" else Decimal(rules.days_basis)
     return basis * (rules.shift_hours - rules.break_hours)
 

@@ -15,9 +15,9 @@ from dataclasses import fields
 
 import sqlalchemy as sa
 
-from paydash import jobrollups
+from paydash.ledger import rollups
 from paydash.extensions import db
-from paydash.jobs import job_as_dict
+from paydash.ledger.jobs import job_as_dict
 from paydash.models import FINISHED_STATES
 from paydash.models import Job
 from paydash.models import JobState
@@ -25,9 +25,9 @@ from paydash.models import Tenant
 from paydash.models import User
 from paydash.models import Worker
 from paydash.models import utcnow
-from paydash.queue import PRIORITIES
-from paydash.queue import broker_reachable
-from paydash.workers import status_of
+from paydash.ledger.queue import PRIORITIES
+from paydash.ledger.queue import broker_reachable
+from paydash.ledger.workers import status_of
 
 logger = logging.getLogger(__name__)
 
@@ -265,7 +265,7 @@ def queue_figures(tenant_id: int | None, now: dt.datetime) -> dict:
             out["scheduled"] += count
         else:
             pending[queue] = pending.get(queue, 0) + count
-            first_created = jobrollups.as_datetime(first_created)
+            first_created = rollups.as_datetime(first_created)
             oldest = first_created if oldest is None else min(oldest, first_created)
     out["pending_total"] = sum(pending.values())
     out["oldest_pending_seconds"] = round((now - oldest).total_seconds(), 1) if oldest else 0
@@ -302,7 +302,7 @@ def overview(tenant_id: int | None, task_names: Iterable[str], now: dt.datetime 
     """Everything the overview page shows, for one tenant or (None) for all."""
     now = now or utcnow()
     figures = queue_figures(tenant_id, now)
-    flow = jobrollups.throughput(tenant_id, now)
+    flow = rollups.throughput(tenant_id, now)
     return {"at": now.isoformat() + "Z", **figures, **flow,
             "runtimes": runtime_percentiles(tenant_id, task_names, now)}
 

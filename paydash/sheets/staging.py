@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from operator import itemgetter
 
-from paydash.sheet_rows import NUMBER_FIELDS
+from paydash.sheets.rows import NUMBER_FIELDS
 
 MAGIC = b"PDROWS1"
 TEXT_COLUMNS = ("sheet_row", "employee_key", "employee_code", "employee_name", "department",

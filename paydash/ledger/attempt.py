@@ -1,9 +1,9 @@
 """One attempt of a job in a worker: its fence, its checkpoints, and how its outcome reads.
 
-The claim (`paydash.jobs.claim`) records the attempt's start time on the task and keeps
+The claim (`paydash.ledger.jobs.claim`) records the attempt's start time on the task and keeps
 the task in a thread-local; every later write of that attempt matches the job row only
 while the row still carries that start time, so an attempt the ledger gave to another
-worker can change nothing. Re-exported by `paydash.jobs`.
+worker can change nothing. Re-exported by `paydash.ledger.jobs`.
 """
 import datetime as dt
 import threading
@@ -13,7 +13,7 @@ import traceback as tb
 import sqlalchemy as sa
 from huey.exceptions import TaskTimeout
 
-from paydash import ledger_writer
+from paydash.ledger import writer
 from paydash.extensions import db
 from paydash.models import Job
 from paydash.models import JobState
@@ -101,7 +101,7 @@ def claim_now() -> None:
 
 def _make_durable(task) -> None:
     """A claim written behind is written now, before this attempt reports or changes anything."""
-    if not ledger_writer.make_durable(task):
+    if not writer.make_durable(task):
         raise LeaseLost(f"job {task.id} was not claimed by this attempt")
 
 

@@ -1,4 +1,4 @@
-"""How a ledger job reads to people and to the JSON API (re-exported by `paydash.jobs`)."""
+"""How a ledger job reads to people and to the JSON API (re-exported by `paydash.ledger.jobs`)."""
 from paydash.models import FINISHED_STATES
 from paydash.periods import month_label
 from paydash.models import Job

@@ -16,32 +16,32 @@ import sqlalchemy as sa
 from flask import current_app
 from huey.api import PeriodicTask
 
-from paydash import ledger_writer
+from paydash.ledger import writer as ledger_writer
 from paydash.extensions import db
-from paydash.job_attempt import JobDeadlineExceeded  # noqa: F401  (re-exported, as below)
-from paydash.job_attempt import LeaseLost
-from paydash.job_attempt import _local
-from paydash.job_attempt import checkpoint  # noqa: F401
-from paydash.job_attempt import claim_now  # noqa: F401
-from paydash.job_attempt import current_task  # noqa: F401
-from paydash.job_attempt import describe_error
-from paydash.job_attempt import failure_values
-from paydash.job_attempt import fence  # noqa: F401
-from paydash.job_attempt import lost_its_lease
-from paydash.job_attempt import outcome_message
-from paydash.job_attempt import this_attempt
-from paydash.job_views import job_as_dict  # noqa: F401  (re-exported: imported from here)
-from paydash.job_views import plain_status  # noqa: F401
+from paydash.ledger.attempt import JobDeadlineExceeded  # noqa: F401  (re-exported, as below)
+from paydash.ledger.attempt import LeaseLost
+from paydash.ledger.attempt import _local
+from paydash.ledger.attempt import checkpoint  # noqa: F401
+from paydash.ledger.attempt import claim_now  # noqa: F401
+from paydash.ledger.attempt import current_task  # noqa: F401
+from paydash.ledger.attempt import describe_error
+from paydash.ledger.attempt import failure_values
+from paydash.ledger.attempt import fence  # noqa: F401
+from paydash.ledger.attempt import lost_its_lease
+from paydash.ledger.attempt import outcome_message
+from paydash.ledger.attempt import this_attempt
+from paydash.ledger.views import job_as_dict  # noqa: F401  (re-exported: imported from here)
+from paydash.ledger.views import plain_status  # noqa: F401
 from paydash.models import Job
 from paydash.models import JobEvent
 from paydash.models import JobState
 from paydash.models import PausedTask
 from paydash.models import PeriodicRun
 from paydash.models import utcnow
-from paydash.queue import PRIORITIES
-from paydash.queue import task_policy
-from paydash.queue import task_wrapper
-from paydash.workers import current_worker_id
+from paydash.ledger.queue import PRIORITIES
+from paydash.ledger.queue import task_policy
+from paydash.ledger.queue import task_wrapper
+from paydash.ledger.workers import current_worker_id
 
 logger = logging.getLogger(__name__)
 

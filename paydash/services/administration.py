@@ -17,7 +17,7 @@ from werkzeug.security import generate_password_hash
 
 from paydash import accounts
 from paydash import audit
-from paydash.exports import safe_cell
+from paydash.sheets.exports import safe_cell
 from paydash.extensions import db
 from paydash.models import AuditLog
 from paydash.models import Role

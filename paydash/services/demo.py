@@ -15,7 +15,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from paydash import accounts
-from paydash import charts
+from paydash.charts import aggregation
 from paydash.extensions import db
 from paydash.models import ChartAggregatedData
 from paydash.models import Role
@@ -185,7 +185,7 @@ def sync_missing_charts(tenant_id: int) -> int:
         .where(ChartAggregatedData.tenant_id == tenant_id).distinct()).all())
     todo = [(p.year, p.month) for p in periods if (p.year, p.month) not in charted]
     for year, month in sorted(todo):
-        charts.sync_chart_data(tenant_id, year, month, "excel")
+        aggregation.sync_chart_data(tenant_id, year, month, "excel")
     return len(todo)
 
 

@@ -12,22 +12,22 @@ from itertools import chain
 import sqlalchemy as sa
 from flask import current_app
 
-from paydash import charts
-from paydash import employees
-from paydash import jobs
-from paydash import payroll_months
-from paydash import staging
+from paydash.charts import aggregation
+from paydash.payroll import employees
+from paydash.ledger import jobs
+from paydash.payroll import monthly
+from paydash.sheets import staging
 from paydash.periods import month_label
 from paydash.extensions import db
-from paydash.filecheck import check_upload
+from paydash.sheets.filecheck import check_upload
 from paydash.models import FINISHED_STATES
 from paydash.models import Job
 from paydash.models import SalaryRow
 from paydash.models import Upload
 from paydash.models import UploadStatus
 from paydash.models import utcnow
-from paydash.sheets import SalarySheet
-from paydash.sheets import read_salary_sheet
+from paydash.sheets.salary_sheet import SalarySheet
+from paydash.sheets.salary_sheet import read_salary_sheet
 
 logger = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ def _check_confirmable(upload: Upload, keep_duplicates: bool) -> None:
     if status != UploadStatus.PREVIEW.value:
         raise ImportRefused(f"This upload is {status} and cannot be confirmed. Upload the file "
                             "again.")
-    if payroll_months.is_paid(upload.tenant_id, upload.year, upload.month):
+    if monthly.is_paid(upload.tenant_id, upload.year, upload.month):
         raise ImportRefused(f"{month_label(upload.year, upload.month)} is marked paid and locked. "
                             "Ask an admin to unlock it on the Payroll page first.")
     preview = upload.preview or {}
@@ -208,7 +208,7 @@ def commit_upload(upload_id: int, tenant_id: int) -> dict:
     Rows missing from the file disappear; the upload confirmed before for the period is
     marked superseded; then the chart sync for the period is requested. The job's claim is
     written before anything else (the ledger may hold it back otherwise; see
-    `paydash.ledger_writer`), and the rows commit only while this attempt owns the job.
+    `paydash.ledger.writer`), and the rows commit only while this attempt owns the job.
     """
     jobs.claim_now()
     upload = _load(upload_id, tenant_id)
@@ -219,7 +219,7 @@ def commit_upload(upload_id: int, tenant_id: int) -> dict:
         return _summary(upload)
     if upload.status != UploadStatus.PREVIEW.value:
         return dict(_summary(upload), refused=f"upload is {upload.status}, not a preview")
-    if payroll_months.is_paid(tenant_id, upload.year, upload.month):
+    if monthly.is_paid(tenant_id, upload.year, upload.month):
         # Paid between confirmation and now: the locked month keeps its rows.
         upload.message = (f"{month_label(upload.year, upload.month)} was marked paid before this "
                           "upload could be saved; nothing was changed.")
@@ -350,7 +350,7 @@ def _ensure_chart_sync(upload: Upload) -> None:
             Job.task_name == "sync_chart_data_batch", Job.tenant_id == upload.tenant_id,
             Job.year == upload.year, Job.month == upload.month, Job.created_at >= since))
     if not asked:
-        charts.request_sync(upload.tenant_id, upload.year, upload.month, "excel",
+        aggregation.request_sync(upload.tenant_id, upload.year, upload.month, "excel",
                             requested_by_id=upload.confirmed_by_id)
 
 

@@ -22,20 +22,20 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from decimal import Decimal
 
-from paydash.sheet_headers import FIELDS
-from paydash.sheet_headers import QUIET_HEADERS
-from paydash.sheet_headers import Column
-from paydash.sheet_headers import header_score
-from paydash.sheet_headers import map_columns
-from paydash.sheet_headers import missing_minimum
-from paydash.sheet_headers import normalise_header
-from paydash.sheet_reader import SheetInfo
-from paydash.sheet_reader import Workbook
-from paydash.sheet_reader import WorkbookUnreadable
-from paydash.sheet_rows import RowConverter
-from paydash.sheet_rows import RowError
-from paydash.sheet_values import is_blank
-from paydash.sheet_values import money_text
+from paydash.sheets.headers import FIELDS
+from paydash.sheets.headers import QUIET_HEADERS
+from paydash.sheets.headers import Column
+from paydash.sheets.headers import header_score
+from paydash.sheets.headers import map_columns
+from paydash.sheets.headers import missing_minimum
+from paydash.sheets.headers import normalise_header
+from paydash.sheets.reader import SheetInfo
+from paydash.sheets.reader import Workbook
+from paydash.sheets.reader import WorkbookUnreadable
+from paydash.sheets.rows import RowConverter
+from paydash.sheets.rows import RowError
+from paydash.sheets.values import is_blank
+from paydash.sheets.values import money_text
 
 Progress = Callable[[int, int], None]
 

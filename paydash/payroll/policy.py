@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from paydash import audit
-from paydash import payroll
-from paydash import statutory
+from paydash.payroll import calculator
+from paydash.payroll import statutory
 from paydash.extensions import db
 from paydash.models import Tenant
 
@@ -56,7 +56,7 @@ def parse(form: Mapping) -> tuple[dict, dict[str, str]]:
     """The submitted settings as typed values, and a message per field that is wrong."""
     raw = form_values(form)
     values, errors = {"pf_enabled": raw["pf_enabled"], "esi_enabled": raw["esi_enabled"]}, {}
-    if raw["days_basis"] in payroll.DAYS_BASES:
+    if raw["days_basis"] in calculator.DAYS_BASES:
         values["days_basis"] = raw["days_basis"]
     else:
         errors["days_basis"] = "Choose a days basis from the list"
@@ -77,7 +77,7 @@ def parse(form: Mapping) -> tuple[dict, dict[str, str]]:
 
 def _number(label: str, text: str, low: Decimal, high: Decimal) -> tuple[Decimal | None, str]:
     try:
-        value = payroll.parse_number(text)
+        value = calculator.parse_number(text)
     except ValueError:
         return None, f"{label}: '{text}' is not a number"
     if value is None:
@@ -117,7 +117,7 @@ def update(tenant: Tenant, form: Mapping, user_id: int | None,
         return {}
     for name in changes:
         setattr(tenant, name, values[name])
-    audit.record("payroll.settings", user_id=user_id, tenant_id=tenant.id,
+    audit.record("calculator.settings", user_id=user_id, tenant_id=tenant.id,
                  target="payroll settings", detail={"changes": changes}, ip=ip)
     db.session.commit()
     logger.info("tenant %s payroll settings changed by user %s: %s", tenant.id, user_id,

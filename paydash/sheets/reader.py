@@ -18,7 +18,7 @@ from xml.parsers import expat
 
 from defusedxml import ElementTree
 
-from paydash.sheet_headers import column_letter
+from paydash.sheets.headers import column_letter
 
 REL_NAMESPACES = ("http://schemas.openxmlformats.org/officeDocument/2006/relationships",
                   "http://purl.oclc.org/ooxml/officeDocument/relationships")

@@ -22,7 +22,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from flask import current_app
 
-from paydash import charts
+from paydash.charts import aggregation
 from paydash.extensions import db
 from paydash.models import ChartAggregatedData
 from paydash.models import ChartVersion
@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 MAX_MONTHS = 36
 PRESETS = {"month": 1, "6m": 6, "12m": 12}
 MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-SUMMED = charts.MEASURES  # The same measures, in the same order, as the rows charts.py writes.
+SUMMED = aggregation.MEASURES  # The same measures, in the same order, as the rows aggregation.py writes.
 # (key, label, format, whether a rise is good news: True, False or None for neutral)
 KPIS = (
     ("gross", "Payroll cost", "inr", None),
@@ -111,7 +111,7 @@ _C = ChartAggregatedData.__table__.c
 _S = SalaryRow.__table__.c
 _C_INDEX = _C.year * 12 + _C.month - 1
 _LATEST_CHARTED = (sa.select(_C_INDEX)
-                   .where(_C.tenant_id == sa.bindparam("tenant_id"), _C.kind == charts.DEPT)
+                   .where(_C.tenant_id == sa.bindparam("tenant_id"), _C.kind == aggregation.DEPT)
                    .order_by(_C.year.desc(), _C.month.desc()).limit(1).scalar_subquery())
 _LATEST_SALARY = (sa.select(_S.year * 12 + _S.month - 1).where(_S.tenant_id == sa.bindparam("tenant_id"))
                   .order_by(_S.year.desc(), _S.month.desc()).limit(1).scalar_subquery())
@@ -256,11 +256,11 @@ def _bands(rows) -> list[dict]:
     for r in rows:
         counts[r.bucket] += r.headcount
     return [{"band": bucket, "label": label, "short": short, "count": counts[bucket]}
-            for bucket, label, short, _ in charts.BANDS]
+            for bucket, label, short, _ in aggregation.BANDS]
 
 
 def _top(rows, department: str | None) -> list[dict]:
-    wanted = department if department else charts.ALL_DEPARTMENTS
+    wanted = department if department else aggregation.ALL_DEPARTMENTS
     top = sorted((r for r in rows if r.department == wanted), key=lambda r: r.bucket)
     return [{"rank": int(r.bucket), "name": r.label, "net": _money(r.net), "gross": _money(r.gross)}
             for r in top]
@@ -270,13 +270,13 @@ def _build_summary(tenant_id: int, period: Period, department: str | None,
                    requested_by_id: int | None) -> tuple[dict, bool]:
     """The summary, and whether every month with salary rows had its chart rows."""
     previous = period.previous()
-    rows = _range_rows(tenant_id, previous.start, period.end, charts.DEPT)
+    rows = _range_rows(tenant_id, previous.start, period.end, aggregation.DEPT)
     charted = {from_index(r.idx) for r in rows}
     wanted = [from_index(i) for i in range(previous.start, period.end + 1)]
-    missing = charts.missing_periods(tenant_id, wanted, charted)
-    refreshing = charts.ensure_synced(tenant_id, missing, requested_by_id) if missing else []
+    missing = aggregation.missing_periods(tenant_id, wanted, charted)
+    refreshing = aggregation.ensure_synced(tenant_id, missing, requested_by_id) if missing else []
     if refreshing:  # In immediate mode the sync has already run: read what it wrote.
-        rows = _range_rows(tenant_id, previous.start, period.end, charts.DEPT)
+        rows = _range_rows(tenant_id, previous.start, period.end, aggregation.DEPT)
     departments = sorted({r.department for r in rows})
     has_data = any(r.idx >= period.start for r in rows)
     by_month, by_department = defaultdict(_Sums), defaultdict(_Sums)
@@ -289,18 +289,18 @@ def _build_summary(tenant_id: int, period: Period, department: str | None,
     current = _period_sums(by_month, period.start, period.end)
     before = _period_sums(by_month, previous.start, previous.end)
     detail_month = max(current.heads, default=period.end)
-    detail = _month_rows(tenant_id, detail_month, [charts.BAND, charts.TOP])
-    bands = [r for r in detail if r.kind == charts.BAND and (not department or r.department == department)]
+    detail = _month_rows(tenant_id, detail_month, [aggregation.BAND, aggregation.TOP])
+    bands = [r for r in detail if r.kind == aggregation.BAND and (not department or r.department == department)]
     summary = {
         "period": period.as_dict(), "previous": previous.as_dict(),
         "department": department or None, "departments": departments, "has_data": has_data,
         "detail_month": {"key": month_key(detail_month), "label": month_label(detail_month)},
-        "refreshing": [r for r in refreshing if r["state"] in charts.OPEN_STATES],
+        "refreshing": [r for r in refreshing if r["state"] in aggregation.OPEN_STATES],
         "kpis": _kpis(current.totals(), before.totals(), bool(before.heads)),
         "trend": _trend(by_month, period),
         "by_department": _by_department(by_department),
         "bands": _bands(bands),
-        "top_earners": _top([r for r in detail if r.kind == charts.TOP], department),
+        "top_earners": _top([r for r in detail if r.kind == aggregation.TOP], department),
     }
     return summary, not missing
 

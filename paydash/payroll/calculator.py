@@ -13,7 +13,7 @@ Rules (issue 6):
   late deduction = hourly ÷ 60 × late minutes.
 - gross = salary for paid days + OT − late + incentive, never below 0.
 - TDS = TDS % of gross, or HR's override when one is given.
-- statutory (each switched on per tenant, rates from paydash.statutory for the month's
+- statutory (each switched on per tenant, rates from paydash.payroll.statutory for the month's
   first day): PF = rate × basic up to the ceiling (basic = salary for paid days); ESI =
   rate × gross while gross ≤ the limit; professional tax by the state's slab on gross.
 - advance = the least of the advance balance, 50% of pay after TDS and statutory
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from decimal import InvalidOperation
 
-from paydash import statutory
+from paydash.payroll import statutory
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask import current_app
 
-from paydash import jobs
+from paydash.ledger import jobs
 from paydash.extensions import db
 from paydash.extensions import upsert_insert
 from paydash.models import ChartAggregatedData

@@ -7,18 +7,18 @@ the number of columns a sheet has.
 from dataclasses import dataclass
 from decimal import Decimal
 
-from paydash.sheet_headers import FIELDS
-from paydash.sheet_headers import OTHER_DEDUCTION_PARTS
-from paydash.sheet_headers import Column
-from paydash.sheet_headers import field_for_header
-from paydash.sheet_headers import is_total_text
-from paydash.sheet_values import NotANumber
-from paydash.sheet_values import grouped
-from paydash.sheet_values import is_blank
-from paydash.sheet_values import money_text
-from paydash.sheet_values import shown
-from paydash.sheet_values import to_decimal
-from paydash.sheet_values import to_text
+from paydash.sheets.headers import FIELDS
+from paydash.sheets.headers import OTHER_DEDUCTION_PARTS
+from paydash.sheets.headers import Column
+from paydash.sheets.headers import field_for_header
+from paydash.sheets.headers import is_total_text
+from paydash.sheets.values import NotANumber
+from paydash.sheets.values import grouped
+from paydash.sheets.values import is_blank
+from paydash.sheets.values import money_text
+from paydash.sheets.values import shown
+from paydash.sheets.values import to_decimal
+from paydash.sheets.values import to_text
 
 ZERO = Decimal(0)
 UNASSIGNED = "Unassigned"

@@ -17,7 +17,7 @@ from huey.serializer import SignedSerializer
 from huey.storage import PriorityRedisStorage
 from huey.storage import SqliteStorage
 
-from paydash.job_attempt import current_task
+from paydash.ledger.attempt import current_task
 
 logger = logging.getLogger(__name__)
 

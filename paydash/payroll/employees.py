@@ -11,7 +11,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
-from paydash import payroll
+from paydash.payroll import calculator
 from paydash.extensions import db
 from paydash.models import Employee
 from paydash.models import SalaryRow
@@ -33,7 +33,7 @@ FIELDS = (
     ("joined_on", "Joining date", "date", ("joining date", "joined on", "date of joining", "doj")),
     ("left_on", "Leaving date", "date", ("leaving date", "left on", "date of leaving", "dol")),
 )
-LIMITS = {"money": payroll.MAX_MONEY, "multiplier": Decimal("10"), "percent": Decimal("100")}
+LIMITS = {"money": calculator.MAX_MONEY, "multiplier": Decimal("10"), "percent": Decimal("100")}
 DEFAULTS = {"department": "Unassigned", "monthly_salary": Decimal(0), "ot_multiplier": Decimal(1),
             "tds_pct": Decimal(0), "advance_balance": Decimal(0), "active": True}
 TRUE_WORDS = {"yes", "y", "true", "1", "active"}
@@ -94,7 +94,7 @@ def _parse_value(kind: str, raw):
     if kind == "date":
         return _parse_date(raw)
     try:
-        value = payroll.parse_number(raw)
+        value = calculator.parse_number(raw)
     except ValueError:
         raise ValueError(f"'{raw}' is not a number") from None
     if value < 0:

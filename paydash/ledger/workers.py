@@ -3,7 +3,7 @@
 Each consumer process has one Worker row ("host:pid") and one heartbeat thread, which
 every HEARTBEAT_INTERVAL seconds refreshes the row and the heartbeat of every job the
 process is running. A job whose heartbeat is older than LEASE_SECONDS belongs to a
-worker that died; `paydash.recovery` puts it back on the queue.
+worker that died; `paydash.ledger.recovery` puts it back on the queue.
 """
 import datetime as dt
 import logging
