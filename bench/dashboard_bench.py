@@ -42,8 +42,8 @@ import sqlalchemy as sa  # noqa: E402
 
 from paydash import accounts  # noqa: E402
 from paydash.charts import aggregation  # noqa: E402
-from paydash.services import demo  # noqa: E402
 from paydash.extensions import db  # noqa: E402
+from paydash.services import demo  # noqa: E402
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 EMAIL, PASSWORD = "hr@bench.paydash", "bench-password-1"

@@ -37,10 +37,10 @@ for name in ("DATABASE_URL", "REDIS_URL"):
     os.environ.pop(name, None)
 
 from app import create_app  # noqa: E402
-from paydash.ledger import jobs  # noqa: E402
 from paydash.extensions import db  # noqa: E402
-from paydash.models import Job  # noqa: E402
-from paydash.models import JobState  # noqa: E402
+from paydash.ledger import jobs  # noqa: E402
+from paydash.ledger.models import Job  # noqa: E402
+from paydash.ledger.models import JobState  # noqa: E402
 from tasks.diagnostics import ensure_probe_table  # noqa: E402
 from tasks.diagnostics import probe_effect  # noqa: E402
 

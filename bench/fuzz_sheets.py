@@ -1,6 +1,6 @@
 """Fuzz the upload check and the sheet reader with hypothesis for a fixed time.
 
-    python bench/fuzz_sheets.py [--seconds 60] [--save tests/fuzz_seeds]
+    python bench/fuzz_sheets.py [--seconds 60] [--save tests/sheets/fuzz_seeds]
 
 Inputs are structured workbooks (random sheets, headers drawn from real synonyms, cells of
 every type and many broken ones, odd cell addresses) written as raw zip XML, then often
@@ -8,7 +8,7 @@ mutated at the byte level. Each input goes through `check_upload` (FileRejected 
 documented refusal) and `read_salary_sheet` (a report, perhaps with `fatal`, is its
 documented result for any bytes). Anything else raised is unhandled: the run exits 1 and
 saves the input under `--save` as crash-*.xlsx, together with a handful of inputs that
-reached distinct outcomes (seed-*.xlsx); tests/test_fuzz_seeds.py replays them.
+reached distinct outcomes (seed-*.xlsx); tests/sheets/test_fuzz_seeds.py replays them.
 """
 import argparse
 import collections
@@ -33,6 +33,7 @@ from hostile_files import HEADERS  # noqa: E402
 from hostile_files import NS  # noqa: E402
 from hostile_files import col_letter  # noqa: E402
 from hostile_files import package  # noqa: E402
+
 from paydash.sheets.filecheck import FileRejected  # noqa: E402
 from paydash.sheets.filecheck import check_upload  # noqa: E402
 from paydash.sheets.salary_sheet import read_salary_sheet  # noqa: E402
@@ -140,7 +141,8 @@ def sheet(draw):
         rows.append(f"<row{row_attr}>" + "".join(draw(cells(i, number)) for i in range(width)) + "</row>")
     dimension = draw(st.sampled_from(["", '<dimension ref="A1:XFD1048576"/>', '<dimension ref="A1"/>',
                                       '<dimension ref="garbage"/>']))
-    return f'<?xml version="1.0" encoding="UTF-8"?><worksheet {NS}>{dimension}<sheetData>{"".join(rows)}</sheetData></worksheet>'.encode()
+    body = f'<worksheet {NS}>{dimension}<sheetData>{"".join(rows)}</sheetData></worksheet>'
+    return ('<?xml version="1.0" encoding="UTF-8"?>' + body).encode()
 
 
 @st.composite
@@ -237,7 +239,7 @@ def fuzz(seconds: float, save: pathlib.Path | None) -> Run:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--save", type=pathlib.Path, default=ROOT / "tests" / "fuzz_seeds")
+    parser.add_argument("--save", type=pathlib.Path, default=ROOT / "tests" / "sheets" / "fuzz_seeds")
     args = parser.parse_args()
     started = time.monotonic()
     run = fuzz(args.seconds, args.save)

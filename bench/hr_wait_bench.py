@@ -31,9 +31,9 @@ import sqlalchemy as sa  # noqa: E402
 from openpyxl import Workbook  # noqa: E402
 
 from paydash import accounts  # noqa: E402
-from paydash.services import imports  # noqa: E402
 from paydash.extensions import db  # noqa: E402
-from paydash.models import Job  # noqa: E402
+from paydash.ledger.models import Job  # noqa: E402
+from paydash.services import imports  # noqa: E402
 
 
 def build_sheet(rows: int) -> bytes:

@@ -32,15 +32,15 @@ os.environ.pop("DATABASE_URL", None)
 os.environ.pop("REDIS_URL", None)
 
 import openpyxl  # noqa: E402
+import sheet_builders  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
-import sheet_builders  # noqa: E402
 from paydash import accounts  # noqa: E402
-from paydash.services import imports  # noqa: E402
 from paydash.extensions import db  # noqa: E402
-from paydash.models import Job  # noqa: E402
+from paydash.ledger.models import Job  # noqa: E402
 from paydash.models import Upload  # noqa: E402
 from paydash.models import UploadStatus  # noqa: E402
+from paydash.services import imports  # noqa: E402
 
 POLL = 0.05
 

@@ -107,9 +107,9 @@ def p95(values: list[float]) -> float:
 
 def breakdown(app, n: int = 30) -> None:
     """Median ms of each part of the operator's overview, called directly (no HTTP)."""
+    from paydash.clock import utcnow  # noqa: PLC0415
     from paydash.ledger import rollups  # noqa: PLC0415
     from paydash.ledger import stats  # noqa: PLC0415
-    from paydash.models import utcnow  # noqa: PLC0415
     from paydash.ledger.queue import registered_task_names  # noqa: PLC0415
     with app.app_context():
         huey = app.extensions["huey"]

@@ -127,10 +127,10 @@ def ledger_app():
 
 def bench_ledger(app, n: int, workers: int, worker_type: str, logs: pathlib.Path,
                  durable: bool = False) -> Timing:
-    from paydash.ledger import jobs  # noqa: PLC0415
     from paydash.extensions import db  # noqa: PLC0415
-    from paydash.models import Job  # noqa: PLC0415
-    from paydash.models import JobState  # noqa: PLC0415
+    from paydash.ledger import jobs  # noqa: PLC0415
+    from paydash.ledger.models import Job  # noqa: PLC0415
+    from paydash.ledger.models import JobState  # noqa: PLC0415
     name = f"bench_ledger_{RUN}_{worker_type}_{uuid.uuid4().hex[:6]}"
     app.config["HUEY_NAME"] = name
     from paydash.ledger.queue import configure_huey  # noqa: PLC0415
@@ -171,8 +171,8 @@ def bench_ledger(app, n: int, workers: int, worker_type: str, logs: pathlib.Path
 def check_ledger(ids: list[str]) -> None:
     """Every job SUCCESS after one attempt, with its three events: fail the run otherwise."""
     from paydash.extensions import db  # noqa: PLC0415
-    from paydash.models import Job  # noqa: PLC0415
-    from paydash.models import JobEvent  # noqa: PLC0415
+    from paydash.ledger.models import Job  # noqa: PLC0415
+    from paydash.ledger.models import JobEvent  # noqa: PLC0415
     db.session.rollback()
     jobs = db.session.execute(sa.select(Job.state, Job.attempts, sa.func.count())
                               .where(Job.id.in_(ids)).group_by(Job.state, Job.attempts)).all()

@@ -1,11 +1,13 @@
 """Tenants and users: creation and sign-in (passwords hashed with scrypt)."""
 import re
+from collections.abc import Iterable
 
 import sqlalchemy as sa
 from werkzeug.security import check_password_hash
 from werkzeug.security import generate_password_hash
 
 from paydash.extensions import db
+from paydash.ledger.models import Job
 from paydash.models import Role
 from paydash.models import Tenant
 from paydash.models import User
@@ -71,3 +73,15 @@ def authenticate(email: str, password: str) -> User | None:
 def session_user(user_id: int) -> sa.Row | None:
     """The columns a signed-in session is checked against (id, tenant, role, active, hash...)."""
     return db.session.connection().execute(_SESSION_USER, {"user_id": user_id}).first()
+
+
+def names_for(jobs: Iterable[Job]) -> dict:
+    """Tenant and user names for a page of jobs, in two queries."""
+    jobs = list(jobs)
+    tenant_ids = {j.tenant_id for j in jobs if j.tenant_id}
+    user_ids = {j.requested_by_id for j in jobs if j.requested_by_id}
+    tenants = dict(db.session.execute(
+        sa.select(Tenant.id, Tenant.name).where(Tenant.id.in_(tenant_ids))).all()) if tenant_ids else {}
+    users = dict(db.session.execute(
+        sa.select(User.id, User.name).where(User.id.in_(user_ids))).all()) if user_ids else {}
+    return {"tenants": tenants, "users": users}

@@ -3,9 +3,9 @@ import datetime as dt
 
 import sqlalchemy as sa
 
+from paydash.clock import utcnow
 from paydash.extensions import db
 from paydash.models import AuditLog
-from paydash.models import utcnow
 
 
 def record(action: str, *, user_id: int | None, tenant_id: int | None, target: str = "",

@@ -8,18 +8,18 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from paydash import accounts
+from paydash.clock import utcnow
+from paydash.extensions import db
 from paydash.ledger import jobs
 from paydash.ledger import stats
-from paydash.extensions import db
-from paydash.models import Job
-from paydash.models import JobState
-from paydash.models import Tenant
-from paydash.models import Worker
-from paydash.models import utcnow
+from paydash.ledger.models import Job
+from paydash.ledger.models import JobState
+from paydash.ledger.models import Worker
 from paydash.ledger.queue import backend_name
 from paydash.ledger.queue import broker_reachable
 from paydash.ledger.queue import periodic_task_classes
-from paydash.ledger.schedule import periodic_schedules
+from paydash.models import Tenant
+from paydash.periodic import periodic_schedules
 
 
 def init_app(app) -> None:

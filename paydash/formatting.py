@@ -13,7 +13,8 @@ Templates use two filters (registered by `init_app`):
 Rules:
 - Grouping: the last three digits, then groups of two (12,34,56,789), as `en-IN` does.
 - Exactly `decimals` decimal places, rounded half-up (0.005 -> 0.01, 2.5 -> 3, -2.5 -> -3:
-  halves go away from zero, as `Intl.NumberFormat` does), the way money is shown. A float is taken at its shortest repr (0.005, not 0.005000000000000000104),
+  halves go away from zero, as `Intl.NumberFormat` does), the way money is shown. A float is
+  taken at its shortest repr (0.005, not 0.005000000000000000104),
   so a float shows what it prints as.
 - A negative number keeps its sign in front (-1,00,000); a value that rounds to zero shows
   no sign (-0.001 with two decimals is "0.00").

@@ -1,5 +1,5 @@
 """Chart data sync: 3 retries, 60 s apart, 30 minute limit (all from configuration)."""
-from huey_app import task
+from paydash.broker import task
 from paydash.charts import aggregation
 from paydash.config import Config
 from paydash.ledger.queue import PRIORITIES

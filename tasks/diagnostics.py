@@ -12,12 +12,12 @@ import time
 
 import sqlalchemy as sa
 
-from huey_app import task
-from paydash.ledger import jobs
+from paydash.broker import task
+from paydash.clock import utcnow
 from paydash.extensions import db
 from paydash.extensions import upsert_insert
-from paydash.models import Job
-from paydash.models import utcnow
+from paydash.ledger import jobs
+from paydash.ledger.models import Job
 from paydash.ledger.queue import PRIORITIES
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ probe_effect = sa.Table(
 def noop(seconds: float = 0, durable: bool = False) -> dict:
     """Do nothing (or sleep `seconds`, at most 60): the ledger's cost, measured alone.
 
-    `durable`: write the claim first, as a task with an effect does (see ledger_writer).
+    `durable`: write the claim first, as a task with an effect does (see paydash.ledger.writer).
     """
     if durable:
         jobs.claim_now()

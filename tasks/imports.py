@@ -1,8 +1,8 @@
 """Salary sheet imports: validate into a preview (nothing stored), then commit on confirmation."""
-from huey_app import task
-from paydash.services import imports
+from paydash.broker import task
 from paydash.config import Config
 from paydash.ledger.queue import PRIORITIES
+from paydash.services import imports
 
 
 @task(retries=Config.IMPORT_RETRIES, retry_delay=Config.IMPORT_RETRY_DELAY,

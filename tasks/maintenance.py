@@ -1,11 +1,11 @@
 """Periodic maintenance: the minute recovery pass and the weekly chart-data cleanup."""
-from huey_app import periodic_task
+from paydash.broker import periodic_task
 from paydash.charts import aggregation
-from paydash.ledger import recovery
-from paydash.ledger import retention
 from paydash.config import Config
+from paydash.ledger import recovery
 from paydash.ledger.queue import PRIORITIES
-from paydash.ledger.schedule import periodic_schedules
+from paydash.periodic import periodic_schedules
+from paydash.services import retention
 
 SCHEDULES = periodic_schedules(Config.CLEANUP_TIMEZONE)
 
@@ -16,7 +16,8 @@ def recover_lost_jobs() -> dict:
     return recovery.recover_lost_jobs().as_dict()
 
 
-@periodic_task(SCHEDULES["cleanup_old_chart_data"], priority=PRIORITIES["maintenance"], timeout=Config.CHART_SYNC_TIMEOUT)
+@periodic_task(SCHEDULES["cleanup_old_chart_data"], priority=PRIORITIES["maintenance"],
+               timeout=Config.CHART_SYNC_TIMEOUT)
 def cleanup_old_chart_data() -> dict:
     """Delete chart data not refreshed for CHART_DATA_RETENTION_DAYS (periods re-sync on demand)."""
     return aggregation.cleanup_old_chart_data()

@@ -26,7 +26,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-# Keep the module-level app (imported by huey_app's bridge) away from the developer's data.
+# Keep any app built from the environment (the consumer entry's, the bridge's) away from the developer's data.
 _SESSION_DIR = pathlib.Path(os.environ.get("PYTEST_TMP", "/tmp")) / f"paydash-tests-{os.getpid()}"
 _SESSION_DIR.mkdir(parents=True, exist_ok=True)
 os.environ.setdefault("PAYDASH_INSTANCE", str(_SESSION_DIR / "instance"))
@@ -123,7 +123,7 @@ def base_config(tmp_path, database_url: str, **extra) -> dict:
 
 
 def make_app(config: dict):
-    from app import create_app  # noqa: PLC0415
+    from paydash.factory import create_app  # noqa: PLC0415
     app = create_app(config)
     with app.app_context():
         db.create_all()

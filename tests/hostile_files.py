@@ -153,7 +153,7 @@ def compound_file(streams: dict[str, bytes]) -> bytes:
     """
     names = list(streams)
     datas = [streams[n].ljust(max(4096, -(-len(streams[n]) // 512) * 512), b"\0") for n in names]
-    first = 2  # sector 0: FAT, sector 1: directory
+    # sector 0: FAT, sector 1: directory; the streams start at sector 2
     fat = [_FATSECT, _END]
     starts = []
     for data in datas:
@@ -394,7 +394,7 @@ def _replace_part(data: bytes, part: str, change) -> bytes:
 
 
 def macro_workbook(main_type: str = CT_MACRO) -> bytes:
-    rel = f'<Relationship Id="rIdVba" Type="http://schemas.microsoft.com/office/2006/relationships/vbaProject" Target="vbaProject.bin"/>'
+    rel = '<Relationship Id="rIdVba" Type="http://schemas.microsoft.com/office/2006/relationships/vbaProject" Target="vbaProject.bin"/>'
     # The part is named the way Excel names it, so the refusal cannot lean on content types alone.
     overrides = {"/xl/vbaProject.bin": "application/vnd.ms-office.vbaProject"} if main_type == CT_MACRO else {}
     return package([("Salary", salary_sheet())], main_type=main_type, workbook_rels_extra=rel,

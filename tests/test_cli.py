@@ -3,10 +3,10 @@ import json
 import re
 
 import pytest
-
 from conftest import wait_for
+
 from paydash.extensions import db
-from paydash.models import Job
+from paydash.ledger.models import Job
 from paydash.models import Tenant
 from paydash.models import User
 
@@ -84,7 +84,7 @@ def test_doctor_fails_without_a_live_worker(queued_runner):
 @pytest.mark.slow
 def test_doctor_passes_with_a_running_consumer(queued_app, queued_runner, start_consumer):
     start_consumer(queued_app, workers=1)
-    from paydash.models import Worker
+    from paydash.ledger.models import Worker
     with queued_app.app_context():
         wait_for(lambda: db.session.scalar(db.select(Worker)) or db.session.rollback(),
                  timeout=30, message="the consumer's worker row")

@@ -2,9 +2,9 @@
 import sys
 
 import pytest
-
 from conftest import base_config
 from conftest import make_app
+
 from paydash import config
 
 

@@ -6,9 +6,9 @@ import re
 from decimal import Decimal
 
 import pytest
+from conftest import chromium_page
 from flask import render_template_string
 
-from conftest import chromium_page
 from paydash.formatting import amount
 from paydash.formatting import indian_number
 

@@ -13,16 +13,16 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask import current_app
 
-from paydash.ledger import jobs
+from paydash.clock import utcnow
 from paydash.extensions import db
 from paydash.extensions import upsert_insert
+from paydash.ledger import jobs
+from paydash.ledger.models import Job
+from paydash.ledger.models import JobState
 from paydash.models import ChartAggregatedData
 from paydash.models import ChartVersion
-from paydash.models import Job
-from paydash.models import JobState
 from paydash.models import SalaryRow
 from paydash.models import Tenant
-from paydash.models import utcnow
 
 logger = logging.getLogger(__name__)
 

@@ -10,14 +10,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask import current_app
 
-from paydash import audit
-from paydash.ledger import jobs
+from paydash.clock import utcnow
 from paydash.extensions import db
-from paydash.models import Job
-from paydash.models import JobState
-from paydash.models import PausedTask
-from paydash.models import utcnow
+from paydash.ledger import jobs
+from paydash.ledger.models import Job
+from paydash.ledger.models import JobState
+from paydash.ledger.models import PausedTask
 from paydash.ledger.queue import periodic_task_classes
 from paydash.ledger.queue import registered_task_names
 
@@ -41,9 +41,19 @@ class Actor:
     ip: str | None = None
 
 
+AUDIT_HOOK = "ledger.audit"
+
+
 def _audit(actor: Actor, action: str, target: str, tenant_id: int | None = None, **detail) -> None:
-    audit.record(action, user_id=actor.user_id, tenant_id=tenant_id or actor.tenant_id,
-                 target=target, detail=detail or None, ip=actor.ip)
+    """Hand the action to the host app's audit log, in the action's own transaction.
+
+    The host installs its recorder as `app.extensions["ledger.audit"]` (Paydash: its
+    `audit.record`); the ledger knows no audit table of its own.
+    """
+    record = current_app.extensions.get(AUDIT_HOOK)
+    if record is not None:
+        record(action, user_id=actor.user_id, tenant_id=tenant_id or actor.tenant_id,
+               target=target, detail=detail or None, ip=actor.ip)
 
 
 def _reset_for_retry(job: Job, actor: Actor, fresh_attempts: int) -> bool:

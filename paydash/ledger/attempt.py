@@ -13,11 +13,11 @@ import traceback as tb
 import sqlalchemy as sa
 from huey.exceptions import TaskTimeout
 
-from paydash.ledger import writer
+from paydash.clock import utcnow
 from paydash.extensions import db
-from paydash.models import Job
-from paydash.models import JobState
-from paydash.models import utcnow
+from paydash.ledger import writer
+from paydash.ledger.models import Job
+from paydash.ledger.models import JobState
 
 _local = threading.local()
 

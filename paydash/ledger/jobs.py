@@ -16,10 +16,11 @@ import sqlalchemy as sa
 from flask import current_app
 from huey.api import PeriodicTask
 
-from paydash.ledger import writer as ledger_writer
+from paydash.clock import utcnow
 from paydash.extensions import db
+from paydash.ledger import writer as ledger_writer
 from paydash.ledger.attempt import JobDeadlineExceeded  # noqa: F401  (re-exported, as below)
-from paydash.ledger.attempt import LeaseLost
+from paydash.ledger.attempt import LeaseLost  # noqa: F401
 from paydash.ledger.attempt import _local
 from paydash.ledger.attempt import checkpoint  # noqa: F401
 from paydash.ledger.attempt import claim_now  # noqa: F401
@@ -30,17 +31,16 @@ from paydash.ledger.attempt import fence  # noqa: F401
 from paydash.ledger.attempt import lost_its_lease
 from paydash.ledger.attempt import outcome_message
 from paydash.ledger.attempt import this_attempt
-from paydash.ledger.views import job_as_dict  # noqa: F401  (re-exported: imported from here)
-from paydash.ledger.views import plain_status  # noqa: F401
-from paydash.models import Job
-from paydash.models import JobEvent
-from paydash.models import JobState
-from paydash.models import PausedTask
-from paydash.models import PeriodicRun
-from paydash.models import utcnow
+from paydash.ledger.models import Job
+from paydash.ledger.models import JobEvent
+from paydash.ledger.models import JobState
+from paydash.ledger.models import PausedTask
+from paydash.ledger.models import PeriodicRun
 from paydash.ledger.queue import PRIORITIES
 from paydash.ledger.queue import task_policy
 from paydash.ledger.queue import task_wrapper
+from paydash.ledger.views import job_as_dict  # noqa: F401  (re-exported: imported from here)
+from paydash.ledger.views import plain_status  # noqa: F401
 from paydash.ledger.workers import current_worker_id
 
 logger = logging.getLogger(__name__)

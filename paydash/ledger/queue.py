@@ -101,7 +101,7 @@ class LedgerHuey(Huey):
 
     After every task Huey deletes the task's revoke flag from the broker (one HDEL per
     task, a third of a no-op task's broker work) in case it was revoked while it ran.
-    Paydash revokes only through the ledger (`jobactions`), and only a job the ledger
+    Paydash revokes only through the ledger (`paydash.ledger.actions`), and only a job the ledger
     holds as PENDING or RETRY: once the ledger has an attempt's claim, no flag
     can be set for it, and that attempt's delete is skipped. The one window left, a job
     revoked while its written-behind claim waits, ends with that claim refused, and

@@ -13,13 +13,13 @@ from dataclasses import field
 import sqlalchemy as sa
 from flask import current_app
 
+from paydash.clock import utcnow
+from paydash.extensions import db
 from paydash.ledger import jobs
 from paydash.ledger import workers
-from paydash.extensions import db
-from paydash.models import Job
-from paydash.models import JobState
-from paydash.models import Worker
-from paydash.models import utcnow
+from paydash.ledger.models import Job
+from paydash.ledger.models import JobState
+from paydash.ledger.models import Worker
 from paydash.ledger.queue import queued_task_ids
 
 logger = logging.getLogger(__name__)

@@ -11,10 +11,10 @@ import logging
 import sqlalchemy as sa
 
 from paydash.extensions import db
-from paydash.models import FINISHED_STATES
-from paydash.models import Job
-from paydash.models import JobHourStat
-from paydash.models import JobState
+from paydash.ledger.models import FINISHED_STATES
+from paydash.ledger.models import Job
+from paydash.ledger.models import JobHourStat
+from paydash.ledger.models import JobState
 
 logger = logging.getLogger(__name__)
 

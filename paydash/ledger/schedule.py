@@ -49,12 +49,3 @@ class Schedule:
                 return t
             t += dt.timedelta(minutes=1)
         raise ValueError("schedule never matches")
-
-
-def periodic_schedules(cleanup_tz: str) -> dict[str, Schedule]:
-    """Every periodic task's schedule, by task name: one table the tasks and pages share."""
-    return {
-        "recover_lost_jobs": Schedule(),
-        "cleanup_old_chart_data": Schedule(minute=0, hour=2, day_of_week=0, tz=cleanup_tz),
-        "prune_history": Schedule(minute=0, hour=3, tz=cleanup_tz),
-    }

@@ -15,16 +15,14 @@ from dataclasses import fields
 
 import sqlalchemy as sa
 
-from paydash.ledger import rollups
+from paydash.clock import utcnow
 from paydash.extensions import db
+from paydash.ledger import rollups
 from paydash.ledger.jobs import job_as_dict
-from paydash.models import FINISHED_STATES
-from paydash.models import Job
-from paydash.models import JobState
-from paydash.models import Tenant
-from paydash.models import User
-from paydash.models import Worker
-from paydash.models import utcnow
+from paydash.ledger.models import FINISHED_STATES
+from paydash.ledger.models import Job
+from paydash.ledger.models import JobState
+from paydash.ledger.models import Worker
 from paydash.ledger.queue import PRIORITIES
 from paydash.ledger.queue import broker_reachable
 from paydash.ledger.workers import status_of
@@ -98,18 +96,6 @@ def job_view(job: Job, now: dt.datetime, lease_seconds: float) -> dict:
 def events_of(job: Job) -> list[dict]:
     return [{"id": e.id, "at": e.at.isoformat() + "Z", "state": e.state, "worker": e.worker_id,
              "message": e.message} for e in job.events]
-
-
-def names_for(jobs: Iterable[Job]) -> dict:
-    """Tenant and user names for a page of jobs, in two queries."""
-    jobs = list(jobs)
-    tenant_ids = {j.tenant_id for j in jobs if j.tenant_id}
-    user_ids = {j.requested_by_id for j in jobs if j.requested_by_id}
-    tenants = dict(db.session.execute(
-        sa.select(Tenant.id, Tenant.name).where(Tenant.id.in_(tenant_ids))).all()) if tenant_ids else {}
-    users = dict(db.session.execute(
-        sa.select(User.id, User.name).where(User.id.in_(user_ids))).all()) if user_ids else {}
-    return {"tenants": tenants, "users": users}
 
 
 # --- The jobs list --------------------------------------------------------------------------

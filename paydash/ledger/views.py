@@ -1,23 +1,7 @@
-"""How a ledger job reads to people and to the JSON API (re-exported by `paydash.ledger.jobs`)."""
-from paydash.models import FINISHED_STATES
-from paydash.periods import month_label
-from paydash.models import Job
-from paydash.models import JobState
-
-
-TASK_WORDS = {
-    "import_salary_sheet": "Check a salary sheet",
-    "commit_salary_sheet": "Save a salary sheet",
-    "sync_chart_data_batch": "Update the dashboard",
-}
-
-
-def job_title(job: Job) -> str:
-    """What a job does, in HR's words, with its month ("Save a salary sheet for March 2026")."""
-    title = TASK_WORDS.get(job.task_name, job.task_name.replace("_", " ").capitalize())
-    if job.year and job.month:
-        title += f" for {month_label(job.year, job.month)}"
-    return title
+"""How a ledger job reads to people (its status in words) and to the JSON API."""
+from paydash.ledger.models import FINISHED_STATES
+from paydash.ledger.models import Job
+from paydash.ledger.models import JobState
 
 
 def plain_status(job: Job) -> str:

@@ -14,11 +14,11 @@ import threading
 
 import sqlalchemy as sa
 
+from paydash.clock import utcnow
 from paydash.extensions import db
-from paydash.models import Job
-from paydash.models import JobState
-from paydash.models import Worker
-from paydash.models import utcnow
+from paydash.ledger.models import Job
+from paydash.ledger.models import JobState
+from paydash.ledger.models import Worker
 
 logger = logging.getLogger(__name__)
 

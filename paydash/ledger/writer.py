@@ -32,10 +32,10 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from paydash.models import Job
-from paydash.models import JobEvent
-from paydash.models import JobState
-from paydash.models import PausedTask
+from paydash.ledger.models import Job
+from paydash.ledger.models import JobEvent
+from paydash.ledger.models import JobState
+from paydash.ledger.models import PausedTask
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Payroll rules: one employee's month from plain values (pure: no Flask, no database).
 
 The server applies these rules as the authority; static/js/payroll_rules.js mirrors them
-line for line for live feedback, and tests/test_payroll_rules_js.py proves both agree.
+line for line for live feedback, and tests/payroll/test_payroll_rules_js.py proves both agree.
 
 Rules (issue 6):
 - paid days = days basis − unpaid days. Unpaid days are the absent days HR typed; when

@@ -11,11 +11,11 @@ from decimal import Decimal
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
-from paydash.payroll import calculator
+from paydash.clock import utcnow
 from paydash.extensions import db
 from paydash.models import Employee
 from paydash.models import SalaryRow
-from paydash.models import utcnow
+from paydash.payroll import calculator
 
 logger = logging.getLogger(__name__)
 

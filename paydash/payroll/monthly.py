@@ -13,9 +13,7 @@ import sqlalchemy as sa
 
 from paydash import audit
 from paydash.charts import aggregation
-from paydash.payroll import employees
-from paydash.payroll import calculator
-from paydash.payroll import advances
+from paydash.clock import utcnow
 from paydash.extensions import db
 from paydash.models import Employee
 from paydash.models import PayrollMonth
@@ -23,7 +21,9 @@ from paydash.models import Role
 from paydash.models import SalaryRow
 from paydash.models import Tenant
 from paydash.models import User
-from paydash.models import utcnow
+from paydash.payroll import advances
+from paydash.payroll import calculator
+from paydash.payroll import employees
 
 logger = logging.getLogger(__name__)
 
@@ -286,7 +286,7 @@ def mark_paid(tenant_id: int, year: int, month: int, user_id: int | None,
     if not _claim(record, SAVED, PAID, paid_at=utcnow(), paid_by_id=user_id):
         return record
     record.advances_recovered = advances.recover(tenant_id, year, month)
-    audit.record("calculator.paid", user_id=user_id, tenant_id=tenant_id,
+    audit.record("payroll.paid", user_id=user_id, tenant_id=tenant_id,
                  target=f"{year}-{month:02d}",
                  detail={"advances_recovered": record.advances_recovered}, ip=ip)
     db.session.commit()
@@ -305,7 +305,7 @@ def unlock(tenant_id: int, year: int, month: int, user: User, reason: str = "",
     if not _claim(record, PAID, SAVED, paid_at=None, paid_by_id=None):
         raise MonthInputError({}, "This month is not locked.")
     advances.restore(tenant_id, record.advances_recovered)
-    audit.record("calculator.unlock", user_id=user.id, tenant_id=tenant_id,
+    audit.record("payroll.unlock", user_id=user.id, tenant_id=tenant_id,
                  target=f"{year}-{month:02d}",
                  detail={"reason": reason[:500], "paid_at": paid_at.isoformat()
                          if paid_at else None, "paid_by_id": paid_by_id,

@@ -9,10 +9,10 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from paydash import audit
-from paydash.payroll import calculator
-from paydash.payroll import statutory
 from paydash.extensions import db
 from paydash.models import Tenant
+from paydash.payroll import calculator
+from paydash.payroll import statutory
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def update(tenant: Tenant, form: Mapping, user_id: int | None,
         return {}
     for name in changes:
         setattr(tenant, name, values[name])
-    audit.record("calculator.settings", user_id=user_id, tenant_id=tenant.id,
+    audit.record("payroll.settings", user_id=user_id, tenant_id=tenant.id,
                  target="payroll settings", detail={"changes": changes}, ip=ip)
     db.session.commit()
     logger.info("tenant %s payroll settings changed by user %s: %s", tenant.id, user_id,

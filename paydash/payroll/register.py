@@ -1,7 +1,7 @@
 """The month's salary register as .xlsx, in the tenant template's own columns.
 
 Uploading the register reproduces the month's salary rows: every stored figure has a
-column the sheet reader maps back to it (see paydash/sheet_headers.py), totals are plain
+column the sheet reader maps back to it (see paydash/sheets/headers.py), totals are plain
 numbers (a formula written by openpyxl has no cached value for a reader to use), and
 text from users goes through `exports.safe_cell`. Columns beyond the template
 (Designation, Total Deductions, and PF/ESI/Prof. Tax when the tenant uses them) keep
@@ -19,12 +19,12 @@ from openpyxl.styles import Font
 from openpyxl.styles import Side
 from openpyxl.utils import get_column_letter
 
-from paydash.sheets import exports
-from paydash.payroll import monthly
 from paydash.extensions import db
 from paydash.models import SalaryRow
 from paydash.models import Tenant
+from paydash.payroll import monthly
 from paydash.periods import month_label
+from paydash.sheets import exports
 
 logger = logging.getLogger(__name__)
 

@@ -17,12 +17,12 @@ from werkzeug.security import generate_password_hash
 
 from paydash import accounts
 from paydash import audit
-from paydash.sheets.exports import safe_cell
 from paydash.extensions import db
 from paydash.models import AuditLog
 from paydash.models import Role
 from paydash.models import Tenant
 from paydash.models import User
+from paydash.sheets.exports import safe_cell
 
 logger = logging.getLogger(__name__)
 

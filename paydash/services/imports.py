@@ -13,19 +13,19 @@ import sqlalchemy as sa
 from flask import current_app
 
 from paydash.charts import aggregation
-from paydash.payroll import employees
-from paydash.ledger import jobs
-from paydash.payroll import monthly
-from paydash.sheets import staging
-from paydash.periods import month_label
+from paydash.clock import utcnow
 from paydash.extensions import db
-from paydash.sheets.filecheck import check_upload
-from paydash.models import FINISHED_STATES
-from paydash.models import Job
+from paydash.ledger import jobs
+from paydash.ledger.models import FINISHED_STATES
+from paydash.ledger.models import Job
 from paydash.models import SalaryRow
 from paydash.models import Upload
 from paydash.models import UploadStatus
-from paydash.models import utcnow
+from paydash.payroll import employees
+from paydash.payroll import monthly
+from paydash.periods import month_label
+from paydash.sheets import staging
+from paydash.sheets.filecheck import check_upload
 from paydash.sheets.salary_sheet import SalarySheet
 from paydash.sheets.salary_sheet import read_salary_sheet
 

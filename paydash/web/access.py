@@ -17,7 +17,7 @@ from flask import url_for
 
 from paydash import accounts
 from paydash.extensions import db
-from paydash.models import Job
+from paydash.ledger.models import Job
 from paydash.models import OPERATOR_ROLES  # noqa: F401  (re-exported for the views)
 from paydash.models import Role
 from paydash.models import RoleChecks

@@ -13,10 +13,10 @@ from flask import request
 from flask import url_for
 
 from paydash import accounts
-from paydash.services import administration
-from paydash.sheets.exports import XLSX_MIMETYPE
 from paydash.models import Role
 from paydash.models import User
+from paydash.services import administration
+from paydash.sheets.exports import XLSX_MIMETYPE
 from paydash.web.access import OPERATOR_ROLES
 from paydash.web.access import client_ip
 from paydash.web.access import get_owned_or_404

@@ -8,10 +8,10 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import InternalServerError
 
-from paydash.ledger.views import job_title
 from paydash.ledger.views import plain_status
 from paydash.web.access import may_open
 from paydash.web.access import wants_json
+from paydash.web.job_titles import job_title
 
 logger = logging.getLogger(__name__)
 

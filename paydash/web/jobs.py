@@ -13,14 +13,15 @@ from flask import render_template
 from flask import request
 from flask import url_for
 
+from paydash import accounts
+from paydash.clock import utcnow
+from paydash.extensions import db
 from paydash.ledger import actions
 from paydash.ledger import stats
-from paydash.extensions import db
-from paydash.models import JobState
-from paydash.models import Role
-from paydash.models import utcnow
+from paydash.ledger.models import JobState
 from paydash.ledger.queue import registered_task_names
-from paydash.ledger.schedule import periodic_schedules
+from paydash.models import Role
+from paydash.periodic import periodic_schedules
 from paydash.web.access import OPERATOR_ROLES
 from paydash.web.access import client_ip
 from paydash.web.access import get_visible_job_or_404
@@ -96,7 +97,7 @@ def arg_links(job) -> list[dict]:
     """What started the job, as links: its tenant, its upload, its payroll month."""
     links = []
     if job.tenant_id:
-        name = stats.names_for([job])["tenants"].get(job.tenant_id, f"Tenant {job.tenant_id}")
+        name = accounts.names_for([job])["tenants"].get(job.tenant_id, f"Tenant {job.tenant_id}")
         links.append({"label": "Tenant", "text": name,
                       "url": url_for("jobs.list_jobs", tenant=job.tenant_id)})
     if job.upload_id:
@@ -128,7 +129,7 @@ def list_jobs():
     rows, next_cursor = stats.list_jobs(job_filter, filters, request.args.get("cursor", ""))
     now = utcnow()
     views = [stats.job_view(j, now, lease()) for j in rows]
-    return render_template("jobs/list.html", jobs=views, names=stats.names_for(rows),
+    return render_template("jobs/list.html", jobs=views, names=accounts.names_for(rows),
                            filters=filters, next_cursor=next_cursor, states=STATES,
                            tasks=registered_task_names(huey()), queues=list(stats.PRIORITIES),
                            is_first=not request.args.get("cursor"))
@@ -149,7 +150,7 @@ def scheduled():
     now = utcnow()
     rows = stats.scheduled_jobs(job_filter, now)
     return render_template("jobs/scheduled.html", jobs=[stats.job_view(j, now, lease()) for j in rows],
-                           names=stats.names_for(rows))
+                           names=accounts.names_for(rows))
 
 
 @bp.get("/workers")

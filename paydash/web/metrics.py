@@ -21,11 +21,11 @@ from prometheus_client import generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.core import HistogramMetricFamily
 
-from paydash.ledger import stats
+from paydash.clock import utcnow
 from paydash.extensions import db
-from paydash.models import Job
-from paydash.models import JobState
-from paydash.models import utcnow
+from paydash.ledger import stats
+from paydash.ledger.models import Job
+from paydash.ledger.models import JobState
 from paydash.ledger.queue import broker_reachable
 from paydash.web.access import is_operator
 

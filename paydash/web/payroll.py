@@ -12,15 +12,15 @@ from flask import render_template
 from flask import request
 from flask import url_for
 
+from paydash.extensions import db
+from paydash.ledger.jobs import job_as_dict
+from paydash.models import Employee
+from paydash.models import Role
 from paydash.payroll import employees
 from paydash.payroll import monthly
 from paydash.payroll import policy
 from paydash.payroll import register
 from paydash.payroll import statutory
-from paydash.extensions import db
-from paydash.ledger.jobs import job_as_dict
-from paydash.models import Employee
-from paydash.models import Role
 from paydash.web.access import client_ip
 from paydash.web.access import get_owned_or_404
 from paydash.web.access import roles_required

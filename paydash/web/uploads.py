@@ -16,25 +16,25 @@ from flask import request
 from flask import url_for
 
 from paydash import audit
-from paydash.sheets import exports
-from paydash.services import imports
 from paydash.extensions import db
-from paydash.sheets.filecheck import FileRejected
 from paydash.formatting import indian_number
-from paydash.ledger.views import job_title
 from paydash.ledger.jobs import plain_status
-from paydash.periods import month_label
-from paydash.models import FINISHED_STATES
-from paydash.models import Job
-from paydash.models import JobState
+from paydash.ledger.models import FINISHED_STATES
+from paydash.ledger.models import Job
+from paydash.ledger.models import JobState
 from paydash.models import Role
 from paydash.models import Upload
 from paydash.models import UploadStatus
+from paydash.periods import month_label
+from paydash.services import imports
+from paydash.sheets import exports
+from paydash.sheets.filecheck import FileRejected
 from paydash.web.access import client_ip
 from paydash.web.access import get_owned_or_404
 from paydash.web.access import job_filter
 from paydash.web.access import login_required
 from paydash.web.access import tenant_filter
+from paydash.web.job_titles import job_title
 from paydash.web.links import attachment
 from paydash.web.links import month_dashboard_url
 

@@ -1,5 +1,5 @@
 // The browser's mirror of paydash/payroll.py, for live figures while HR types.
-// The server recomputes everything on save; tests/test_payroll_rules_js.py runs this file
+// The server recomputes everything on save; tests/payroll/test_payroll_rules_js.py runs this file
 // in Chromium against the same examples as the Python rules. Money is BigInt paise and
 // days, hours and minutes are BigInt hundredths, so every paisa matches the server.
 (function (root) {

@@ -1,0 +1,29 @@
+"""Retention: no table grows without bound."""
+import datetime as dt
+import logging
+
+import sqlalchemy as sa
+from flask import current_app
+
+from paydash.clock import utcnow
+from paydash.extensions import db
+from paydash.ledger import retention as ledger_retention
+from paydash.models import Upload
+from paydash.models import UploadStatus
+
+logger = logging.getLogger(__name__)
+
+
+def prune(now: dt.datetime | None = None) -> dict:
+    """Delete finished jobs past their retention, old periodic claims and old workbook bytes."""
+    now = now or utcnow()
+    summary = ledger_retention.prune_history(now)
+    # Workbook bytes of uploads that never became (or no longer are) the period's data.
+    keep_files = now - dt.timedelta(days=current_app.config["UPLOAD_RETENTION_DAYS"])
+    summary["workbooks"] = db.session.execute(sa.update(Upload).where(
+        Upload.created_at < keep_files, Upload.content.is_not(None),
+        Upload.status != UploadStatus.CONFIRMED.value,
+    ).values(content=None, staged_rows=None)).rowcount
+    db.session.commit()
+    logger.info("retention: pruned %s", summary)
+    return summary

@@ -1,0 +1,121 @@
+"""Demo data: idempotent seed, logins that work, and the dashboard in a real browser."""
+import datetime as dt
+import json
+
+import pytest
+import sqlalchemy as sa
+from conftest import login
+
+from paydash.extensions import db
+from paydash.models import ChartAggregatedData
+from paydash.models import SalaryRow
+from paydash.models import Tenant
+from paydash.models import User
+from paydash.services import demo
+
+TODAY = dt.date(2026, 7, 15)
+
+
+def counts() -> dict:
+    """What a seed run could change: row counts and the money in them."""
+    return {
+        "tenants": db.session.scalar(sa.select(sa.func.count()).select_from(Tenant)),
+        "users": db.session.scalar(sa.select(sa.func.count()).select_from(User)),
+        "salary_rows": db.session.scalar(sa.select(sa.func.count()).select_from(SalaryRow)),
+        "net": db.session.scalar(sa.select(sa.func.sum(SalaryRow.net))),
+        "chart_rows": db.session.scalar(sa.select(sa.func.count()).select_from(ChartAggregatedData)),
+    }
+
+
+def test_seed_creates_twelve_months_ending_last_month_with_charts(app):
+    with app.app_context():
+        demo.seed_demo(employees=30, months=12, today=TODAY)
+        months = db.session.execute(sa.select(SalaryRow.year, SalaryRow.month).distinct()).all()
+        charted = db.session.execute(sa.select(ChartAggregatedData.year, ChartAggregatedData.month).distinct()).all()
+        assert sorted(months)[0] == (2025, 7) and sorted(months)[-1] == (2026, 6)
+        assert len(months) == 12
+        assert sorted(charted) == sorted(months)
+
+
+def test_seed_creates_the_demo_tenant_and_its_four_logins(app):
+    with app.app_context():
+        info = demo.seed_demo(employees=10, months=2, today=TODAY)
+        roles = dict(db.session.execute(sa.select(User.email, User.role)).all())
+        tenant = db.session.scalar(sa.select(Tenant).where(Tenant.slug == "demo"))
+    assert tenant.name == "Demo Traders Pvt Ltd"
+    assert roles == {"hr@demo.paydash": "hr", "admin@demo.paydash": "tenant_admin",
+                     "ops@paydash.local": "operator", "viewer@paydash.local": "readonly_operator"}
+    assert {login["email"] for login in info["logins"]} == set(roles)
+
+
+def test_seeding_twice_changes_nothing(app):
+    with app.app_context():
+        demo.seed_demo(employees=20, months=3, today=TODAY)
+        before = counts()
+        again = demo.seed_demo(employees=20, months=3, today=TODAY)
+        assert counts() == before
+    assert again["salary_rows_inserted"] == 0 and again["months_aggregated"] == 0
+
+
+def test_generated_payroll_is_the_same_every_time():
+    assert demo.generate_payroll(15, 4, 24313) == demo.generate_payroll(15, 4, 24313)
+
+
+def test_generated_payroll_nets_are_gross_less_deductions_with_joiners_and_leavers():
+    rows = demo.generate_payroll(100, 12, 24313)
+    assert all(r["net"] == r["gross"] - r["total_deductions"] for r in rows)
+    by_month = {}
+    for r in rows:
+        by_month.setdefault((r["year"], r["month"]), set()).add(r["employee_code"])
+    first, last = by_month[min(by_month)], by_month[max(by_month)]
+    assert first - last and last - first  # some left, some joined
+
+
+def test_demo_hr_signs_in_with_the_printed_password_and_sees_data(app):
+    with app.app_context():
+        info = demo.seed_demo(employees=10, months=2)
+    hr = next(entry for entry in info["logins"] if entry["role"] == "hr")
+    client = login(app.test_client(), hr["email"], hr["password"])
+    data = client.get("/api/dashboard/summary").get_json()
+    assert data["has_data"] is True
+    assert data["kpis"][2]["value"] > 0
+
+
+def test_seed_demo_command_prints_the_logins_as_json(app):
+    result = app.test_cli_runner().invoke(args=["seed-demo", "--employees", "5", "--months", "1"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["logins"][0]["email"] == "hr@demo.paydash"
+
+
+@pytest.fixture
+def live_demo(app, serve_app):
+    """The app with demo data, served over HTTP from a thread on a free port."""
+    with app.app_context():
+        demo.seed_demo(employees=40, months=12)
+    return serve_app(app)
+
+
+@pytest.mark.browser
+def test_demo_dashboard_in_chromium_shows_kpis_charts_and_tooltips(live_demo, browser_page):
+    page = browser_page(viewport={"width": 1280, "height": 900})
+    from playwright.sync_api import expect  # noqa: PLC0415
+    errors, failed = [], []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
+    page.goto(live_demo + "/login")
+    page.fill("input[name=email]", "hr@demo.paydash")
+    page.fill("input[name=password]", "demo-hr-2026")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#chart-trend svg circle")
+    assert page.locator(".kpi-value").first.inner_text().startswith("₹")
+    assert page.locator(".pd-chart svg").count() == 6
+    page.hover("#chart-trend .points.s1 circle >> nth=-1")
+    tooltip = page.locator("#chart-trend .chart-tooltip")
+    tooltip.wait_for(state="visible")
+    assert "Net: ₹" in tooltip.inner_text()
+    page.click("label[for=period-12m]")
+    expect(page.locator("#chart-trend .points.s0 circle")).to_have_count(12)
+    # The browser asks for /favicon.ico on its own; no page of ours links it.
+    assert [url for url in failed if not url.endswith("/favicon.ico")] == []
+    assert [e for e in errors if "Failed to load resource" not in e] == []
