@@ -27,6 +27,7 @@ from paydash.models import Upload
 from paydash.models import UploadStatus
 from paydash.periods import month_label
 from paydash.services import imports
+from paydash.services import sheet_rows
 from paydash.sheets import exports
 from paydash.sheets.filecheck import FileRejected
 from paydash.web.access import client_ip
@@ -107,8 +108,13 @@ def detail(upload_id: int):
     preview = upload.preview
     errors = ListPage((preview or {}).get("errors") or [],
                       request.args.get("errors_page", 1, type=int), ERRORS_PER_PAGE)
+    rows = sheet_rows.rows_page(upload, request.args.get("q", ""),
+                                request.args.get("rows_page", 1, type=int))
     return render_template("uploads/detail.html", upload=upload, preview=preview, errors=errors,
-                           state=upload_state(upload), dashboard_url=month_dashboard_url(upload.year, upload.month))
+                           state=upload_state(upload), rows=rows,
+                           keep_both_label=imports.KEEP_BOTH_LABEL,
+                           acknowledge_label=imports.ACKNOWLEDGE_LABEL,
+                           dashboard_url=month_dashboard_url(upload.year, upload.month))
 
 
 @bp.post("/<int:upload_id>/confirm")
@@ -119,7 +125,9 @@ def confirm(upload_id: int):
     upload = get_owned_or_404(Upload, upload_id)
     try:
         keep = bool(request.form.get("keep_duplicates"))
-        job = imports.confirm_upload(upload.id, upload.tenant_id, g.user.id, keep_duplicates=keep)
+        checked = bool(request.form.get("acknowledge_checks"))
+        job = imports.confirm_upload(upload.id, upload.tenant_id, g.user.id, keep_duplicates=keep,
+                                     acknowledge_checks=checked)
     except imports.ImportRefused as refused:
         flash(refused.message, "error")
     else:

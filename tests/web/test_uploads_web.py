@@ -78,7 +78,7 @@ def test_upload_page_offers_the_month_the_template_and_the_size_limit(hr_client)
     page = hr_client.get("/uploads").get_data(as_text=True)
     assert 'name="month"' in page and 'name="year"' in page and 'type="file"' in page
     assert "/uploads/template.xlsx" in page
-    assert "up to 10 MB" in page
+    assert "up to 100 MB" in page
 
 
 def test_upload_shows_the_preview_with_employee_count_and_totals(hr_client, uploaded):
