@@ -91,12 +91,13 @@ def create():
                                         upload_file.read(), year, month)
     except FileRejected as rejected:
         logger.info("upload refused for tenant %s: %s", g.user.tenant_id, rejected.code)
-        _audit("upload.refused", upload_file.filename[:200], code=rejected.code)
+        _audit("upload.refused", f"Refused file {upload_file.filename}"[:200],
+               **{"Why": rejected.message[:300]})
         return _render_index(year, month, rejected.message), 400
     except imports.ImportRefused as refused:
         return _render_index(year, month, refused.message), 400
-    _audit("upload.received", f"upload {upload.id}", filename=upload.filename,
-           period=f"{upload.year}-{upload.month:02d}")
+    _audit("upload.received", _sheet_label("Uploaded", upload),
+           **{"File": upload.filename, "Upload": upload.id})
     return redirect(url_for("uploads.detail", upload_id=upload.id))
 
 
@@ -126,12 +127,18 @@ def confirm(upload_id: int):
     try:
         keep = bool(request.form.get("keep_duplicates"))
         checked = bool(request.form.get("acknowledge_checks"))
-        job = imports.confirm_upload(upload.id, upload.tenant_id, g.user.id, keep_duplicates=keep,
-                                     acknowledge_checks=checked)
+        imports.confirm_upload(upload.id, upload.tenant_id, g.user.id, keep_duplicates=keep,
+                               acknowledge_checks=checked)
     except imports.ImportRefused as refused:
         flash(refused.message, "error")
     else:
-        _audit("upload.confirmed", f"upload {upload.id}", job=job.id, keep_duplicates=keep)
+        _audit("upload.confirmed", _sheet_label("Confirmed", upload),
+               **{"File": upload.filename, "Upload": upload.id,
+                  "Employees": upload.employee_count,
+                  "Net pay": money(upload.net_total),
+                  "Ids used twice kept as separate people": keep if upload.preview and
+                  upload.preview.get("duplicates") else None,
+                  "Rows to check acknowledged": checked or None})
     return redirect(url_for("uploads.detail", upload_id=upload.id))
 
 
@@ -145,7 +152,8 @@ def discard(upload_id: int):
     except imports.ImportRefused as refused:
         flash(refused.message, "error")
         return redirect(url_for("uploads.detail", upload_id=upload.id))
-    _audit("upload.discarded", f"upload {upload.id}")
+    _audit("upload.discarded", _sheet_label("Discarded", upload),
+           **{"File": upload.filename, "Upload": upload.id})
     flash(f"The upload of {upload.filename} was discarded; nothing from it was saved.", "success")
     return redirect(url_for("uploads.index"))
 
@@ -195,8 +203,13 @@ def _require_uploader() -> None:
         abort(403)
 
 
+def _sheet_label(verb: str, upload: Upload) -> str:
+    return f"{verb} {month_label(upload.year, upload.month)} salary sheet"
+
+
 def _audit(action: str, target: str, **detail) -> None:
     """Record who did what to an upload, from where (its own small transaction)."""
+    detail = {key: value for key, value in detail.items() if value is not None}
     audit.record(action, user_id=g.user.id, tenant_id=g.user.tenant_id, target=target,
                  detail=detail or None, ip=client_ip())
     db.session.commit()

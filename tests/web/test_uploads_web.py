@@ -135,8 +135,10 @@ def test_upload_and_confirm_are_recorded_in_the_audit_log_with_who_and_where(app
         entries = db.session.scalars(sa.select(AuditLog).order_by(AuditLog.id)
                                      .where(AuditLog.action.like("upload.%"))).all()
         assert [(e.action, e.target, e.user_id) for e in entries] == [
-            ("upload.received", f"upload {uploaded}", people.hr_a),
-            ("upload.confirmed", f"upload {uploaded}", people.hr_a)]
+            ("upload.received", "Uploaded October 2024 salary sheet", people.hr_a),
+            ("upload.confirmed", "Confirmed October 2024 salary sheet", people.hr_a)]
+        assert entries[1].detail["Upload"] == uploaded
+        assert "False" not in str(entries[1].detail) and "_" not in "".join(entries[1].detail)
         assert entries[0].ip == "127.0.0.1" and entries[0].tenant_id == people.tenant_a
 
 
