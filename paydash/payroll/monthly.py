@@ -25,6 +25,7 @@ from paydash.models import User
 from paydash.payroll import advances
 from paydash.payroll import calculator
 from paydash.payroll import employees
+from paydash.payroll import imported
 from paydash.periods import month_label
 
 logger = logging.getLogger(__name__)
@@ -161,12 +162,18 @@ def month_view(tenant: Tenant, year: int, month: int) -> dict:
     record = get_month(tenant.id, year, month)
     draft = (record.draft or {}) if record else {}
     before = previous_nets(tenant.id, year, month)
+    staff = employees.employed_in_month(tenant.id, year, month)
     people = [{"id": e.id, "code": e.code, "name": e.name, "department": e.department,
                "monthly_salary": str(e.monthly_salary), "ot_multiplier": str(e.ot_multiplier),
                "tds_pct": str(e.tds_pct), "advance_balance": str(e.advance_balance),
                "previous_net": str(before[e.code]) if e.code in before else None}
-              for e in employees.employed_in_month(tenant.id, year, month)]
+              for e in staff]
+    if record is None:
+        draft = {"inputs": _carried_inputs(tenant.id, year, month, staff)}
     return {
+        "imported": imported.imported_month(
+            tenant, year, month, before,
+            lambda net, previous: is_variance(net, previous, tenant.variance_pct)),
         "year": year, "month": month, "status": record.status if record else DRAFT,
         "unsaved_changes": has_unsaved_changes(record),
         "rules": calculator.rules_as_json(rules),
@@ -175,6 +182,14 @@ def month_view(tenant: Tenant, year: int, month: int) -> dict:
         "draft": draft.get("inputs") or {},
         "draft_saved_at": draft.get("saved_at"),
     }
+
+
+def _carried_inputs(tenant_id: int, year: int, month: int, staff: list[Employee]) -> dict:
+    """A new month after an imported one starts with the advance recovery the sheet made."""
+    py, pm = previous_period(year, month)
+    recovered = imported.recoveries(tenant_id, py, pm)
+    return {str(e.id): {"advance": str(recovered[e.code])} for e in staff
+            if e.code in recovered and e.advance_balance > 0}
 
 
 def error_summary(staff: list[Employee], errors: Mapping) -> list[dict]:

@@ -22,6 +22,7 @@ from paydash.models import SalaryRow
 from paydash.models import Upload
 from paydash.models import UploadStatus
 from paydash.payroll import employees
+from paydash.payroll import imported
 from paydash.payroll import monthly
 from paydash.periods import month_label
 from paydash.sheets import staging
@@ -325,8 +326,9 @@ def _conclude(upload: Upload, stored: int, refused: bool, fatal: str | None) -> 
     # The employee master follows the confirmed month; HR sees what changed on the upload.
     changes, count = employees.sync_from_salary_rows(upload.tenant_id, upload.year,
                                                      upload.month, limit=500)
+    carried = imported.carry_terms(upload.tenant_id, upload.year, upload.month)
     upload.preview = dict(upload.preview or {}, employee_changes=changes,
-                          employee_change_count=count)
+                          employee_change_count=count, terms_carried=carried)
     upload.status = UploadStatus.CONFIRMED.value
     upload.confirmed_at = utcnow()
     upload.staged_rows = None
