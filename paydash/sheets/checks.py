@@ -70,11 +70,13 @@ class _Where:
 
 def _negatives(record: dict, extra: dict, where: _Where) -> list[Finding]:
     findings = []
-    for field, spec in FIELDS.items():
+    # Only the sheet's own columns: a derived amount is explained by the columns it came from.
+    for field in where.headers:
+        spec = FIELDS[field]
         if spec.kind == "text":
             continue
         value = extra.get(field) if spec.extra else record.get(field)
-        if not isinstance(value, Decimal) or value >= 0 or field not in where.headers:
+        if not isinstance(value, Decimal) or value >= 0:
             continue
         if field in NEVER_NEGATIVE or spec.kind == "quantity":
             what = "net pay" if field == "net" else spec.label.lower()
