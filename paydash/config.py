@@ -115,7 +115,7 @@ class Config:
     METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
 
     # Uploads.
-    MAX_UPLOAD_MB = _int("MAX_UPLOAD_MB", 10)
+    MAX_UPLOAD_MB = _int("MAX_UPLOAD_MB", 100)   # a 500,000-row sheet is about 70 MB
     MAX_CONTENT_LENGTH = MAX_UPLOAD_MB * 1024 * 1024
 
     # Sessions and the proxy in front (only trusted when configured).

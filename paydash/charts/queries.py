@@ -206,18 +206,44 @@ class _Sums:
         return totals
 
 
-def _kpis(current: dict, previous: dict, has_previous: bool) -> list[dict]:
+# Measures that are not sums over the months (the latest month's headcount, the average
+# per employee-month): comparable whatever the number of months behind them.
+NOT_SUMMED_OVER_MONTHS = ("headcount", "avg_net")
+
+
+def _kpis(current: dict, previous: dict, months_now: int, months_before: int,
+          before_label: str) -> list[dict]:
+    """KPI cards compared like with like: sums when both windows have data for as many
+    months, else the average month of each (`compare` says which), no % without data."""
     cards = []
+    same_months = months_now == months_before
     for key, label, fmt, rise_is_good in KPIS:
         value, before = current[key], previous[key]
-        change = None
-        if has_previous and before:
-            change = round((_money(value) - _money(before)) / _money(before) * 100, 1)
+        change, compare = None, None
+        if months_before:
+            now_basis, before_basis = value, before
+            compare = f"vs {before_label}"
+            if key not in NOT_SUMMED_OVER_MONTHS and not same_months:
+                now_basis, before_basis = value / max(1, months_now), before / months_before
+                compare = f"per month, vs {before_label}"
+            if _money(before_basis):
+                change = round((_money(now_basis) - _money(before_basis))
+                               / _money(before_basis) * 100, 1)
         show = int if key == "headcount" else _money
         cards.append({"key": key, "label": label, "format": fmt, "value": show(value),
-                      "previous": show(before) if has_previous else None,
-                      "change_pct": change, "rise_is_good": rise_is_good})
+                      "previous": show(before) if months_before else None,
+                      "change_pct": change, "compare": compare, "rise_is_good": rise_is_good})
     return cards
+
+
+def _window_note(previous: Period, months_before: int) -> str | None:
+    """Say when the earlier window is not complete, so a % is never read as like for like."""
+    if months_before == previous.length:
+        return None
+    if months_before == 0:
+        return f"No salary data for {previous.label()}, so there is nothing to compare with."
+    return (f"{previous.label()} has salary data for only {months_before} of its "
+            f"{previous.length} months, so totals are compared as the average month.")
 
 
 def _trend(by_month: dict[int, _Sums], period: Period) -> list[dict]:
@@ -291,12 +317,17 @@ def _build_summary(tenant_id: int, period: Period, department: str | None,
     detail_month = max(current.heads, default=period.end)
     detail = _month_rows(tenant_id, detail_month, [aggregation.BAND, aggregation.TOP])
     bands = [r for r in detail if r.kind == aggregation.BAND and (not department or r.department == department)]
+    months_now, months_before = len(current.heads), len(before.heads)
+    earlier = dict(previous.as_dict(), months_with_data=months_before,
+                   complete=months_before == previous.length,
+                   note=_window_note(previous, months_before))
     summary = {
-        "period": period.as_dict(), "previous": previous.as_dict(),
+        "period": period.as_dict(), "previous": earlier,
         "department": department or None, "departments": departments, "has_data": has_data,
         "detail_month": {"key": month_key(detail_month), "label": month_label(detail_month)},
         "refreshing": [r for r in refreshing if r["state"] in aggregation.OPEN_STATES],
-        "kpis": _kpis(current.totals(), before.totals(), bool(before.heads)),
+        "kpis": _kpis(current.totals(), before.totals(), months_now, months_before,
+                      previous.label()),
         "trend": _trend(by_month, period),
         "by_department": _by_department(by_department),
         "bands": _bands(bands),

@@ -15,6 +15,7 @@ from paydash import audit
 from paydash.charts import aggregation
 from paydash.clock import utcnow
 from paydash.extensions import db
+from paydash.formatting import indian_number
 from paydash.models import Employee
 from paydash.models import PayrollMonth
 from paydash.models import Role
@@ -24,6 +25,8 @@ from paydash.models import User
 from paydash.payroll import advances
 from paydash.payroll import calculator
 from paydash.payroll import employees
+from paydash.payroll import imported
+from paydash.periods import month_label
 
 logger = logging.getLogger(__name__)
 
@@ -159,12 +162,18 @@ def month_view(tenant: Tenant, year: int, month: int) -> dict:
     record = get_month(tenant.id, year, month)
     draft = (record.draft or {}) if record else {}
     before = previous_nets(tenant.id, year, month)
+    staff = employees.employed_in_month(tenant.id, year, month)
     people = [{"id": e.id, "code": e.code, "name": e.name, "department": e.department,
                "monthly_salary": str(e.monthly_salary), "ot_multiplier": str(e.ot_multiplier),
                "tds_pct": str(e.tds_pct), "advance_balance": str(e.advance_balance),
                "previous_net": str(before[e.code]) if e.code in before else None}
-              for e in employees.employed_in_month(tenant.id, year, month)]
+              for e in staff]
+    if record is None:
+        draft = {"inputs": _carried_inputs(tenant.id, year, month, staff)}
     return {
+        "imported": imported.imported_month(
+            tenant, year, month, before,
+            lambda net, previous: is_variance(net, previous, tenant.variance_pct)),
         "year": year, "month": month, "status": record.status if record else DRAFT,
         "unsaved_changes": has_unsaved_changes(record),
         "rules": calculator.rules_as_json(rules),
@@ -173,6 +182,14 @@ def month_view(tenant: Tenant, year: int, month: int) -> dict:
         "draft": draft.get("inputs") or {},
         "draft_saved_at": draft.get("saved_at"),
     }
+
+
+def _carried_inputs(tenant_id: int, year: int, month: int, staff: list[Employee]) -> dict:
+    """A new month after an imported one starts with the advance recovery the sheet made."""
+    py, pm = previous_period(year, month)
+    recovered = imported.recoveries(tenant_id, py, pm)
+    return {str(e.id): {"advance": str(recovered[e.code])} for e in staff
+            if e.code in recovered and e.advance_balance > 0}
 
 
 def error_summary(staff: list[Employee], errors: Mapping) -> list[dict]:
@@ -216,7 +233,8 @@ def _clean_draft(raw_inputs: Mapping) -> dict:
     return clean
 
 
-def save_month(tenant: Tenant, year: int, month: int, raw_inputs: Mapping, user_id: int | None):
+def save_month(tenant: Tenant, year: int, month: int, raw_inputs: Mapping, user_id: int | None,
+               ip: str | None = None):
     """Replace the month's salary rows with the recomputed month, then request the chart sync.
 
     The rows, the month's status and the sync job are committed together; the job is
@@ -238,6 +256,11 @@ def save_month(tenant: Tenant, year: int, month: int, raw_inputs: Mapping, user_
     now = utcnow()
     record.status, record.saved_at, record.saved_by_id = SAVED, now, user_id
     record.draft = {"inputs": _clean_draft(raw_inputs), "saved_at": _stamp(now), "by": user_id}
+    audit.record("payroll.saved", user_id=user_id, tenant_id=tenant.id,
+                 target=f"Saved {month_label(year, month)} payroll month",
+                 detail={"Employees": len(lines),
+                         "Net pay": indian_number(sum((ln.pay.net for ln in lines), Decimal(0)), 2),
+                         "Replaced": "every salary row of the month"}, ip=ip)
     job = aggregation.request_sync(tenant.id, year, month, "frontend", user_id)
     logger.info("tenant %s %s-%02d: saved %s rows from the browser; job %s",
                 tenant.id, year, month, len(lines), job.id)
@@ -287,8 +310,9 @@ def mark_paid(tenant_id: int, year: int, month: int, user_id: int | None,
         return record
     record.advances_recovered = advances.recover(tenant_id, year, month)
     audit.record("payroll.paid", user_id=user_id, tenant_id=tenant_id,
-                 target=f"{year}-{month:02d}",
-                 detail={"advances_recovered": record.advances_recovered}, ip=ip)
+                 target=f"Marked {month_label(year, month)} paid",
+                 detail={"Advance recovered from": f"{len(record.advances_recovered or {})} "
+                                                   "employees"}, ip=ip)
     db.session.commit()
     return record
 
@@ -306,10 +330,12 @@ def unlock(tenant_id: int, year: int, month: int, user: User, reason: str = "",
         raise MonthInputError({}, "This month is not locked.")
     advances.restore(tenant_id, record.advances_recovered)
     audit.record("payroll.unlock", user_id=user.id, tenant_id=tenant_id,
-                 target=f"{year}-{month:02d}",
-                 detail={"reason": reason[:500], "paid_at": paid_at.isoformat()
-                         if paid_at else None, "paid_by_id": paid_by_id,
-                         "advances_restored": record.advances_recovered}, ip=ip)
+                 target=f"Unlocked {month_label(year, month)}",
+                 detail={"Reason": reason[:500] or None,
+                         "Was marked paid": paid_at.strftime("%d %b %Y %H:%M UTC")
+                         if paid_at else None, "Marked paid by user": paid_by_id,
+                         "Advance given back to": f"{len(record.advances_recovered or {})} "
+                                                  "employees"}, ip=ip)
     record.advances_recovered = None
     db.session.commit()
     logger.info("tenant %s %s-%02d unlocked by user %s", tenant_id, year, month, user.id)

@@ -118,7 +118,7 @@ def update(tenant: Tenant, form: Mapping, user_id: int | None,
     for name in changes:
         setattr(tenant, name, values[name])
     audit.record("payroll.settings", user_id=user_id, tenant_id=tenant.id,
-                 target="payroll settings", detail={"changes": changes}, ip=ip)
+                 target="Changed payroll settings", detail={"Changes": describe(changes)}, ip=ip)
     db.session.commit()
     logger.info("tenant %s payroll settings changed by user %s: %s", tenant.id, user_id,
                 ", ".join(changes))

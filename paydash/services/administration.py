@@ -37,6 +37,7 @@ ACTION_LABELS = {
     "user_deactivated": "User deactivated",
     "user_reactivated": "User reactivated",
     "user_password_reset": "Password reset",
+    **audit.LABELS,
 }
 
 

@@ -22,6 +22,7 @@ from paydash.models import SalaryRow
 from paydash.models import Upload
 from paydash.models import UploadStatus
 from paydash.payroll import employees
+from paydash.payroll import imported
 from paydash.payroll import monthly
 from paydash.periods import month_label
 from paydash.sheets import staging
@@ -35,6 +36,9 @@ INSERT_BATCH = 5000
 VALIDATABLE = (UploadStatus.RECEIVED.value, UploadStatus.VALIDATING.value, UploadStatus.FAILED.value)
 DISCARDABLE = (UploadStatus.PREVIEW.value, UploadStatus.REJECTED.value, UploadStatus.FAILED.value,
                UploadStatus.RECEIVED.value)
+# The checkbox labels on the preview, quoted as they are in the refusals.
+KEEP_BOTH_LABEL = "Keep both rows as separate people"
+ACKNOWLEDGE_LABEL = "I have checked these rows; save them as they are"
 INTERNAL_ERROR = ("Paydash could not finish reading this file because of an internal error. "
                   "It will try again; if it keeps failing, send the file to your administrator.")
 
@@ -146,7 +150,7 @@ def _error_summary(count: int) -> str | None:
 
 
 def confirm_upload(upload_id: int, tenant_id: int, user_id: int,
-                   keep_duplicates: bool = False) -> Job:
+                   keep_duplicates: bool = False, acknowledge_checks: bool = False) -> Job:
     """HR confirms a preview: enqueue its commit, or raise ImportRefused saying why not."""
     upload = _load(upload_id, tenant_id)
     if upload is None:
@@ -154,9 +158,10 @@ def confirm_upload(upload_id: int, tenant_id: int, user_id: int,
     pending = _pending_commit(upload)
     if pending is not None:
         return pending
-    _check_confirmable(upload, keep_duplicates)
+    _check_confirmable(upload, keep_duplicates, acknowledge_checks)
     preview = dict(upload.preview or {})
-    preview["confirmation"] = {"keep_duplicates": bool(keep_duplicates), "by": user_id}
+    preview["confirmation"] = {"keep_duplicates": bool(keep_duplicates),
+                               "acknowledged_checks": bool(acknowledge_checks), "by": user_id}
     upload.preview = preview
     upload.confirmed_by_id = user_id
     job = jobs.create_job("commit_salary_sheet", args=(upload.id, tenant_id), queue="imports",
@@ -177,7 +182,7 @@ def _pending_commit(upload: Upload) -> Job | None:
     ).first()
 
 
-def _check_confirmable(upload: Upload, keep_duplicates: bool) -> None:
+def _check_confirmable(upload: Upload, keep_duplicates: bool, acknowledge_checks: bool) -> None:
     status = upload.status
     if status == UploadStatus.CONFIRMED.value:
         raise ImportRefused("This upload is already confirmed.")
@@ -198,8 +203,14 @@ def _check_confirmable(upload: Upload, keep_duplicates: bool) -> None:
         rows = " and ".join(str(r["row"]) for r in first["rows"][:3])
         raise ImportRefused(
             f"{len(duplicates)} employee code(s) are used by more than one row (e.g. "
-            f"'{first['code']}' in rows {rows}). Fix the file and upload it again, or confirm "
-            "with 'keep them as separate people'.")
+            f"'{first['code']}' in rows {rows}). Fix the file and upload it again, or tick "
+            f"'{KEEP_BOTH_LABEL}' and confirm.")
+    flagged = preview.get("check_warning_count") or 0
+    if flagged and not acknowledge_checks:
+        raise ImportRefused(
+            f"{flagged:,} row{'s' if flagged != 1 else ''} need{'s' if flagged == 1 else ''} a "
+            "look (listed under 'Rows to check'). Fix the file and upload it again, or tick "
+            f"'{ACKNOWLEDGE_LABEL}' and confirm.")
 
 
 def commit_upload(upload_id: int, tenant_id: int) -> dict:
@@ -315,8 +326,9 @@ def _conclude(upload: Upload, stored: int, refused: bool, fatal: str | None) -> 
     # The employee master follows the confirmed month; HR sees what changed on the upload.
     changes, count = employees.sync_from_salary_rows(upload.tenant_id, upload.year,
                                                      upload.month, limit=500)
+    carried = imported.carry_terms(upload.tenant_id, upload.year, upload.month)
     upload.preview = dict(upload.preview or {}, employee_changes=changes,
-                          employee_change_count=count)
+                          employee_change_count=count, terms_carried=carried)
     upload.status = UploadStatus.CONFIRMED.value
     upload.confirmed_at = utcnow()
     upload.staged_rows = None

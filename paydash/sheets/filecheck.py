@@ -9,7 +9,13 @@ import zipfile
 import zlib
 
 MAX_ENTRIES = 2000
-MAX_INFLATED = 100 * 1024 * 1024
+# The unpacked size allowed grows with the upload: a real workbook unpacks to 5-12 times its
+# size (500,000 rows: about 70 MB in, 400-800 MB out), a bomb to thousands of times. So the
+# cap is INFLATION_FACTOR × the upload, never below MIN_INFLATED (small files with big
+# styles) nor above MAX_INFLATED (what one worker may ever read).
+INFLATION_FACTOR = 15
+MIN_INFLATED = 100 * 1024 * 1024
+MAX_INFLATED = 1024 * 1024 * 1024
 MAX_RATIO = 100
 RATIO_FLOOR = 1024 * 1024          # tiny parts compress far beyond 100:1 legitimately
 CHUNK = 256 * 1024
@@ -50,18 +56,21 @@ MESSAGES = {
     "executable": "This is a program, not a spreadsheet. It was refused. Upload the .xlsx salary sheet.",
     "not_xlsx": "This file is not an Excel workbook. Upload the salary sheet saved as .xlsx.",
     "docx": "This is a Word or PowerPoint document, not an Excel workbook. Upload the .xlsx salary sheet.",
-    "damaged": "This file looks like an Excel workbook but is damaged. " + SAVE_AS,
+    "damaged": ("This file looks like an Excel workbook but is damaged or incomplete (often a "
+                "download or copy that stopped part way). Upload the original file again; if "
+                "it still fails, open it in Excel, save it as .xlsx and upload that."),
     "macro": ("This workbook contains macros (VBA), which Paydash does not accept. In Excel use "
               "File › Save As › Excel Workbook (.xlsx) — that drops the macros — and upload "
               "that file."),
-    "zip_bomb": ("This file expands to far more data than any salary sheet (over 100 MB, or "
-                 "compressed more than 100:1), so it was refused. " + SAVE_AS),
+    "zip_bomb": ("This file unpacks to far more data than any salary sheet of its size, so it "
+                 "was refused. If it really is your salary sheet, copy the salary rows into a "
+                 "new workbook, save it as .xlsx and upload that."),
     "too_many_parts": ("This workbook has too many parts (thousands of sheets or objects). Copy "
                        "the salary sheet into a new workbook, save it as .xlsx and upload that."),
     "unsafe_zip": ("This file contains entries with unsafe names (such as '../'), which a real "
                    "Excel workbook never has, so it was refused. " + SAVE_AS),
-    "xml_dtd": ("This file contains XML declarations (DTD) that Excel never writes, so it was "
-                "refused. " + SAVE_AS),
+    "xml_dtd": ("This file contains hidden instructions that Excel never writes, so it was "
+                "refused for safety. " + SAVE_AS),
 }
 
 
@@ -174,11 +183,16 @@ def _unsafe_name(name: str) -> bool:
             or (len(name) > 1 and name[1] == ":") or "\x00" in name)
 
 
+def inflation_cap(compressed: int) -> int:
+    """The most a file of `compressed` bytes may unpack to (see INFLATION_FACTOR)."""
+    return min(MAX_INFLATED, max(MIN_INFLATED, INFLATION_FACTOR * compressed))
+
+
 def _check_inflation(archive: zipfile.ZipFile, entries: list, compressed: int) -> None:
     """Inflate every part with a running cap; declared sizes are never trusted."""
-    total = 0
+    total, cap = 0, inflation_cap(compressed)
     for entry in entries:
-        if entry.file_size > MAX_INFLATED:
+        if entry.file_size > cap:
             raise reject("zip_bomb")
         size = 0
         try:
@@ -188,7 +202,7 @@ def _check_inflation(archive: zipfile.ZipFile, entries: list, compressed: int) -
                         _check_no_dtd(chunk[:2048])
                     size += len(chunk)
                     total += len(chunk)
-                    if total > MAX_INFLATED:
+                    if total > cap:
                         raise reject("zip_bomb")
         except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, RuntimeError,
                 NotImplementedError):

@@ -310,7 +310,7 @@ def _parser(start, end, text, namespaces: bool = False):
 
 def _refuse_doctype(*_args):
     # A workbook never declares a DTD; one here is an entity attack, not a spreadsheet.
-    raise _Refused("it declares a DTD, which Excel never writes")
+    raise _Refused("it holds hidden instructions that Excel never writes")
 
 
 def _column_index(ref: str) -> int:

@@ -7,6 +7,7 @@ the number of columns a sheet has.
 from dataclasses import dataclass
 from decimal import Decimal
 
+from paydash.sheets import checks
 from paydash.sheets.headers import FIELDS
 from paydash.sheets.headers import OTHER_DEDUCTION_PARTS
 from paydash.sheets.headers import Column
@@ -18,6 +19,7 @@ from paydash.sheets.values import is_blank
 from paydash.sheets.values import money_text
 from paydash.sheets.values import shown
 from paydash.sheets.values import to_decimal
+from paydash.sheets.values import to_exact
 from paydash.sheets.values import to_text
 
 ZERO = Decimal(0)
@@ -26,6 +28,11 @@ NUMBER_FIELDS = [name for name, spec in FIELDS.items() if spec.kind != "text" an
 OPTIONAL_NUMBERS = ("paid_days", "absent_days")   # unknown stays unknown (NULL)
 ITEMISED_DEDUCTIONS = ("tds", "advance", "late_deduction", "other_deductions")
 MAX_LISTED_ROWS = 20
+MAX_CHECK_WARNINGS = 1000
+CENT = Decimal("0.01")
+HALF_PAISA = Decimal("0.005")
+# Sums of the cells as the sheet holds them (unrounded), to explain the paisa rounding.
+EXACT_FIELDS = ("gross", "net")
 
 
 @dataclass
@@ -57,6 +64,8 @@ class RowConverter:
         self.net = by_field.get("net")
         self.numbers = [by_field[n] for n in NUMBER_FIELDS if n in by_field]
         self.extras = [c for c in by_field.values() if FIELDS[c.field].extra]
+        self.headers = {c.field: c.header for c in columns if c.field}
+        self.exact_columns = [by_field[n] for n in EXACT_FIELDS if n in by_field]
         self.seen: dict[str, tuple[int, str, str]] = {}
         self.groups: dict[str, list[dict]] = {}
         self.total_rows: list[tuple[int, dict]] = []
@@ -80,13 +89,16 @@ class RowConverter:
             # Notes under the TOTAL row ("Prepared by ..."): not people.
             self.notes_after_total.append(sheet_row)
             return None
-        record, ok = self._numbers(cells, sheet_row)
+        record, ok = self._numbers(cells, sheet_row, self.numbers)
+        extra, extra_ok = self._numbers(cells, sheet_row, self.extras)
         self.report.data_rows += 1
-        ok = self._identity(sheet_row, code, name, record) and ok
+        ok = self._identity(sheet_row, code, name, record) and ok and extra_ok
         if not ok:
             return None
-        self._complete(record, cells, code, name, sheet_row)
-        self._count(record, sheet_row)
+        self._complete(record, extra, cells, code, name, sheet_row)
+        if not self._check(record, extra, sheet_row):
+            return None
+        self._count(record, sheet_row, cells)
         record["sheet_row"] = sheet_row
         return record
 
@@ -102,11 +114,12 @@ class RowConverter:
         first = next((cell for cell in cells if not is_blank(cell)), "")
         return is_total_text(first)
 
-    def _numbers(self, cells: list, sheet_row: int) -> tuple[dict, bool]:
+    def _numbers(self, cells: list, sheet_row: int, columns: list[Column]) -> tuple[dict, bool]:
+        """Every money or quantity column, stored or kept, as a Decimal (blank: None)."""
         record, ok = {}, True
-        for column in self.numbers:
+        for column in columns:
             value = _cell(cells, column)
-            if value == "":
+            if is_blank(value):
                 record[column.field] = None
                 continue
             try:
@@ -131,7 +144,7 @@ class RowConverter:
         values = {}
         for column in self.numbers:
             try:
-                values[column.field] = to_decimal(_cell(cells, column))
+                values[column.field] = to_exact(_cell(cells, column))
             except NotANumber:
                 pass
         return values
@@ -160,12 +173,13 @@ class RowConverter:
 
     # --- A valid row ----------------------------------------------------------------------
 
-    def _complete(self, record: dict, cells: list, code: str, name: str, sheet_row: int) -> None:
+    def _complete(self, record: dict, extra: dict, cells: list, code: str, name: str,
+                  sheet_row: int) -> None:
         for field in NUMBER_FIELDS:
             if record.get(field) is None and field not in OPTIONAL_NUMBERS:
                 record[field] = ZERO
             record.setdefault(field, None)
-        extra = self._extra(cells)
+        extra = {key: value for key, value in extra.items() if value is not None}
         self._derive(record, extra)
         record["employee_code"] = code or None
         record["employee_name"] = self._fit(name, self.name, sheet_row)
@@ -173,8 +187,8 @@ class RowConverter:
         record["department"] = department or UNASSIGNED
         designation = self._fit(self._text(cells, self.designation), self.designation, sheet_row)
         record["designation"] = designation or None
-        record["extra"] = {key: money_text(v) if isinstance(v, Decimal) else v
-                           for key, v in extra.items()} or None
+        # Kept columns are numbers like the stored ones: exact 2-place text in JSON.
+        record["extra"] = {key: money_text(v) for key, v in extra.items()} or None
 
     def _fit(self, text: str, column: Column | None, sheet_row: int) -> str:
         """Text cut to what its column stores, with a warning (HR's data is never cut silently)."""
@@ -191,17 +205,24 @@ class RowConverter:
                 "something that matters.")
         return text[:limit]
 
-    def _extra(self, cells: list) -> dict:
-        values = {}
-        for column in self.extras:
-            value = _cell(cells, column)
-            if is_blank(value):
+    def _check(self, record: dict, extra: dict, sheet_row: int) -> bool:
+        """Errors fail the row; warnings are listed for HR to acknowledge before Confirm."""
+        report, ok = self.report, True
+        for finding in checks.check_row(record, extra, self.present, self.headers, sheet_row):
+            column = next((c for c in self.numbers + self.extras if c.field == finding.field),
+                          None)
+            if finding.severity == checks.ERROR:
+                self._error(sheet_row, column, _amount(finding.amount), finding.message)
+                ok = False
                 continue
-            try:
-                values[column.field] = to_decimal(value)
-            except NotANumber:
-                values[column.field] = to_text(value, 200)
-        return values
+            report.check_warning_count += 1
+            if len(report.check_warnings) < MAX_CHECK_WARNINGS:
+                report.check_warnings.append({
+                    "row": sheet_row, "code": record.get("employee_code"),
+                    "name": record.get("employee_name"), "kind": finding.kind,
+                    "column": column.letter if column else None,
+                    "amount": _amount(finding.amount), "message": finding.message})
+        return ok
 
     def _derive(self, record: dict, extra: dict) -> None:
         """Fill what the sheet does not state (the rules are in paydash/sheets.py)."""
@@ -223,12 +244,15 @@ class RowConverter:
         if "fixed_salary" not in present:
             record["fixed_salary"] = record["gross"]
 
-    def _count(self, record: dict, sheet_row: int) -> None:
+    def _count(self, record: dict, sheet_row: int, cells: list) -> None:
         report = self.report
         report.employee_count += 1
         totals = report.totals
         for name in totals:
             totals[name] += record[name]
+        for column in self.exact_columns:
+            # Already parsed once without error, so this cannot raise.
+            report.exact_totals[column.field] += to_exact(_cell(cells, column)) or ZERO
         department = record["department"]
         report.departments[department] = report.departments.get(department, 0) + 1
         record["employee_key"] = self._key(record, sheet_row)
@@ -264,6 +288,7 @@ class RowConverter:
                                    f"{rows} look like TOTAL rows and were skipped.")
         if len(self.total_rows) == 1 and report.error_count == 0:
             self._check_total(*self.total_rows[0])
+        self._explain_rounding()
         if self.shortened > MAX_LISTED_ROWS:
             report.warnings.append(f"{self.shortened - MAX_LISTED_ROWS} more cells were longer "
                                    "than Paydash stores and were shortened.")
@@ -275,15 +300,44 @@ class RowConverter:
                                    "no pay figures and were taken as notes.")
 
     def _check_total(self, sheet_row: int, stated: dict) -> None:
-        """A TOTAL row that disagrees beyond rounding means rows are missing or doubled."""
+        """Compare the sheet's own TOTAL row with what will be stored: match or mismatch.
+
+        It matches when it equals the stored total or the unrounded sum of the cells (as
+        Excel's SUM shows it) to the paisa; a bigger gap means rows are missing or doubled.
+        """
         report = self.report
-        # Each cell is rounded half a paisa at most; a bigger gap is not rounding.
-        tolerance = Decimal("0.005") * max(1, report.employee_count)
         for name in ("gross", "net"):
             value = stated.get(name)
-            if value is not None and abs(value - report.totals[name]) > tolerance:
+            if value is None:
+                continue
+            stored = report.totals[name]
+            exact = report.exact_totals.get(name) if name in self.headers else None
+            if exact is not None:
+                matches = min(abs(value - stored), abs(value - exact)) < CENT
+            else:
+                # Derived totals: each cell was rounded half a paisa at most.
+                matches = abs(value - stored) <= HALF_PAISA * max(1, report.employee_count)
+            report.sheet_totals.append({
+                "field": name, "label": FIELDS[name].label, "row": sheet_row,
+                "sheet": money_text(value), "stored": money_text(stored),
+                "difference": money_text(stored - value),
+                "status": "match" if matches else "mismatch"})
+            if not matches:
                 report.warnings.append(_total_warning(FIELDS[name].label.lower(), sheet_row,
-                                                      value, report.totals[name]))
+                                                      value, stored))
+
+    def _explain_rounding(self) -> None:
+        """Where paying each amount to the paisa differs from the sum of the raw cells."""
+        report = self.report
+        for column in self.exact_columns:
+            name = column.field
+            exact, stored = report.exact_totals[name], report.totals[name]
+            if exact == stored:
+                continue
+            report.rounding.append({
+                "field": name, "label": FIELDS[name].label, "header": column.header,
+                "stored": money_text(stored), "cells": str(exact.normalize()),
+                "cells_shown": money_text(exact), "difference": money_text(stored - exact)})
 
 
 def looks_like_total(text: str) -> bool:
@@ -314,3 +368,7 @@ def _listed(rows) -> str:
 def _total_warning(label: str, row: int, stated: Decimal, added: Decimal) -> str:
     return (f"The TOTAL row (row {row}) says {label} {grouped(stated)}, but the rows add up to "
             f"{grouped(added)}. Check that the total covers every row.")
+
+
+def _amount(value: Decimal | None) -> str | None:
+    return None if value is None else money_text(value)

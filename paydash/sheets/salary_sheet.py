@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from decimal import Decimal
 
+from paydash.sheets.exports import HELP_SHEET
 from paydash.sheets.headers import FIELDS
 from paydash.sheets.headers import QUIET_HEADERS
 from paydash.sheets.headers import Column
@@ -63,6 +64,13 @@ class SheetReport:
     error_count: int = 0
     duplicates: list[dict] = dataclass_field(default_factory=list)
     fatal: str | None = None
+    # Issue 14: rows HR must acknowledge, and how the totals compare with the sheet's own.
+    check_warnings: list[dict] = dataclass_field(default_factory=list)
+    check_warning_count: int = 0
+    exact_totals: dict[str, Decimal] = dataclass_field(
+        default_factory=lambda: {"gross": Decimal(0), "net": Decimal(0)})
+    rounding: list[dict] = dataclass_field(default_factory=list)
+    sheet_totals: list[dict] = dataclass_field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -86,7 +94,11 @@ class SheetReport:
             "error_count": self.error_count,
             "errors_not_shown": self.error_count - len(self.errors),
             "duplicates": self.duplicates, "fatal": self.fatal,
+            "check_warnings": self.check_warnings,
+            "check_warning_count": self.check_warning_count,
+            "rounding": self.rounding, "sheet_totals": self.sheet_totals,
         }
+
 
 @dataclass
 class _Header:
@@ -193,7 +205,8 @@ class SalarySheet:
         report = self.report
         report.sheet = header.sheet.name
         report.header_row = header.row
-        others = [sheet.name for sheet in visible if sheet is not header.sheet]
+        others = [sheet.name for sheet in visible if sheet is not header.sheet
+                  and sheet.name.strip().casefold() != HELP_SHEET.casefold()]
         if others:
             names = ", ".join(f"'{name}'" for name in others[:10])
             report.warnings.append(f"Only sheet '{header.sheet.name}' was read; other sheets "

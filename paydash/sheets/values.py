@@ -31,22 +31,42 @@ def is_blank(value) -> bool:
 
 
 def to_decimal(value) -> Decimal | None:
-    """The cell as a Decimal rounded half-up to 2 places, None when empty; raises NotANumber.
+    """The cell as a Decimal rounded half-up to the paisa, None when empty; raises NotANumber.
 
-    Each cell is rounded on its own, as Excel shows it, so a column of values with a dozen
-    decimals adds up to the sheet's own total to the paisa. Floats go through `repr`
-    (the shortest text that round-trips), never through the binary value: 2.675 is 2.68.
+    This is what will be paid: each amount to the paisa. Excel shows a General-format cell
+    with all its decimals and its SUM adds them unrounded, so a column of values with a
+    dozen decimals may differ from Paydash's total by a few paise; `to_exact` gives the
+    unrounded value so the preview can say by how much.
+    """
+    number = to_exact(value)
+    if number is None or number == number.to_integral_value():
+        return number
+    try:
+        return number.quantize(CENT, ROUND_HALF_UP)
+    except InvalidOperation:
+        return number  # more digits than any pay: left as it is for the range check to name
+
+
+def to_exact(value) -> Decimal | None:
+    """The cell as an unrounded Decimal, None when empty; raises NotANumber.
+
+    Floats go through `repr` (the shortest text that round-trips), never through the
+    binary value: 2.675 is 2.675, so it rounds to 2.68 as the sheet shows it.
     """
     if value.__class__ is float:
         if value.is_integer():
             return Decimal(int(value))
         if value != value or value in _INFINITIES:
             raise NotANumber(str(value))
-        return Decimal(repr(value)).quantize(CENT, ROUND_HALF_UP)
+        return Decimal(repr(value))
     if isinstance(value, bool):
         raise NotANumber("TRUE" if value else "FALSE")
     if isinstance(value, int):
         return Decimal(value)
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise NotANumber(str(value))
+        return value
     if isinstance(value, (dt.date, dt.time, dt.timedelta)):
         raise NotANumber(str(value))
     if value is None:
@@ -67,10 +87,6 @@ def _text_to_decimal(text: str) -> Decimal | None:
     if not _PLAIN_NUMBER.fullmatch(cleaned):
         raise NotANumber(raw)
     number = Decimal(cleaned)
-    try:
-        number = number.quantize(CENT, ROUND_HALF_UP)
-    except InvalidOperation:
-        pass  # more digits than any pay: left as it is for the range check to name
     return -number if negative else number
 
 

@@ -12,7 +12,9 @@ from flask import render_template
 from flask import request
 from flask import url_for
 
+from paydash import audit
 from paydash.extensions import db
+from paydash.formatting import indian_number
 from paydash.ledger.jobs import job_as_dict
 from paydash.models import Employee
 from paydash.models import Role
@@ -120,7 +122,8 @@ def preview(year: int, month: int):
 def save(year: int, month: int):
     _period(year, month)
     try:
-        job = monthly.save_month(_tenant(), year, month, _inputs_from_request(), g.user.id)
+        job = monthly.save_month(_tenant(), year, month, _inputs_from_request(), g.user.id,
+                                 ip=client_ip())
     except monthly.MonthLocked as exc:
         db.session.rollback()
         return jsonify(error="Locked", detail=str(exc)), 409
@@ -239,6 +242,16 @@ def _employee_form(employee: Employee | None):
             db.session.rollback()
             errors = exc.errors
         else:
+            verb = "Added" if employee is None else "Changed"
+            audit.record("employee.added" if employee is None else "employee.changed",
+                         user_id=g.user.id, tenant_id=tenant.id,
+                         target=f"{verb} employee {saved.code} ({saved.name})", ip=client_ip(),
+                         detail={"Department": saved.department,
+                                 "Monthly salary": indian_number(saved.monthly_salary, 2),
+                                 "TDS %": str(saved.tds_pct),
+                                 "Advance balance": indian_number(saved.advance_balance, 2),
+                                 "Active": saved.active})
+            db.session.commit()
             flash(f"Saved {saved.name} ({saved.code}).", "success")
             return redirect(url_for("payroll.employee_list"))
     elif employee is not None:
@@ -268,5 +281,9 @@ def employee_import():
         return render_template("payroll/employees.html", tenant=tenant,
                                employees=employees.list_employees(tenant.id),
                                import_errors=result.errors, pt_states=statutory.PT_STATES), 422
+    audit.record("employee.imported", user_id=g.user.id, tenant_id=tenant.id,
+                 target=f"Imported employees from {upload.filename}"[:200], ip=client_ip(),
+                 detail={"New": result.created, "Updated": result.updated})
+    db.session.commit()
     flash(f"Imported: {result.created} new, {result.updated} updated.", "success")
     return redirect(url_for("payroll.employee_list"))

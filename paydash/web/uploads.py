@@ -27,6 +27,7 @@ from paydash.models import Upload
 from paydash.models import UploadStatus
 from paydash.periods import month_label
 from paydash.services import imports
+from paydash.services import sheet_rows
 from paydash.sheets import exports
 from paydash.sheets.filecheck import FileRejected
 from paydash.web.access import client_ip
@@ -90,12 +91,13 @@ def create():
                                         upload_file.read(), year, month)
     except FileRejected as rejected:
         logger.info("upload refused for tenant %s: %s", g.user.tenant_id, rejected.code)
-        _audit("upload.refused", upload_file.filename[:200], code=rejected.code)
+        _audit("upload.refused", f"Refused file {upload_file.filename}"[:200],
+               **{"Why": rejected.message[:300]})
         return _render_index(year, month, rejected.message), 400
     except imports.ImportRefused as refused:
         return _render_index(year, month, refused.message), 400
-    _audit("upload.received", f"upload {upload.id}", filename=upload.filename,
-           period=f"{upload.year}-{upload.month:02d}")
+    _audit("upload.received", _sheet_label("Uploaded", upload),
+           **{"File": upload.filename, "Upload": upload.id})
     return redirect(url_for("uploads.detail", upload_id=upload.id))
 
 
@@ -107,8 +109,13 @@ def detail(upload_id: int):
     preview = upload.preview
     errors = ListPage((preview or {}).get("errors") or [],
                       request.args.get("errors_page", 1, type=int), ERRORS_PER_PAGE)
+    rows = sheet_rows.rows_page(upload, request.args.get("q", ""),
+                                request.args.get("rows_page", 1, type=int))
     return render_template("uploads/detail.html", upload=upload, preview=preview, errors=errors,
-                           state=upload_state(upload), dashboard_url=month_dashboard_url(upload.year, upload.month))
+                           state=upload_state(upload), rows=rows,
+                           keep_both_label=imports.KEEP_BOTH_LABEL,
+                           acknowledge_label=imports.ACKNOWLEDGE_LABEL,
+                           dashboard_url=month_dashboard_url(upload.year, upload.month))
 
 
 @bp.post("/<int:upload_id>/confirm")
@@ -119,11 +126,19 @@ def confirm(upload_id: int):
     upload = get_owned_or_404(Upload, upload_id)
     try:
         keep = bool(request.form.get("keep_duplicates"))
-        job = imports.confirm_upload(upload.id, upload.tenant_id, g.user.id, keep_duplicates=keep)
+        checked = bool(request.form.get("acknowledge_checks"))
+        imports.confirm_upload(upload.id, upload.tenant_id, g.user.id, keep_duplicates=keep,
+                               acknowledge_checks=checked)
     except imports.ImportRefused as refused:
         flash(refused.message, "error")
     else:
-        _audit("upload.confirmed", f"upload {upload.id}", job=job.id, keep_duplicates=keep)
+        _audit("upload.confirmed", _sheet_label("Confirmed", upload),
+               **{"File": upload.filename, "Upload": upload.id,
+                  "Employees": upload.employee_count,
+                  "Net pay": money(upload.net_total),
+                  "Ids used twice kept as separate people": keep if upload.preview and
+                  upload.preview.get("duplicates") else None,
+                  "Rows to check acknowledged": checked or None})
     return redirect(url_for("uploads.detail", upload_id=upload.id))
 
 
@@ -137,7 +152,8 @@ def discard(upload_id: int):
     except imports.ImportRefused as refused:
         flash(refused.message, "error")
         return redirect(url_for("uploads.detail", upload_id=upload.id))
-    _audit("upload.discarded", f"upload {upload.id}")
+    _audit("upload.discarded", _sheet_label("Discarded", upload),
+           **{"File": upload.filename, "Upload": upload.id})
     flash(f"The upload of {upload.filename} was discarded; nothing from it was saved.", "success")
     return redirect(url_for("uploads.index"))
 
@@ -187,8 +203,13 @@ def _require_uploader() -> None:
         abort(403)
 
 
+def _sheet_label(verb: str, upload: Upload) -> str:
+    return f"{verb} {month_label(upload.year, upload.month)} salary sheet"
+
+
 def _audit(action: str, target: str, **detail) -> None:
     """Record who did what to an upload, from where (its own small transaction)."""
+    detail = {key: value for key, value in detail.items() if value is not None}
     audit.record(action, user_id=g.user.id, tenant_id=g.user.tenant_id, target=target,
                  detail=detail or None, ip=client_ip())
     db.session.commit()

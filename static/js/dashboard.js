@@ -34,7 +34,8 @@
     summary.kpis.forEach((kpi) => {
       const card = el("div", "card kpi kpi-" + kpi.key, box);
       el("div", "kpi-label", card, kpi.label);
-      const value = el("div", "kpi-value", card, FORMATS[kpi.format](kpi.value));
+      // Money totals to the paisa, as on the upload and the month sheet (HR reconciles them).
+      const value = el("div", "kpi-value", card, kpi.format === "inr" ? fmt.inr2(kpi.value) : FORMATS[kpi.format](kpi.value));
       if (kpi.format === "inr") value.title = fmt.inr2(kpi.value);
       const delta = el("div", "kpi-delta " + deltaClass(kpi), card);
       if (kpi.change_pct === null) {
@@ -42,9 +43,11 @@
       } else {
         const arrow = kpi.change_pct > 0 ? "▲ " : kpi.change_pct < 0 ? "▼ " : "";
         el("strong", "", delta, arrow + Math.abs(kpi.change_pct).toFixed(1) + "%");
-        el("span", "muted", delta, " vs " + summary.previous.label);
+        el("span", "muted", delta, " " + (kpi.compare || "vs " + summary.previous.label));
       }
     });
+    // The earlier window had months without data: say so, next to the figures it affects.
+    if (summary.previous.note) el("p", "muted small kpi-note", box, summary.previous.note);
   }
 
   function renderCharts(s) {

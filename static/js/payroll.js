@@ -126,8 +126,19 @@
   }
 
   const varianceBox = document.getElementById("variance");
+  // An imported month shows the sheet's own figures; the grid (and its flags) only once HR
+  // chooses to recalculate the month in the browser.
+  const grid = document.getElementById("pm-grid");
+  const recalculate = document.getElementById("recalculate");
+  if (recalculate) recalculate.addEventListener("click", () => {
+    grid.hidden = false;
+    const save = document.getElementById("save-month");
+    if (save) save.hidden = false;
+    recalculate.disabled = true;
+    renderVariance();
+  });
   function renderVariance() {
-    varianceBox.hidden = flagged.size === 0;
+    varianceBox.hidden = flagged.size === 0 || (grid && grid.hidden);
     document.getElementById("variance-count").textContent = flagged.size;
     const list = document.getElementById("variance-list");
     list.replaceChildren();

@@ -97,11 +97,13 @@
     });
   }
 
-  // Confirming a sheet with shared ids needs the explicit "keep both" choice.
+  // Confirming a sheet with shared ids or flagged rows needs every explicit choice ticked.
   function guardConfirm() {
-    document.querySelectorAll("input[data-requires-for]").forEach((box) => {
+    const boxes = Array.from(document.querySelectorAll("input[data-requires-for]"));
+    boxes.forEach((box) => {
       const button = document.getElementById(box.dataset.requiresFor);
-      const sync = () => { button.disabled = !box.checked; };
+      const mine = boxes.filter((other) => other.dataset.requiresFor === box.dataset.requiresFor);
+      const sync = () => { button.disabled = !mine.every((other) => other.checked); };
       box.addEventListener("change", sync);
       sync();
     });

@@ -276,3 +276,31 @@ def test_an_answer_waiting_for_a_resync_is_not_cached(queued_app):
     assert summary(client, "?from=2026-05&to=2026-05")["refreshing"][0]["state"] == "PENDING"
     with queued_app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Job)) == 1
+
+
+def test_a_range_whose_earlier_window_has_one_month_compares_the_average_month(hr_client, app,
+                                                                             people):
+    # Issue 14: Jan–Mar against Oct–Dec with only Dec on file read "▲200%": 3 months vs 1.
+    with app.app_context():
+        for year, month in ((2025, 12), (2026, 1), (2026, 2), (2026, 3)):
+            store_month(people.tenant_a, year, month, {"Asha": ("Sales", "30000.00")})
+    data = summary(hr_client, "?from=2026-01&to=2026-03")
+    assert kpi(data, "net")["value"] == 90000 and kpi(data, "net")["previous"] == 30000
+    assert kpi(data, "net")["change_pct"] == 0
+    assert kpi(data, "net")["compare"].startswith("per month, vs")
+    assert data["previous"]["months_with_data"] == 1 and data["previous"]["complete"] is False
+    assert "only 1 of its 3 months" in data["previous"]["note"]
+
+
+def test_an_earlier_window_without_data_shows_no_percentage(hr_client, app, people):
+    with app.app_context():
+        store_month(people.tenant_a, 2026, 1, {"Asha": ("Sales", "30000.00")})
+    data = summary(hr_client, "?from=2026-01&to=2026-01")
+    assert all(card["change_pct"] is None for card in data["kpis"])
+    assert "nothing to compare" in data["previous"]["note"]
+
+
+def test_full_windows_compare_totals_without_a_note(hr_client, acme_half_year):
+    data = summary(hr_client, "?from=2026-04&to=2026-06")
+    assert kpi(data, "net")["compare"] == "vs Jan 2026 – Mar 2026"
+    assert data["previous"]["note"] is None and data["previous"]["complete"] is True

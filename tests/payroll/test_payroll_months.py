@@ -131,7 +131,8 @@ def test_marking_a_month_paid_is_audited_with_who_and_from_where(hr_client, app,
     _mark_paid(hr_client, app, staff)
     with app.app_context():
         entry = db.session.scalar(sa.select(AuditLog).where(AuditLog.action == "payroll.paid"))
-        assert (entry.user_id, entry.tenant_id, entry.target) == (people.hr_a, people.tenant_a, "2024-03")
+        assert (entry.user_id, entry.tenant_id, entry.target) == (people.hr_a, people.tenant_a,
+                                                                   "Marked March 2024 paid")
         assert entry.ip == "127.0.0.1"
 
 
@@ -149,8 +150,9 @@ def test_an_admin_unlock_is_written_to_the_audit_log(hr_client, app, people, sta
     with app.app_context():
         assert db.session.scalar(sa.select(PayrollMonth.status)) == "saved"
         entry = db.session.scalar(sa.select(AuditLog).where(AuditLog.action == "payroll.unlock"))
-        assert (entry.user_id, entry.tenant_id, entry.target) == (people.admin_a, people.tenant_a, "2024-03")
-        assert entry.detail["reason"] == "wrong OT for E1"
+        assert (entry.user_id, entry.tenant_id, entry.target) == (people.admin_a, people.tenant_a,
+                                                                   "Unlocked March 2024")
+        assert entry.detail["Reason"] == "wrong OT for E1"
         assert entry.ip == "127.0.0.1"
     assert save(hr_client, staff).status_code == 202
 
@@ -307,3 +309,12 @@ def test_refused_save_lists_every_employee_with_an_error_by_code_and_name(hr_cli
     assert [(s["code"], s["name"], s["messages"]) for s in body["summary"]] == [
         ("E2", "Meena", ["Absent days cannot be negative", "Late minutes: 'x' is not a number"]),
         ("E1", "Ravi Kumar", ["OT hours: 'ten' is not a number"])]
+
+
+def test_saving_a_month_is_audited_in_plain_words(hr_client, app, people, staff):
+    assert save(hr_client, staff).status_code == 202
+    with app.app_context():
+        entry = db.session.scalar(sa.select(AuditLog).where(AuditLog.action == "payroll.saved"))
+        assert (entry.user_id, entry.target) == (people.hr_a, "Saved March 2024 payroll month")
+        saved = db.session.scalar(sa.select(sa.func.count(SalaryRow.id)))
+        assert entry.detail["Employees"] == saved and entry.ip == "127.0.0.1"

@@ -1,5 +1,6 @@
 """Receive-time checks: every file that is not a sane .xlsx is refused with what to do (pure)."""
 import io
+import random
 import struct
 import zipfile
 
@@ -8,6 +9,8 @@ import openpyxl
 import pytest
 import sheet_builders as sb
 
+from paydash.config import Config
+from paydash.sheets import filecheck
 from paydash.sheets.filecheck import FileRejected
 from paydash.sheets.filecheck import check_upload
 
@@ -118,12 +121,30 @@ def test_a_highly_compressed_part_is_refused_as_a_zip_bomb():
     assert refusal(data).code == "zip_bomb"
 
 
-def test_parts_inflating_past_100_mb_are_refused():
-    big = b"<a>" + b"1" * (26 * 1024 * 1024) + b"</a>"
+def test_parts_inflating_far_past_the_upload_are_refused():
+    """Each part 25:1 (under the per-part ratio) but 120 MB in all from a 5 MB file."""
+    table = bytes(97 if i < 251 else b"<>&\"'"[i - 251] for i in range(256))
+    filler = random.Random(2).randbytes(24 << 20).translate(table)
     entries = {"[Content_Types].xml": b"<T/>", "xl/workbook.xml": b"<w/>"}
-    entries.update({f"xl/media/p{i}.xml": big for i in range(4)})
-    data = zip_of(entries, method=zipfile.ZIP_STORED)
+    entries.update({f"xl/media/p{i}.xml": filler for i in range(5)})
+    data = zip_of(entries)
+    assert len(data) * filecheck.INFLATION_FACTOR < 120 << 20
     assert refusal(data, limit=200 * 1024 * 1024).code == "zip_bomb"
+
+
+def test_the_unpacked_size_cap_scales_with_the_upload_within_bounds():
+    assert filecheck.inflation_cap(1024) == filecheck.MIN_INFLATED
+    assert filecheck.inflation_cap(20 << 20) == 300 << 20
+    assert filecheck.inflation_cap(500 << 20) == filecheck.MAX_INFLATED
+
+
+def test_a_150000_row_sheet_passes_the_upload_checks(tmp_path):
+    # Refused before as "over 100 MB" unpacked; real sheets up to 500,000 rows must fit.
+    path = tmp_path / "big.xlsx"
+    sb.write_template_xlsx(path, 150_000)
+    data = path.read_bytes()
+    check_upload(data, "big.xlsx", Config.MAX_CONTENT_LENGTH)
+    assert Config.MAX_CONTENT_LENGTH >= 500_000 / 150_000 * len(data)
 
 
 def test_declared_sizes_that_lie_are_refused():
@@ -163,7 +184,14 @@ def test_a_dtd_in_any_xml_part_is_refused():
 
 def test_a_truncated_workbook_is_refused_as_damaged():
     data = sb.simple_sheet([["A1", "Asha", "S", 1, 1]])
-    assert refusal(data[: len(data) // 2]).code == "damaged"
+    rejected = refusal(data[: len(data) // 2])
+    assert rejected.code == "damaged"
+    assert "Upload the original file again" in rejected.message
+
+
+def test_no_refusal_speaks_of_xml_jargon():
+    assert not any(word in message for message in filecheck.MESSAGES.values()
+                   for word in ("DTD", "XML declaration", "100:1"))
 
 
 def test_openpyxl_parses_with_defusedxml_so_entity_attacks_are_refused():

@@ -83,8 +83,8 @@ def test_hr_uploads_confirms_and_sees_the_months_totals_on_the_dashboard(live_ap
                                                     timeout=30_000)
 
     page.click(f'a:has-text("Open the dashboard for October {YEAR}")')
-    # The cards round to the rupee; their tooltips carry the exact figure.
-    expect(page.locator(".kpi-gross .kpi-value")).to_have_attribute("title", GROSS, timeout=15_000)
-    expect(page.locator(".kpi-net .kpi-value")).to_have_attribute("title", NET)
+    # The cards show the same paise as the upload (issue 14: one convention for totals).
+    expect(page.locator(".kpi-gross .kpi-value")).to_have_text(GROSS, timeout=15_000)
+    expect(page.locator(".kpi-net .kpi-value")).to_have_text(NET)
     expect(page.locator(".kpi-headcount .kpi-value")).to_have_text("3")
     assert errors == []

@@ -78,7 +78,7 @@ def test_upload_page_offers_the_month_the_template_and_the_size_limit(hr_client)
     page = hr_client.get("/uploads").get_data(as_text=True)
     assert 'name="month"' in page and 'name="year"' in page and 'type="file"' in page
     assert "/uploads/template.xlsx" in page
-    assert "up to 10 MB" in page
+    assert "up to 100 MB" in page
 
 
 def test_upload_shows_the_preview_with_employee_count_and_totals(hr_client, uploaded):
@@ -135,8 +135,10 @@ def test_upload_and_confirm_are_recorded_in_the_audit_log_with_who_and_where(app
         entries = db.session.scalars(sa.select(AuditLog).order_by(AuditLog.id)
                                      .where(AuditLog.action.like("upload.%"))).all()
         assert [(e.action, e.target, e.user_id) for e in entries] == [
-            ("upload.received", f"upload {uploaded}", people.hr_a),
-            ("upload.confirmed", f"upload {uploaded}", people.hr_a)]
+            ("upload.received", "Uploaded October 2024 salary sheet", people.hr_a),
+            ("upload.confirmed", "Confirmed October 2024 salary sheet", people.hr_a)]
+        assert entries[1].detail["Upload"] == uploaded
+        assert "False" not in str(entries[1].detail) and "_" not in "".join(entries[1].detail)
         assert entries[0].ip == "127.0.0.1" and entries[0].tenant_id == people.tenant_a
 
 

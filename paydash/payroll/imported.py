@@ -1,0 +1,142 @@
+"""A month imported from a salary sheet, as the browser month sheet shows and continues it.
+
+An imported month is what the sheet said, to the paisa: the month sheet shows those rows
+rather than recomputing them from the employee master (the sheet's own rules, rounding
+and one-off amounts cannot be re-derived), so opening it flags nothing that was not in
+the sheet. The next month starts from the sheet: each employee's TDS % and advance
+balance are carried into the master, and the advance recovered is offered again.
+"""
+import logging
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from paydash.extensions import db
+from paydash.models import Employee
+from paydash.models import SalaryRow
+from paydash.models import Upload
+from paydash.models import UploadStatus
+
+logger = logging.getLogger(__name__)
+
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+STATUTORY = (("pf", "pf_enabled", "PF"), ("esi", "esi_enabled", "ESI"),
+             ("professional_tax", "pt_state", "professional tax"))
+
+
+def is_imported(tenant_id: int, year: int, month: int) -> bool:
+    """Were the month's salary rows stored from an upload (not saved from the browser)?"""
+    return db.session.scalar(sa.select(SalaryRow.id).where(
+        SalaryRow.tenant_id == tenant_id, SalaryRow.year == year, SalaryRow.month == month,
+        SalaryRow.source == "excel").limit(1)) is not None
+
+
+def imported_month(tenant, year: int, month: int, previous: dict[str, Decimal],
+                   is_variance) -> dict | None:
+    """The month's imported rows, totals, flags against last month, and notes; None if
+    the month was not imported. `is_variance(net, previous)` says what is flagged."""
+    if not is_imported(tenant.id, year, month):
+        return None
+    rows = db.session.scalars(sa.select(SalaryRow).where(
+        SalaryRow.tenant_id == tenant.id, SalaryRow.year == year, SalaryRow.month == month)
+        .order_by(SalaryRow.department, SalaryRow.employee_name, SalaryRow.employee_key)).all()
+    people, flags = [], []
+    totals = dict.fromkeys(("gross", "tds", "advance", "total_deductions", "net"), ZERO)
+    for row in rows:
+        item = {"code": row.employee_key, "name": row.employee_name,
+                "department": row.department,
+                **{name: str(getattr(row, name)) for name in totals}}
+        for name in totals:
+            totals[name] += getattr(row, name)
+        before = previous.get(row.employee_key)
+        if before is not None and is_variance(row.net, before):
+            flags.append({"code": row.employee_key, "name": row.employee_name,
+                          "previous": str(before), "net": str(row.net)})
+        people.append(item)
+    upload = db.session.scalars(sa.select(Upload).where(
+        Upload.tenant_id == tenant.id, Upload.year == year, Upload.month == month,
+        Upload.status == UploadStatus.CONFIRMED.value).order_by(Upload.id.desc())).first()
+    return {"rows": people, "totals": {k: str(v) for k, v in totals.items()}, "flags": flags,
+            "filename": upload.filename if upload else None,
+            "upload_id": upload.id if upload else None,
+            "notes": statutory_notes(tenant, rows)}
+
+
+def statutory_notes(tenant, rows) -> list[str]:
+    """Where the sheet's statutory deductions and the tenant's payroll settings disagree."""
+    notes = []
+    for key, setting, label in STATUTORY:
+        in_sheet = any(Decimal((row.extra or {}).get(key) or 0) for row in rows)
+        enabled = bool(getattr(tenant, setting))
+        if in_sheet and not enabled:
+            notes.append(f"The sheet deducts {label}, but {label} is off in Payroll settings: "
+                         f"months worked out in the browser will not deduct it until it is "
+                         "switched on.")
+        elif enabled and not in_sheet:
+            notes.append(f"{label} is on in Payroll settings, but the sheet deducts none: months "
+                         "worked out in the browser will deduct it.")
+    return notes
+
+
+def carry_terms(tenant_id: int, year: int, month: int) -> int:
+    """Put the sheet's TDS % and advance balance into the employee master (the count).
+
+    Only from the tenant's latest month: re-importing an old month must not roll the
+    master back. TDS % is the month's TDS over its gross; the advance balance is the
+    sheet's "balance advance" column, where it has one. The caller commits.
+    """
+    latest = db.session.execute(
+        sa.select(SalaryRow.year, SalaryRow.month).where(SalaryRow.tenant_id == tenant_id)
+        .order_by(SalaryRow.year.desc(), SalaryRow.month.desc()).limit(1)).first()
+    if latest is None or (latest.year, latest.month) != (year, month):
+        return 0
+    ids = dict(db.session.execute(sa.select(Employee.code, Employee.id).where(
+        Employee.tenant_id == tenant_id)).all())
+    updates = []
+    rows = db.session.execute(
+        sa.select(SalaryRow.employee_code, SalaryRow.gross, SalaryRow.tds, SalaryRow.extra)
+        .where(SalaryRow.tenant_id == tenant_id, SalaryRow.year == year,
+               SalaryRow.month == month, SalaryRow.source == "excel")
+        .execution_options(yield_per=2000))
+    for row in rows:
+        employee_id = ids.get((row.employee_code or "").strip()[:64])
+        if employee_id is None:
+            continue
+        update = {"id": employee_id, **terms_from_row(row.gross, row.tds, row.extra)}
+        if len(update) > 1:
+            updates.append(update)
+    if updates:
+        db.session.execute(sa.update(Employee), updates)
+    logger.info("tenant %s %s-%02d: terms carried for %s employees", tenant_id, year, month,
+                len(updates))
+    return len(updates)
+
+
+def terms_from_row(gross, tds, extra: dict | None) -> dict:
+    """TDS % and advance balance as the sheet's row implies them (only what it states)."""
+    terms = {}
+    gross, tds = Decimal(gross or 0), Decimal(tds or 0)
+    if gross > 0 and tds >= 0:
+        terms["tds_pct"] = min(HUNDRED, (tds * HUNDRED / gross).quantize(Decimal("0.01")))
+    balance = (extra or {}).get("advance_balance")
+    if balance is not None and Decimal(balance) >= 0:
+        terms["advance_balance"] = Decimal(balance)
+    return terms
+
+
+def recoveries(tenant_id: int, year: int, month: int) -> dict[str, Decimal]:
+    """Advance recovered per employee code in an imported month (to offer next month).
+
+    The tenant's template recovers old advances in "OLD ADV" (kept as old_advance); other
+    sheets in their advance column.
+    """
+    found = {}
+    for code, advance, extra in db.session.execute(
+            sa.select(SalaryRow.employee_code, SalaryRow.advance, SalaryRow.extra).where(
+                SalaryRow.tenant_id == tenant_id, SalaryRow.year == year,
+                SalaryRow.month == month, SalaryRow.source == "excel")):
+        amount = Decimal((extra or {}).get("old_advance") or 0) or Decimal(advance or 0)
+        if code and amount > 0:
+            found[code] = amount
+    return found
