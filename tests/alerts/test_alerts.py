@@ -5,7 +5,6 @@ The checks run with an explicit clock: the engine reads the ledger as of `now`, 
 let an hour pass without waiting for it.
 """
 import datetime as dt
-import itertools
 import uuid
 
 import pytest
@@ -20,7 +19,6 @@ from receivers import WebhookReceiver
 from paydash.alerts import engine
 from paydash.alerts import recipients
 from paydash.alerts.watch import OutageWatch
-from paydash.clock import utcnow
 from paydash.extensions import db
 from paydash.ledger.models import Job
 from paydash.ledger.models import Worker
@@ -32,7 +30,6 @@ OPS = "oncall@ops.test"
 TENANT_ADMIN = "admin@acme.test"
 OTHER_ADMIN = "admin@bharat.test"
 PERIODIC = list(periodic_schedules("UTC"))
-_ids = itertools.count()
 
 
 @pytest.fixture
