@@ -6,6 +6,7 @@ are one problem ("jobs are failing for good"), not a thousand.
 """
 import datetime as dt
 from dataclasses import dataclass
+from dataclasses import replace
 
 import sqlalchemy as sa
 
@@ -76,6 +77,7 @@ class Finding:
     link: str  # a path in the app: what to do about it
     count: int = 1
     tenant_id: int | None = None
+    short: str = ""  # the overview's few words ("oldest pending 14 min"); else the summary
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -132,7 +134,9 @@ def jobs_failed(now: dt.datetime, cfg) -> list[Finding]:
         job = newest if tenant_id is None else latest[tenant_id]
         return f"/jobs/{job.id}"
 
-    return _both("job_failed", "", per_tenant, summary, link, lambda c: c)
+    found = _both("job_failed", "", per_tenant, summary, link, lambda c: c)
+    return [replace(f, short=f"{f.count} job{'s' if f.count != 1 else ''} failed for good in {window}")
+            for f in found]
 
 
 def queues_stuck(now: dt.datetime, cfg) -> list[Finding]:
@@ -153,9 +157,11 @@ def queues_stuck(now: dt.datetime, cfg) -> list[Finding]:
             return (f"{count} {queue} job{'s' if count != 1 else ''} waiting to start; "
                     f"the oldest for {minutes} min")
 
-        out += _both("queue_stuck", queue, part, summary,
-                     lambda _t, _p, queue=queue: f"/jobs/list?state=PENDING&queue={queue}",
-                     lambda v: v[0])
+        found = _both("queue_stuck", queue, part, summary,
+                      lambda _t, _p, queue=queue: f"/jobs/list?state=PENDING&queue={queue}",
+                      lambda v: v[0])
+        out += [replace(f, short=f"oldest pending {f.summary.rsplit(' for ', 1)[1]} ({queue})")
+                for f in found]
     return out
 
 

@@ -99,5 +99,5 @@ def open_problems(tenant_id: int | None, cfg, now: dt.datetime | None = None) ->
                   AlertState.status == "open", AlertState.scope == scope,
                   AlertState.condition.in_(("broker_down", "database_down"))))]
     found.sort(key=lambda f: order.index(f.condition))
-    return [{"condition": f.condition, "text": f.summary, "link": f.link,
+    return [{"condition": f.condition, "text": f.summary, "short": f.short or f.summary, "link": f.link,
              "what_to_do": conditions.CONDITIONS[f.condition].what_to_do} for f in found]
