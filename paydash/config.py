@@ -151,6 +151,8 @@ class Config:
     # Where operators hear about platform-wide trouble (the settings page can override them).
     ALERT_OPERATOR_EMAILS = os.environ.get("ALERT_OPERATOR_EMAILS") or None
     ALERT_OPERATOR_WEBHOOK_URL = os.environ.get("ALERT_OPERATOR_WEBHOOK_URL") or None
+    # Webhooks typed on the settings page may point at private addresses (on-premises only).
+    ALERT_WEBHOOK_ALLOW_PRIVATE = _bool("ALERT_WEBHOOK_ALLOW_PRIVATE", False)
     ALERT_EMAIL_FROM = os.environ.get("ALERT_EMAIL_FROM", "paydash@localhost")
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://localhost:5000")
     SMTP_HOST = os.environ.get("SMTP_HOST") or None

@@ -217,10 +217,13 @@ def workers_lost(now: dt.datetime, cfg) -> list[Finding]:
 def _last_slot(schedule, before: dt.datetime) -> dt.datetime | None:
     """The latest minute at or before `before` that `schedule` matches (within 8 days)."""
     t = before.replace(second=0, microsecond=0)
+    step = dt.timedelta(minutes=1)
     for _ in range(8 * 24 * 60 + 120):
         if schedule(t):
             return t
-        t -= dt.timedelta(minutes=1)
+        if schedule.minute is not None and schedule.to_local(t).minute == schedule.minute:
+            step = dt.timedelta(hours=1)  # On the right minute: only whole hours can match now.
+        t -= step
     return None
 
 

@@ -5,9 +5,12 @@ claimed with a conditional update, so two consumers never send the same row twic
 failure is retried later, each wait twice the last, until ALERT_MAX_ATTEMPTS.
 """
 import datetime as dt
+import ipaddress
 import json
 import logging
 import smtplib
+import socket
+import urllib.parse
 import urllib.request
 from email.message import EmailMessage
 
@@ -41,11 +44,44 @@ def send_email(cfg, to: list[str], subject: str, body: str) -> None:
         smtp.send_message(message)
 
 
-def post_webhook(cfg, webhook_url: str, payload: dict) -> None:
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A webhook that redirects is refused: a redirect could point the worker anywhere."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def check_webhook_host(cfg, webhook_url: str) -> None:
+    """Refuse a tenant's webhook that points inside the platform's own network.
+
+    A tenant admin types the address and the worker posts to it: without this check the
+    worker could be made to call the cloud metadata service or an internal admin port.
+    Operators' webhooks (and tests) may allow it with ALERT_WEBHOOK_ALLOW_PRIVATE.
+    """
+    if cfg.get("ALERT_WEBHOOK_ALLOW_PRIVATE"):
+        return
+    parts = urllib.parse.urlsplit(webhook_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("the webhook address must start with https://")
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as exc:
+        raise ValueError(f"the webhook host {parts.hostname} is not known") from exc
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise ValueError(f"the webhook host {parts.hostname} is a private address; "
+                             "Paydash posts only to public addresses")
+
+
+def post_webhook(cfg, webhook_url: str, payload: dict, *, trusted: bool = False) -> None:
+    if not trusted:
+        check_webhook_host(cfg, webhook_url)
+    opener = urllib.request.build_opener(_NoRedirects)
     request = urllib.request.Request(webhook_url, data=json.dumps(payload).encode(), method="POST",
                                      headers={"Content-Type": "application/json",
                                               "User-Agent": "Paydash alerts"})
-    with urllib.request.urlopen(request, timeout=float(cfg["SMTP_TIMEOUT"])) as response:  # noqa: S310
+    with opener.open(request, timeout=float(cfg["SMTP_TIMEOUT"])) as response:
         if not 200 <= response.status < 300:
             raise RuntimeError(f"the webhook answered HTTP {response.status}")
 
@@ -55,7 +91,9 @@ def send(cfg, channel: str, target: str, subject: str, body: str, **extra) -> No
     if channel == "email":
         send_email(cfg, [a.strip() for a in target.split(",") if a.strip()], subject, body)
     else:
-        post_webhook(cfg, target, messages.webhook_payload(subject, body, **extra))
+        # The operators' own webhook from the environment is trusted; any typed one is checked.
+        trusted = target == cfg.get("ALERT_OPERATOR_WEBHOOK_URL")
+        post_webhook(cfg, target, messages.webhook_payload(subject, body, **extra), trusted=trusted)
 
 
 def record(scope: str, kind: str, channels, subject: str, body: str, *, quiet: bool,

@@ -14,6 +14,7 @@ from flask import request
 from flask import url_for
 
 from paydash.alerts import conditions
+from paydash.alerts import delivery
 from paydash.alerts import engine
 from paydash.alerts import recipients
 from paydash.clock import utcnow
@@ -70,6 +71,9 @@ def settings():
 def save_settings():
     form = {"emails": request.form.get("emails", ""), "webhook_url": request.form.get("webhook_url", "")}
     try:
+        recipients.parse_emails(form["emails"])  # Addresses first: they are the likelier slip.
+        if form["webhook_url"].strip() and scope() != conditions.PLATFORM:
+            _check_webhook(form["webhook_url"].strip())
         recipients.save(scope(), emails=form["emails"], webhook_url=form["webhook_url"],
                         wanted_conditions=request.form.getlist("wanted"))
     except recipients.BadSetting as exc:
@@ -79,6 +83,13 @@ def save_settings():
         return render_template("alerts/settings.html", form=form, **page_data(scope())), 400
     flash("Alert settings saved.", "success")
     return redirect(url_for("alerts.settings"))
+
+
+def _check_webhook(url: str) -> None:
+    try:
+        delivery.check_webhook_host(current_app.config, url)
+    except ValueError as exc:
+        raise recipients.BadSetting(f"This webhook cannot be used: {exc}.") from None
 
 
 @bp.post("/mute")

@@ -47,7 +47,9 @@ def hook():
 def alert_config(smtp, hook, **extra) -> dict:
     return {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": smtp.port, "ALERT_OPERATOR_EMAILS": OPS,
             "ALERT_OPERATOR_WEBHOOK_URL": f"{hook.url}/platform", "ALERT_CLEAR_AFTER_SECONDS": 0,
-            "ALERT_DIGEST_HOUR": 24, "PUBLIC_BASE_URL": "https://paydash.example", **extra}
+            "ALERT_DIGEST_HOUR": 24, "PUBLIC_BASE_URL": "https://paydash.example",
+            # The receiver listens on 127.0.0.1; the refusal of private hosts has its own test.
+            "ALERT_WEBHOOK_ALLOW_PRIVATE": True, **extra}
 
 
 def build(tmp_path, url, smtp, hook, **extra):
@@ -370,3 +372,30 @@ def test_the_failures_alert_on_postgresql_too(tmp_path, pg_url, smtp, hook):
         assert_one_problem_and_one_all_clear(smtp, hook, True, "A job failed for good")
     finally:
         dispose_app(app)
+
+
+def test_a_tenants_webhook_to_a_private_address_is_refused_and_recorded(alert_app, smtp, hook):
+    app, people = alert_app
+    app.config["ALERT_WEBHOOK_ALLOW_PRIVATE"] = False
+    app.config["ALERT_MAX_ATTEMPTS"] = 1
+    with app.app_context():
+        cause_job_failed(people, T0)
+    check(app, T0)
+    assert hook.texts("/acme") == []
+    assert len(hook.texts("/platform")) == 1  # The operators' own webhook (from env) is trusted.
+    with app.app_context():
+        [row] = db.session.scalars(sa.select(AlertDelivery).where(AlertDelivery.target == f"{hook.url}/acme"))
+        assert row.status == "failed"
+        assert "is a private address; Paydash posts only to public addresses" in row.last_error
+
+
+def test_the_last_due_slot_matches_a_minute_by_minute_search():
+    from paydash.alerts.conditions import _last_slot
+    for tz in ("UTC", "Asia/Kolkata", "America/New_York"):
+        for name, schedule in periodic_schedules(tz).items():
+            for before in (dt.datetime(2026, 12, 5, 1, 0), dt.datetime(2026, 3, 8, 7, 13),
+                           dt.datetime(2026, 11, 1, 6, 59)):
+                t = before
+                while not schedule(t):
+                    t -= dt.timedelta(minutes=1)
+                assert _last_slot(schedule, before) == t, (tz, name, before)

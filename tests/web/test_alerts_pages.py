@@ -74,3 +74,14 @@ def test_the_overview_shows_open_problems_first_each_linked_to_what_to_do(app, p
 def test_a_quiet_ledger_shows_no_problem_box(app, people):
     page = login(app.test_client(), "admin@acme.test").get("/jobs/").get_data(as_text=True)
     assert "Needs a human" not in page
+
+
+def test_a_tenant_cannot_point_its_webhook_inside_the_platforms_network(app, people):
+    client = login(app.test_client(), "admin@acme.test")
+    response = client.post("/alerts/settings", data={"emails": "", "webhook_url": "http://169.254.169.254/latest",
+                                                     "wanted": ["job_failed"]})
+    assert response.status_code == 400
+    assert "This webhook cannot be used: the webhook host 169.254.169.254 is a private address" in \
+        response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(AlertSetting)) == 0
