@@ -72,7 +72,11 @@ class OutageWatch:
                 conditions.PLATFORM, "broker_down", "",
                 f"The job queue (broker) has not answered for {minutes} min: new jobs wait in "
                 "the ledger and are sent once it is back", "/jobs/workers"))
-        engine.process(findings, ["broker_down"], self.cfg, now)
+        try:
+            engine.process(findings, ["broker_down"], self.cfg, now)
+        except sa.exc.IntegrityError:
+            # Another consumer's watch opened the same problem a moment ago: it speaks for both.
+            db.session.rollback()
         delivery.deliver_due(self.cfg, now)
 
     def _operator_targets(self) -> list[tuple[str, str]]:
