@@ -45,7 +45,7 @@ CONDITIONS = {
     "no_worker": Condition("No worker running (or fewer than expected)",
                            "Start the worker process (Procfile `worker`, or the supervisor/systemd unit).",
                            False),
-    "worker_lost": Condition("A worker stopped while running jobs",
+    "worker_lost": Condition("A worker lost (stopped without shutting down, or silent while running jobs)",
                              "Recovery puts its jobs back on the queue; check why the worker died.", False),
     "broker_down": Condition("The job queue (Redis) unreachable",
                              "Check the Redis service and REDIS_URL; jobs wait in the ledger meanwhile.",
@@ -199,19 +199,32 @@ def workers_missing(now: dt.datetime, cfg) -> list[Finding]:
 
 
 def workers_lost(now: dt.datetime, cfg) -> list[Finding]:
+    """Running jobs whose worker went silent, and consumers that stopped without shutting down.
+
+    Recovery puts such jobs back on the queue within a minute, so the job side alone could
+    vanish before anyone hears of it: a consumer that died (no heartbeat for the lease, not
+    marked stopped) within the last ALERT_FAILED_WINDOW_MINUTES keeps the problem open.
+    """
     lease = float(cfg["LEASE_SECONDS"])
     silent_since = now - dt.timedelta(seconds=lease)
     rows = db.session.execute(
         sa.select(Job.worker_id, sa.func.count())
         .where(Job.state == JobState.STARTED.value, Job.last_sign_of_life < silent_since)
         .group_by(Job.worker_id)).all()
-    if not rows:
+    recent = now - dt.timedelta(minutes=int(cfg["ALERT_FAILED_WINDOW_MINUTES"]))
+    died = list(db.session.scalars(sa.select(Worker.id).where(
+        Worker.stopped_at.is_(None), Worker.heartbeat_at < silent_since, Worker.heartbeat_at >= recent)))
+    if not rows and not died:
         return []
     count = sum(c for _, c in rows)
-    names = ", ".join(sorted(str(w) for w, _ in rows))
-    summary = (f"{count} running job{'s' if count != 1 else ''} lost {'their' if count != 1 else 'its'} "
-               f"worker ({names}): no heartbeat for over {int(lease)} s")
-    return [Finding(PLATFORM, "worker_lost", "", summary, "/jobs/list?state=WORKER_LOST", count)]
+    names = ", ".join(sorted({str(w) for w, _ in rows} | set(died)))
+    if count:
+        summary = (f"{count} running job{'s' if count != 1 else ''} lost {'their' if count != 1 else 'its'} "
+                   f"worker ({names}): no heartbeat for over {int(lease)} s")
+    else:
+        summary = (f"A worker stopped without shutting down ({names}); any jobs it was running "
+                   "go back on the queue")
+    return [Finding(PLATFORM, "worker_lost", "", summary, "/jobs/workers", max(count, len(died)))]
 
 
 def _last_slot(schedule, before: dt.datetime) -> dt.datetime | None:

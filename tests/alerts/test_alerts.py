@@ -147,15 +147,30 @@ def cause_periodic_late(people, now):
     db.session.commit()
 
 
+def cause_worker_died(people, now):
+    # A consumer that stopped heart-beating without marking itself stopped (kill -9, OOM).
+    db.session.add(Worker(id="crashed:7", host="crashed", pid=7, worker_type="thread",
+                          started_at=now - dt.timedelta(hours=2), heartbeat_at=now - dt.timedelta(minutes=2)))
+    db.session.commit()
+
+
+def cure_worker_died(people, now):
+    return now + dt.timedelta(minutes=61)  # An hour after the crash it is history.
+
+
 CONDITIONS = {
     # condition: (cause, cure, does the tenant's admin hear of it?, what the check needs)
     "job_failed": (cause_job_failed, cure_job_failed, True, {}),
     "queue_stuck": (cause_queue_stuck, cure_queue_stuck, True, {}),
     "import_failed": (cause_import_failed, cure_import_failed, True, {}),
     "worker_lost": (cause_worker_lost, cure_worker_lost, False, {}),
+    "worker_died": (cause_worker_died, cure_worker_died, False, {}),
     "no_worker": (None, None, False, {"worker_stopped": True}),
     "periodic_late": (cause_periodic_late, None, False, {"skip_periodic": ("cleanup_old_chart_data",)}),
 }
+
+
+TITLE_OF = {"worker_died": "worker_lost"}  # Two ways into one condition.
 
 
 def assert_one_problem_and_one_all_clear(smtp, hook, tenant_hears: bool, title: str):
@@ -194,7 +209,7 @@ def test_each_condition_sends_one_alert_while_it_lasts_and_one_all_clear(alert_a
     result = check(app, now)
     assert result["cleared"] == 1 + tenant_hears, result
     check(app, now + dt.timedelta(minutes=1))  # Nothing more once cleared.
-    assert_one_problem_and_one_all_clear(smtp, hook, tenant_hears, TITLES[condition].title)
+    assert_one_problem_and_one_all_clear(smtp, hook, tenant_hears, TITLES[TITLE_OF.get(condition, condition)].title)
 
 
 def test_an_alert_links_to_the_job_in_plain_words(alert_app, smtp, hook):
