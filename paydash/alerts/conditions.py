@@ -154,7 +154,7 @@ def queues_stuck(now: dt.datetime, cfg) -> list[Finding]:
         def summary(count, sub, queue=queue):
             oldest = min(v[1] for v in sub.values())
             minutes = int((now - oldest).total_seconds() // 60)
-            return (f"{count} {queue} job{'s' if count != 1 else ''} waiting to start; "
+            return (f"{count} job{'s' if count != 1 else ''} of the {queue} queue waiting to start; "
                     f"the oldest for {minutes} min")
 
         found = _both("queue_stuck", queue, part, summary,
