@@ -16,6 +16,7 @@ from flask import url_for
 from paydash.alerts import conditions
 from paydash.alerts import delivery
 from paydash.alerts import engine
+from paydash.alerts import messages
 from paydash.alerts import recipients
 from paydash.clock import utcnow
 from paydash.extensions import db
@@ -90,6 +91,24 @@ def _check_webhook(url: str) -> None:
         delivery.check_webhook_host(current_app.config, url)
     except ValueError as exc:
         raise recipients.BadSetting(f"This webhook cannot be used: {exc}.") from None
+
+
+@bp.post("/test")
+@roles_required(*EDIT_ROLES)
+def send_test():
+    """Queue a test message to the saved addresses and webhook; the worker sends it."""
+    channels = recipients.channels_of(scope(), current_app.config)
+    if not channels:
+        flash("There is nowhere to send a test message: add an email address or a webhook first.", "error")
+        return redirect(url_for("alerts.settings"))
+    subject = f"[Paydash] Test message — {messages.scope_name(scope())}"
+    body = ("This is a test from Paydash's alert settings. Problems will reach you like this.\n"
+            + messages.url(current_app.config, url_for("alerts.settings")))
+    delivery.record(scope(), "test", channels, subject, body, quiet=False, alert_id=None, now=utcnow())
+    db.session.commit()
+    flash("A test message is on its way: the worker sends it within a minute. Its outcome shows "
+          "under Recent messages.", "success")
+    return redirect(url_for("alerts.settings"))
 
 
 @bp.post("/mute")

@@ -8,6 +8,7 @@ from conftest import login
 from paydash.clock import utcnow
 from paydash.extensions import db
 from paydash.ledger.models import Job
+from paydash.models import AlertDelivery
 from paydash.models import AlertSetting
 
 
@@ -85,3 +86,13 @@ def test_a_tenant_cannot_point_its_webhook_inside_the_platforms_network(app, peo
         response.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(AlertSetting)) == 0
+
+
+def test_a_test_message_is_queued_for_the_worker_to_send(app, people):
+    client = login(app.test_client(), "admin@acme.test")
+    response = client.post("/alerts/test", follow_redirects=True)
+    assert "A test message is on its way" in response.get_data(as_text=True)
+    with app.app_context():
+        [row] = db.session.scalars(sa.select(AlertDelivery))
+        assert (row.kind, row.channel, row.target, row.status) == ("test", "email", "admin@acme.test", "pending")
+        assert row.subject == "[Paydash] Test message — Acme Traders"
