@@ -140,7 +140,9 @@ def _attempt(cfg, row: AlertDelivery, now: dt.datetime) -> str:
         logger.warning("alert delivery %s (%s, %s) failed, attempt %s: %s", row.id, row.channel,
                        row.scope, row.attempts, exc)
         row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-        outcome = "failed" if row.attempts >= int(cfg["ALERT_MAX_ATTEMPTS"]) else "retrying"
+        # No SMTP settings will not fix itself by waiting: fail at once, with the reason.
+        gave_up = isinstance(exc, NotConfigured) or row.attempts >= int(cfg["ALERT_MAX_ATTEMPTS"])
+        outcome = "failed" if gave_up else "retrying"
         if outcome == "failed":
             row.status = "failed"
         db.session.commit()

@@ -414,3 +414,17 @@ def test_the_last_due_slot_matches_a_minute_by_minute_search():
                 while not schedule(t):
                     t -= dt.timedelta(minutes=1)
                 assert _last_slot(schedule, before) == t, (tz, name, before)
+
+
+def test_email_without_smtp_settings_fails_at_once_with_the_reason(alert_app, smtp, hook):
+    app, people = alert_app
+    app.config["SMTP_HOST"] = None
+    with app.app_context():
+        cause_job_failed(people, T0)
+    check(app, T0)
+    check(app, T0 + dt.timedelta(minutes=5))
+    assert len(hook.texts("/platform")) == 1  # The webhook still works.
+    with app.app_context():
+        rows = list(db.session.scalars(sa.select(AlertDelivery).where(AlertDelivery.channel == "email")))
+        assert {(r.status, r.attempts) for r in rows} == {("failed", 1)}
+        assert all("SMTP_HOST is not set" in r.last_error for r in rows)
