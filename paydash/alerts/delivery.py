@@ -5,6 +5,7 @@ claimed with a conditional update, so two consumers never send the same row twic
 failure is retried later, each wait twice the last, until ALERT_MAX_ATTEMPTS.
 """
 import datetime as dt
+import email.policy
 import ipaddress
 import json
 import logging
@@ -30,7 +31,9 @@ class NotConfigured(RuntimeError):
 def send_email(cfg, to: list[str], subject: str, body: str) -> None:
     if not cfg.get("SMTP_HOST"):
         raise NotConfigured("SMTP_HOST is not set, so no email can be sent")
-    message = EmailMessage()
+    # Long subjects unfolded: the stdlib folds a long ASCII subject onto a line of its own,
+    # which readers then show with a leading space (RFC 5322 allows lines up to 998).
+    message = EmailMessage(policy=email.policy.default.clone(max_line_length=998))
     message["From"] = cfg["ALERT_EMAIL_FROM"]
     message["To"] = ", ".join(to)
     message["Subject"] = subject

@@ -18,9 +18,13 @@ def url(cfg, path: str) -> str:
     return cfg["PUBLIC_BASE_URL"].rstrip("/") + path
 
 
+# Subjects join their parts with an ASCII " - ": Python's email folding turns a non-ASCII dash
+# into an encoded word and doubles the space before it.
+
+
 def opened(state: AlertState, cfg) -> tuple[str, str]:
     condition = CONDITIONS[state.condition]
-    subject = f"[Paydash] Problem: {condition.title} — {scope_name(state.scope)}"
+    subject = f"[Paydash] Problem: {condition.title} - {scope_name(state.scope)}"
     body = (f"{state.summary}.\n\nWhat to do: {condition.what_to_do}\n{url(cfg, state.link)}\n\n"
             "You get one message while this lasts and one when it is over. "
             f"Choose what you receive, or mute it: {url(cfg, '/alerts/settings')}")
@@ -30,7 +34,7 @@ def opened(state: AlertState, cfg) -> tuple[str, str]:
 def cleared(state: AlertState, cfg) -> tuple[str, str]:
     condition = CONDITIONS[state.condition]
     minutes = max(1, int((state.cleared_at - state.opened_at).total_seconds() // 60))
-    subject = f"[Paydash] All clear: {condition.title} — {scope_name(state.scope)}"
+    subject = f"[Paydash] All clear: {condition.title} - {scope_name(state.scope)}"
     body = (f"This is over: {state.summary[0].lower() + state.summary[1:]} "
             f"(open for {minutes} min; seen {state.occurrences} time(s)).\n{url(cfg, state.link)}")
     return subject, body
@@ -48,7 +52,7 @@ def digest(scope: str, quiet: list, still_open: list[AlertState], cfg) -> tuple[
         lines += [f"- {CONDITIONS[s.condition].title}: {s.summary} — {url(cfg, s.link)}" for s in still_open]
         lines.append("")
     lines.append(f"Settings: {url(cfg, '/alerts/settings')}")
-    return f"[Paydash] Daily alert digest — {scope_name(scope)}", "\n".join(lines)
+    return f"[Paydash] Daily alert digest - {scope_name(scope)}", "\n".join(lines)
 
 
 def webhook_payload(subject: str, body: str, **extra) -> dict:

@@ -90,10 +90,10 @@ class OutageWatch:
     def _text(self, kind: str, now: dt.datetime) -> tuple[str, str]:
         title = conditions.CONDITIONS["database_down"].title
         if kind == "open":
-            return (f"[Paydash] Problem: {title} — Paydash (all tenants)",
+            return (f"[Paydash] Problem: {title} - Paydash (all tenants)",
                     f"{self.db_summary}.\n\nWhat to do: {conditions.CONDITIONS['database_down'].what_to_do}")
         minutes = max(1, int((now - self.db_down_since).total_seconds() // 60))
-        return (f"[Paydash] All clear: {title} — Paydash (all tenants)",
+        return (f"[Paydash] All clear: {title} - Paydash (all tenants)",
                 f"The database answers again after {minutes} min.\n"
                 f"{messages.url(self.cfg, '/jobs')}")
 

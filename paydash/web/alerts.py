@@ -101,7 +101,7 @@ def send_test():
     if not channels:
         flash("There is nowhere to send a test message: add an email address or a webhook first.", "error")
         return redirect(url_for("alerts.settings"))
-    subject = f"[Paydash] Test message — {messages.scope_name(scope())}"
+    subject = f"[Paydash] Test message - {messages.scope_name(scope())}"
     body = ("This is a test from Paydash's alert settings. Problems will reach you like this.\n"
             + messages.url(current_app.config, url_for("alerts.settings")))
     delivery.record(scope(), "test", channels, subject, body, quiet=False, alert_id=None, now=utcnow())

@@ -263,7 +263,7 @@ def test_a_muted_alert_sends_nothing_and_waits_for_the_daily_digest(alert_app, s
     check(app, digest_time)
     check(app, digest_time + dt.timedelta(hours=1))  # Once a day, not once a check.
     digests = [m for m in smtp.mailbox.messages if TENANT_ADMIN in m[0]]
-    assert [subject for _, subject, _ in digests] == ["[Paydash] Daily alert digest — Acme Traders"]
+    assert [subject for _, subject, _ in digests] == ["[Paydash] Daily alert digest - Acme Traders"]
     # The problem opened and (its hour over) cleared while muted: both wait for the digest.
     assert "Held back (muted or not chosen): 2 message(s)." in digests[0][2]
     assert "- Problem: A job failed for good" in digests[0][2]

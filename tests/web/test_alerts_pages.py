@@ -95,4 +95,4 @@ def test_a_test_message_is_queued_for_the_worker_to_send(app, people):
     with app.app_context():
         [row] = db.session.scalars(sa.select(AlertDelivery))
         assert (row.kind, row.channel, row.target, row.status) == ("test", "email", "admin@acme.test", "pending")
-        assert row.subject == "[Paydash] Test message — Acme Traders"
+        assert row.subject == "[Paydash] Test message - Acme Traders"
