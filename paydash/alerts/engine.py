@@ -16,6 +16,7 @@ from paydash.alerts import messages
 from paydash.alerts import recipients
 from paydash.clock import utcnow
 from paydash.extensions import db
+from paydash.models import AlertDelivery
 from paydash.models import AlertState
 
 logger = logging.getLogger(__name__)
@@ -80,9 +81,21 @@ def check(cfg, now: dt.datetime | None = None) -> dict:
     result = process(findings, conditions.LEDGER_CONDITIONS, cfg, now)
     result["digests"] = digest.send_digests(cfg, now)
     result.update(delivery.deliver_due(cfg, now))
+    result["pruned"] = prune(cfg, now)
     result["open"] = db.session.scalar(sa.select(sa.func.count()).select_from(AlertState)
                                        .where(AlertState.status == "open"))
     return result
+
+
+def prune(cfg, now: dt.datetime) -> int:
+    """Forget messages and cleared problems older than the failed jobs' retention."""
+    before = now - dt.timedelta(days=int(cfg["JOB_RETENTION_FAILURE_DAYS"]))
+    count = db.session.execute(sa.delete(AlertDelivery).where(
+        AlertDelivery.created_at < before, AlertDelivery.status != "pending")).rowcount
+    count += db.session.execute(sa.delete(AlertState).where(
+        AlertState.status == "cleared", AlertState.cleared_at < before)).rowcount
+    db.session.commit()
+    return count
 
 
 def open_problems(tenant_id: int | None, cfg, now: dt.datetime | None = None) -> list:

@@ -428,3 +428,18 @@ def test_email_without_smtp_settings_fails_at_once_with_the_reason(alert_app, sm
         rows = list(db.session.scalars(sa.select(AlertDelivery).where(AlertDelivery.channel == "email")))
         assert {(r.status, r.attempts) for r in rows} == {("failed", 1)}
         assert all("SMTP_HOST is not set" in r.last_error for r in rows)
+
+
+def test_old_messages_and_problems_are_forgotten_after_the_failed_jobs_retention(alert_app, smtp, hook):
+    app, people = alert_app
+    with app.app_context():
+        cause_job_failed(people, T0)
+    check(app, T0)
+    check(app, T0 + dt.timedelta(minutes=62))  # Cleared: two scopes x two channels x open, clear.
+    check(app, T0 + dt.timedelta(days=89))
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(AlertDelivery)) == 8
+    check(app, T0 + dt.timedelta(days=91))
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(AlertDelivery)) == 0
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(engine.AlertState)) == 0
