@@ -168,9 +168,12 @@ def queues_stuck(now: dt.datetime, cfg) -> list[Finding]:
 def imports_failed(now: dt.datetime, cfg) -> list[Finding]:
     """Uploads whose check failed for a reason not in the sheet (the job failed, not the file)."""
     since = now - dt.timedelta(minutes=int(cfg["ALERT_IMPORT_WINDOW_MINUTES"]))
+    # An attempt that failed with retries left is not news yet: only a check that gave up is.
+    retrying = sa.exists().where(Job.id == Upload.job_id, Job.state.in_(
+        [JobState.PENDING.value, JobState.STARTED.value, JobState.RETRY.value]))
     rows = db.session.execute(
         sa.select(Upload.tenant_id, sa.func.count(), sa.func.max(Upload.id))
-        .where(Upload.status == UploadStatus.FAILED.value, Upload.created_at >= since)
+        .where(Upload.status == UploadStatus.FAILED.value, Upload.created_at >= since, ~retrying)
         .group_by(Upload.tenant_id)).all()
     part = {tenant_id: (count, last_id) for tenant_id, count, last_id in rows}
 

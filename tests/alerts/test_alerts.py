@@ -443,3 +443,20 @@ def test_old_messages_and_problems_are_forgotten_after_the_failed_jobs_retention
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(AlertDelivery)) == 0
         assert db.session.scalar(sa.select(sa.func.count()).select_from(engine.AlertState)) == 0
+
+
+def test_a_sheet_check_that_failed_with_retries_left_is_not_news_yet(alert_app, smtp, hook):
+    app, people = alert_app
+    with app.app_context():
+        add_job(id="check-7", state="RETRY", tenant_id=people.tenant_a, attempts=1, max_attempts=3)
+        cause_import_failed(people, T0)
+        db.session.get(Upload, 7).job_id = "check-7"
+        db.session.commit()
+    check(app, T0)
+    assert smtp.mailbox.messages == []
+    with app.app_context():
+        job = db.session.get(Job, "check-7")  # The last attempt failed too.
+        job.state, job.finished_at = "FAILURE", T0 + dt.timedelta(seconds=30)
+        db.session.commit()
+    check(app, T0 + dt.timedelta(minutes=1))
+    assert len(smtp.mailbox.to(TENANT_ADMIN)) == 2  # The failed check, and its job that failed for good.
