@@ -21,14 +21,13 @@ from prometheus_client import generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.core import HistogramMetricFamily
 
+from paydash.alerts import conditions
 from paydash.clock import utcnow
 from paydash.extensions import db
 from paydash.ledger import stats
 from paydash.ledger.models import Job
 from paydash.ledger.models import JobState
 from paydash.ledger.queue import broker_reachable
-from paydash.models import Upload
-from paydash.models import UploadStatus
 from paydash.periodic import periodic_schedules
 from paydash.web.access import is_operator
 
@@ -71,11 +70,10 @@ class LedgerCollector:
         yield GaugeMetricFamily("paydash_jobs_worker_lost", "Running jobs whose worker stopped heart-beating",
                                 value=db.session.scalar(sa.select(sa.func.count()).select_from(Job).where(
                                     Job.state == JobState.STARTED.value, Job.last_sign_of_life < silent)))
-        imports = now - dt.timedelta(minutes=int(cfg["ALERT_IMPORT_WINDOW_MINUTES"]))
         yield GaugeMetricFamily("paydash_import_failures_recent",
-                                "Salary sheet checks that failed for a reason not in the sheet",
-                                value=db.session.scalar(sa.select(sa.func.count()).select_from(Upload).where(
-                                    Upload.status == UploadStatus.FAILED.value, Upload.created_at >= imports)))
+                                "Salary sheet checks that gave up for a reason not in the sheet",
+                                value=sum(f.count for f in conditions.imports_failed(now, cfg)
+                                          if f.scope == conditions.PLATFORM))
         family = GaugeMetricFamily("paydash_periodic_last_run_age_seconds",
                                    "Seconds since each periodic task last ran", labels=["task"])
         for task in periodic_schedules(cfg["CLEANUP_TIMEZONE"]):
