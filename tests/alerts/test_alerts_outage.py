@@ -23,6 +23,10 @@ def queue_subjects(smtp) -> list[str]:
     return [s for s in smtp.mailbox.to(OPS) if "The job queue (Redis) unreachable" in s]
 
 
+def queue_texts(hook) -> list[str]:
+    return [t for t in hook.texts("/platform") if "The job queue (Redis) unreachable" in t]
+
+
 def test_redis_killed_then_restarted_sends_one_alert_and_one_all_clear(tmp_path, sqlite_url, start_consumer):
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed")
@@ -43,10 +47,10 @@ def test_redis_killed_then_restarted_sends_one_alert_and_one_all_clear(tmp_path,
             redis.stop()
             wait_for(lambda: queue_subjects(smtp), timeout=60, message="the broker outage alert")
             redis.start()
-            wait_for(lambda: len(queue_subjects(smtp)) == 2, timeout=60, message="the all-clear")
+            wait_for(lambda: len(queue_subjects(smtp)) == 2 and len(queue_texts(hook)) == 2, timeout=60,
+                     message="the all-clear by email and webhook")
             subjects = queue_subjects(smtp)
             assert [s.split(":", 1)[0] for s in subjects] == ["[Paydash] Problem", "[Paydash] All clear"]
-            texts = [t for t in hook.texts("/platform") if "job queue" in t]
-            assert [t.split(":", 1)[0] for t in texts] == ["*[Paydash] Problem", "*[Paydash] All clear"]
+            assert [t.split(":", 1)[0] for t in queue_texts(hook)] == ["*[Paydash] Problem", "*[Paydash] All clear"]
     finally:
         redis.stop()
