@@ -133,6 +133,36 @@ class Config:
     USER_CACHE_SECONDS = _float("USER_CACHE_SECONDS", 5)
     LOGIN_RATE_LIMIT = _int("LOGIN_RATE_LIMIT", 10)
 
+    # Alerts (issue 19, paydash/alerts/): thresholds a small business would accept.
+    ALERTS_ENABLED = _bool("ALERTS_ENABLED", True)
+    ALERT_FAILED_WINDOW_MINUTES = _int("ALERT_FAILED_WINDOW_MINUTES", 60)
+    ALERT_FAILED_MIN_JOBS = _int("ALERT_FAILED_MIN_JOBS", 1)
+    ALERT_PENDING_MINUTES = _float("ALERT_PENDING_MINUTES", 15)
+    ALERT_MIN_WORKERS = _int("ALERT_MIN_WORKERS", 1)
+    ALERT_OUTAGE_SECONDS = _float("ALERT_OUTAGE_SECONDS", 60)
+    ALERT_PROBE_SECONDS = _float("ALERT_PROBE_SECONDS", 15)
+    ALERT_PERIODIC_GRACE_MINUTES = _float("ALERT_PERIODIC_GRACE_MINUTES", 5)
+    ALERT_IMPORT_WINDOW_MINUTES = _int("ALERT_IMPORT_WINDOW_MINUTES", 60)
+    # A problem is cleared once it has not been seen for this long (no all-clear on a blip).
+    ALERT_CLEAR_AFTER_SECONDS = _float("ALERT_CLEAR_AFTER_SECONDS", 120)
+    ALERT_DIGEST_HOUR = _int("ALERT_DIGEST_HOUR", 8)  # UTC hour of the daily digest
+    ALERT_MAX_ATTEMPTS = _int("ALERT_MAX_ATTEMPTS", 6)
+    ALERT_RETRY_SECONDS = _float("ALERT_RETRY_SECONDS", 30)  # doubled after each failed try
+    # Where operators hear about platform-wide trouble (the settings page can override them).
+    ALERT_OPERATOR_EMAILS = os.environ.get("ALERT_OPERATOR_EMAILS") or None
+    ALERT_OPERATOR_WEBHOOK_URL = os.environ.get("ALERT_OPERATOR_WEBHOOK_URL") or None
+    # Webhooks typed on the settings page may point at private addresses (on-premises only).
+    ALERT_WEBHOOK_ALLOW_PRIVATE = _bool("ALERT_WEBHOOK_ALLOW_PRIVATE", False)
+    ALERT_EMAIL_FROM = os.environ.get("ALERT_EMAIL_FROM", "paydash@localhost")
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://localhost:5000")
+    SMTP_HOST = os.environ.get("SMTP_HOST") or None
+    SMTP_PORT = _int("SMTP_PORT", 25)
+    SMTP_USERNAME = os.environ.get("SMTP_USERNAME") or None
+    SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD") or None
+    SMTP_STARTTLS = _bool("SMTP_STARTTLS", False)
+    SMTP_SSL = _bool("SMTP_SSL", False)
+    SMTP_TIMEOUT = _float("SMTP_TIMEOUT", 15)
+
     @classmethod
     def as_dict(cls) -> dict:
         return {k: getattr(cls, k) for k in dir(cls) if k.isupper()}

@@ -25,6 +25,7 @@ from paydash.ledger import actions
 from paydash.ledger import bridge
 from paydash.ledger.queue import configure_huey
 from paydash.web import admin
+from paydash.web import alerts
 from paydash.web import api
 from paydash.web import auth
 from paydash.web import dashboard
@@ -69,6 +70,7 @@ def create_app(config: Mapping | None = None) -> Flask:
 
     for module in (auth, uploads, dashboard, payroll, jobs, jobs_api, api, admin, metrics):
         app.register_blueprint(module.bp)
+    app.register_blueprint(alerts.bp)  # Issue 19: alert settings.
     errors.init_app(app)
     formatting.init_app(app)
     security.init_app(app)

@@ -250,3 +250,64 @@ class PayrollMonth(db.Model):
     # What marking the month paid took off each advance balance ({employee id: "amount"}),
     # so unlocking gives back exactly that.
     advances_recovered: Mapped[dict | None] = mapped_column(sa.JSON)
+
+
+# --- Issue 19: alerts (paydash/alerts/) ------------------------------------------------------
+
+
+class AlertSetting(db.Model):
+    """Who hears about trouble in one scope ("platform" or "tenant:<id>"), and what is muted.
+
+    No row means the defaults: the scope's admins by email, every condition, nothing muted.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    tenant_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tenant.id"))
+    emails: Mapped[str | None] = mapped_column(sa.Text)  # None: the default recipients
+    webhook_url: Mapped[str | None] = mapped_column(sa.String(500))
+    disabled: Mapped[list | None] = mapped_column(sa.JSON)  # conditions not wanted
+    muted: Mapped[dict | None] = mapped_column(sa.JSON)  # {condition: ISO time muted until}
+    digest_sent_at: Mapped[dt.datetime | None]
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AlertState(db.Model):
+    """One problem per (scope, condition, subject): open while it lasts, then cleared."""
+
+    __table_args__ = (sa.UniqueConstraint("scope", "condition", "subject", name="uq_alert_state"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(sa.String(40))
+    tenant_id: Mapped[int | None]
+    condition: Mapped[str] = mapped_column(sa.String(40))
+    subject: Mapped[str] = mapped_column(sa.String(120), default="")
+    status: Mapped[str] = mapped_column(sa.String(12), default="open", index=True)  # open|cleared
+    summary: Mapped[str] = mapped_column(sa.Text, default="")
+    link: Mapped[str] = mapped_column(sa.String(500), default="")
+    occurrences: Mapped[int] = mapped_column(default=0)
+    # Whether the opening message went out (False: muted or not wanted, so no all-clear either).
+    notified: Mapped[bool] = mapped_column(default=False)
+    opened_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    cleared_at: Mapped[dt.datetime | None]
+
+
+class AlertDelivery(db.Model):
+    """One message to one channel: pending (retried with backoff), sent, failed or suppressed."""
+
+    __table_args__ = (sa.Index("ix_alert_delivery_status_next", "status", "next_attempt_at"),
+                      sa.Index("ix_alert_delivery_scope_created", "scope", "created_at"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int | None] = mapped_column(index=True)
+    scope: Mapped[str] = mapped_column(sa.String(40))
+    kind: Mapped[str] = mapped_column(sa.String(12))  # open|clear|digest
+    channel: Mapped[str] = mapped_column(sa.String(12))  # email|webhook
+    target: Mapped[str] = mapped_column(sa.Text, default="")
+    subject: Mapped[str] = mapped_column(sa.String(300), default="")
+    body: Mapped[str] = mapped_column(sa.Text, default="")
+    status: Mapped[str] = mapped_column(sa.String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime | None]

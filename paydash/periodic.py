@@ -8,4 +8,6 @@ def periodic_schedules(cleanup_tz: str) -> dict[str, Schedule]:
         "recover_lost_jobs": Schedule(),
         "cleanup_old_chart_data": Schedule(minute=0, hour=2, day_of_week=0, tz=cleanup_tz),
         "prune_history": Schedule(minute=0, hour=3, tz=cleanup_tz),
+        # Issue 19: the alert pass (paydash/alerts/), every minute.
+        "check_alerts": Schedule(),
     }

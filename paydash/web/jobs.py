@@ -29,6 +29,7 @@ from paydash.web.access import is_operator
 from paydash.web.access import job_filter
 from paydash.web.access import login_required
 from paydash.web.access import roles_required
+from paydash.web.alerts import open_problems
 from paydash.web.links import month_dashboard_url
 
 logger = logging.getLogger(__name__)
@@ -119,7 +120,8 @@ def index():
     if g.user.role not in ADMIN_ROLES:
         rows, _ = stats.list_jobs(job_filter, stats.JobFilters(), limit=100)
         return render_template("jobs/mine.html", jobs=rows)
-    return render_template("jobs/overview.html", data=overview_data())
+    return render_template("jobs/overview.html", data=overview_data(),
+                           problems=open_problems(tenant_scope()))
 
 
 @bp.get("/list")

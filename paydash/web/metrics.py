@@ -21,12 +21,14 @@ from prometheus_client import generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.core import HistogramMetricFamily
 
+from paydash.alerts import conditions
 from paydash.clock import utcnow
 from paydash.extensions import db
 from paydash.ledger import stats
 from paydash.ledger.models import Job
 from paydash.ledger.models import JobState
 from paydash.ledger.queue import broker_reachable
+from paydash.periodic import periodic_schedules
 from paydash.web.access import is_operator
 
 logger = logging.getLogger(__name__)
@@ -55,6 +57,30 @@ class LedgerCollector:
         yield from self._workers(now)
         reachable, _ = broker_reachable(current_app.extensions["huey"])
         yield GaugeMetricFamily("paydash_broker_up", "1 when the broker answers", value=int(reachable))
+        yield from self._alert_figures(now)
+
+    def _alert_figures(self, now):
+        """The figures the alerting rules in deploy/prometheus/alerts.yml need (issue 19)."""
+        cfg = current_app.config
+        since = now - dt.timedelta(minutes=int(cfg["ALERT_FAILED_WINDOW_MINUTES"]))
+        yield GaugeMetricFamily("paydash_jobs_failed_recent", "Jobs failed for good in the alert window",
+                                value=db.session.scalar(sa.select(sa.func.count()).select_from(Job).where(
+                                    Job.state == JobState.FAILURE.value, Job.finished_at >= since)))
+        silent = now - dt.timedelta(seconds=float(cfg["LEASE_SECONDS"]))
+        yield GaugeMetricFamily("paydash_jobs_worker_lost", "Running jobs whose worker stopped heart-beating",
+                                value=db.session.scalar(sa.select(sa.func.count()).select_from(Job).where(
+                                    Job.state == JobState.STARTED.value, Job.last_sign_of_life < silent)))
+        yield GaugeMetricFamily("paydash_import_failures_recent",
+                                "Salary sheet checks that gave up for a reason not in the sheet",
+                                value=sum(f.count for f in conditions.imports_failed(now, cfg)
+                                          if f.scope == conditions.PLATFORM))
+        family = GaugeMetricFamily("paydash_periodic_last_run_age_seconds",
+                                   "Seconds since each periodic task last ran", labels=["task"])
+        for task in periodic_schedules(cfg["CLEANUP_TIMEZONE"]):
+            last = db.session.scalar(sa.select(sa.func.max(Job.created_at)).where(Job.task_name == task))
+            if last is not None:
+                family.add_metric([task], round((now - last).total_seconds(), 1))
+        yield family
 
     def _jobs_by_state(self):
         family = GaugeMetricFamily("paydash_jobs", "Jobs in the ledger, by state", labels=["state"])
