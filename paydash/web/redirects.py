@@ -40,4 +40,6 @@ def _looks_like_a_local_path(value: str) -> bool:
         return False
     parts = urlsplit(unified)
     # A path has no scheme and no host, and "@" in it is only ever a trick (user@host).
-    return not parts.scheme and not parts.netloc and "@" not in parts.path
+    # Paydash's own paths are plain ASCII without spaces: anything else there is a look-alike.
+    return (not parts.scheme and not parts.netloc and "@" not in parts.path
+            and parts.path.isascii() and not any(ch.isspace() for ch in parts.path))
