@@ -6,6 +6,7 @@ parallel attempts cannot slip past the limit between a check and a count. With R
 set every web process shares the counts; without it each process keeps its own.
 """
 import dataclasses
+import logging
 import math
 import time
 
@@ -15,6 +16,7 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 _EXTENSION = "paydash_signin_limits"
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -22,20 +24,29 @@ class SignInLimits:
     limiter: MovingWindowRateLimiter
     per_account: object
     per_address: object
+    # Used while the shared storage cannot be reached: sign-in keeps working, still limited.
+    fallback: MovingWindowRateLimiter = dataclasses.field(
+        default_factory=lambda: MovingWindowRateLimiter(storage_from_string("memory://")))
 
     def attempt(self, email: str, address: str) -> int:
-        """Count one sign-in attempt; 0 when allowed, else the seconds until the next is.
+        """Count one sign-in attempt; 0 when allowed, else the seconds until the next is."""
+        try:
+            return self._attempt(self.limiter, email, address)
+        except Exception:  # Redis down or unreachable: limit in this process meanwhile.
+            logger.exception("sign-in limit storage unreachable; limiting in memory meanwhile")
+            return self._attempt(self.fallback, email, address)
 
-        Both limits are counted, so an address spraying many accounts is held back even
+    def _attempt(self, limiter, email: str, address: str) -> int:
+        """Both limits are counted, so an address spraying many accounts is held back even
         while each account is under its own limit, and the other way round.
         """
         checks = ((self.per_account, "account", email), (self.per_address, "address", address))
         blocked = [(item, kind, key) for item, kind, key in checks
-                   if not self.limiter.hit(item, kind, key)]
+                   if not limiter.hit(item, kind, key)]
         if not blocked:
             return 0
         now = time.time()
-        return max(max(1, math.ceil(self.limiter.get_window_stats(item, kind, key).reset_time - now))
+        return max(max(1, math.ceil(limiter.get_window_stats(item, kind, key).reset_time - now))
                    for item, kind, key in blocked)
 
 

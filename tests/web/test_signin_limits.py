@@ -106,3 +106,16 @@ def test_forty_parallel_bad_passwords_across_two_processes_share_one_redis_limit
     finally:
         dispose_app(first)
         dispose_app(second)
+
+
+def test_with_the_limit_store_unreachable_sign_in_works_and_is_still_limited(tmp_path, sqlite_url):
+    app = make_app(base_config(tmp_path, sqlite_url, LOGIN_LIMIT_STORAGE="redis://127.0.0.1:1/0"))
+    People(app)
+    client = app.test_client()
+    try:
+        assert attempt(client, "hr@acme.test", PASSWORD).status_code == 302
+        for _ in range(9):
+            assert attempt(client, "hr@acme.test").status_code == 401
+        assert attempt(client, "hr@acme.test").status_code == 429
+    finally:
+        dispose_app(app)
