@@ -107,8 +107,25 @@ def may_open(endpoint: str) -> bool:
     """Whether the signed-in user may open a page: by the same roles its view enforces."""
     view = current_app.view_functions.get(endpoint)
     roles = getattr(view, "allowed_roles", None)
+    if g.get("user") is not None and g.user.is_operator and endpoint.split(".")[0] in _NO_OPERATORS:
+        return False
     return (view is not None and g.get("user") is not None
             and (roles is None or g.user.role in roles))
+
+
+# Blueprints whose pages show individuals' pay (issue 16): operators run the platform and
+# never open them. See README, "Who sees what".
+_NO_OPERATORS: set[str] = set()
+
+
+def keep_operators_out(bp) -> None:
+    """Answer 403 to platform and read-only operators on every route of `bp`."""
+    _NO_OPERATORS.add(bp.name)
+
+    @bp.before_request
+    def _no_operators():
+        if g.get("user") is not None and g.user.is_operator:
+            abort(403)
 
 
 def is_operator(user: User | SignedInUser | None = None) -> bool:
