@@ -33,24 +33,21 @@ def upgrade():
     )
     with op.batch_alter_table("user_session") as batch_op:
         batch_op.create_index(batch_op.f("ix_user_session_user_id"), ["user_id"], unique=False)
-    with op.batch_alter_table("user") as batch_op:
-        batch_op.add_column(sa.Column("totp_secret", sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column("recovery_codes", sa.JSON(), nullable=True))
-        batch_op.add_column(sa.Column("reset_token_hash", sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column("reset_token_expires", sa.DateTime(), nullable=True))
-    with op.batch_alter_table("tenant") as batch_op:
-        batch_op.add_column(sa.Column("require_two_step", sa.Boolean(), nullable=False,
+    # Plain ALTER TABLE ... ADD COLUMN on both databases: SQLite's batch mode would copy and
+    # drop "user" and "tenant", which other tables' foreign keys forbid.
+    op.add_column("user", sa.Column("totp_secret", sa.String(length=64), nullable=True))
+    op.add_column("user", sa.Column("recovery_codes", sa.JSON(), nullable=True))
+    op.add_column("user", sa.Column("reset_token_hash", sa.String(length=64), nullable=True))
+    op.add_column("user", sa.Column("reset_token_expires", sa.DateTime(), nullable=True))
+    op.add_column("tenant", sa.Column("require_two_step", sa.Boolean(), nullable=False,
                                       server_default=sa.false()))
 
 
 def downgrade():
-    with op.batch_alter_table("tenant") as batch_op:
-        batch_op.drop_column("require_two_step")
-    with op.batch_alter_table("user") as batch_op:
-        batch_op.drop_column("reset_token_expires")
-        batch_op.drop_column("reset_token_hash")
-        batch_op.drop_column("recovery_codes")
-        batch_op.drop_column("totp_secret")
+    # ALTER TABLE ... DROP COLUMN (SQLite 3.35 and later), for the same reason.
+    op.drop_column("tenant", "require_two_step")
+    for column in ("reset_token_expires", "reset_token_hash", "recovery_codes", "totp_secret"):
+        op.drop_column("user", column)
     with op.batch_alter_table("user_session") as batch_op:
         batch_op.drop_index(batch_op.f("ix_user_session_user_id"))
     op.drop_table("user_session")
