@@ -8,6 +8,8 @@ pytestmark = pytest.mark.slow
 
 BEFORE = "9b41c6e2d7f3"
 MINE = "r16_sessions"
+USERS = 'SELECT id, tenant_id, email, name, password_hash, role, active FROM "user" ORDER BY id'
+NEW_USER_COLUMNS = 'SELECT totp_secret, recovery_codes, reset_token_hash, reset_token_expires FROM "user"'
 
 
 def fill(url: str) -> None:
@@ -44,14 +46,13 @@ def test_upgrade_keeps_every_user_and_tenant(backend, tmp_path, request):
            else request.getfixturevalue("pg_url"))
     assert flask_db(url, tmp_path, "upgrade", BEFORE).returncode == 0
     fill(url)
-    users_before = read(url, 'SELECT id, tenant_id, email, name, password_hash, role, active FROM "user" ORDER BY id')
+    users_before = read(url, USERS)
     tenants_before = read(url, "SELECT id, name, slug, days_basis FROM tenant ORDER BY id")
     result = flask_db(url, tmp_path, "upgrade", MINE)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert read(url, 'SELECT id, tenant_id, email, name, password_hash, role, active FROM "user" ORDER BY id') == users_before
+    assert read(url, USERS) == users_before
     assert read(url, "SELECT id, name, slug, days_basis FROM tenant ORDER BY id") == tenants_before
-    assert read(url, 'SELECT totp_secret, recovery_codes, reset_token_hash, reset_token_expires FROM "user"') == [
-        (None, None, None, None)] * 3
+    assert read(url, NEW_USER_COLUMNS) == [(None, None, None, None)] * 3
     assert [bool(r[0]) for r in read(url, "SELECT require_two_step FROM tenant")] == [False, False]
     assert read(url, "SELECT count(*) FROM user_session") == [(0,)]
     assert read(url, "SELECT id, uploaded_by_id FROM upload") == [(1, 1)]
