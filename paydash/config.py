@@ -141,6 +141,8 @@ class Config:
     # Where the counts live: REDIS_URL when set (shared by every web process), else memory.
     LOGIN_LIMIT_STORAGE = os.environ.get("LOGIN_LIMIT_STORAGE") or None
     LOGIN_LIMIT_PREFIX = os.environ.get("LOGIN_LIMIT_PREFIX", "paydash-signin")
+    # Tenant admins and operators must enrol in two-step sign-in before anything else.
+    TWO_STEP_ENFORCED = _bool("TWO_STEP_ENFORCED", True)
 
     @classmethod
     def as_dict(cls) -> dict:
