@@ -50,6 +50,18 @@ ACTION_LABELS = {
 }
 
 
+# Audit details that hold individuals' pay (issue 16): operators read the log without them.
+PAY_DETAILS = frozenset({"advances_recovered"})
+
+
+def detail_shown(detail: dict | None, *, operator: bool) -> dict | None:
+    """An entry's details as this reader may see them: operators never see individuals' pay."""
+    if not detail or not operator:
+        return detail
+    return {key: ("(hidden from operators)" if key in PAY_DETAILS else value)
+            for key, value in detail.items()}
+
+
 @dataclass
 class AuditQuery:
     """Filters for the audit log; `tenant_id` None means every tenant (operators only)."""
@@ -154,16 +166,17 @@ def tenant_names() -> dict[int, str]:
     return dict(db.session.execute(sa.select(Tenant.id, Tenant.name)).all())
 
 
-def export_rows(query: AuditQuery) -> list[list]:
+def export_rows(query: AuditQuery, *, operator: bool = False) -> list[list]:
     """The filtered log as rows of formula-safe cells (at most EXPORT_LIMIT)."""
     names = tenant_names()
-    return [[safe_cell(value) for value in _row(entry, names)]
+    return [[safe_cell(value) for value in _row(entry, names, operator)]
             for entry in db.session.scalars(_select(query).limit(EXPORT_LIMIT))]
 
 
-def _row(entry: AuditLog, names: dict[int, str]) -> list:
+def _row(entry: AuditLog, names: dict[int, str], operator: bool) -> list:
     who = entry.user.email if entry.user else ""
-    detail = json.dumps(entry.detail, sort_keys=True, default=str) if entry.detail else ""
+    shown = detail_shown(entry.detail, operator=operator)
+    detail = json.dumps(shown, sort_keys=True, default=str) if shown else ""
     return [entry.at.strftime("%Y-%m-%d %H:%M:%S"), who, names.get(entry.tenant_id, ""),
             entry.action, entry.target or "", detail, entry.ip or ""]
 

@@ -111,6 +111,7 @@ def audit_log():
     return render_template(
         "admin/audit.html", entries=entries, has_next=has_next, page=max(page, 1), query=query,
         actions=administration.audit_actions(query.tenant_id), labels=administration.ACTION_LABELS,
+        detail_shown=lambda detail: administration.detail_shown(detail, operator=is_operator()),
         tenants=administration.tenant_names() if is_operator() else {},
         filters={k: v for k, v in request.args.items() if k != "page"})
 
@@ -120,7 +121,7 @@ def audit_log():
 def audit_export(fmt: str):
     if fmt not in ("csv", "xlsx"):
         abort(404)
-    rows = administration.export_rows(_audit_query())
+    rows = administration.export_rows(_audit_query(), operator=is_operator())
     stamp = dt.date.today().isoformat()
     if fmt == "csv":
         body, mimetype = administration.to_csv(rows), "text/csv; charset=utf-8"

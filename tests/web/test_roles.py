@@ -99,3 +99,20 @@ def test_operators_see_a_tenants_totals_and_counts_without_top_earners(app, seed
     assert any(card["value"] for card in data["kpis"])
     hr = login(app.test_client(), "hr@acme.test")
     assert hr.get("/api/dashboard/summary?from=2024-09&to=2024-09").get_json()["top_earners"]
+
+
+def test_operators_read_the_audit_log_without_individuals_pay(app, people):
+    from paydash.extensions import db  # noqa: PLC0415
+    from paydash.models import AuditLog  # noqa: PLC0415
+    with app.app_context():
+        db.session.add(AuditLog(action="payroll.paid", user_id=people.admin_a, tenant_id=people.tenant_a,
+                                target="2024-10", detail={"advances_recovered": {"17": "4321.50"}}))
+        db.session.commit()
+    for email in ("ops@paydash.test", "viewer@paydash.test"):
+        client = login(app.test_client(), email)
+        for url in ("/admin/audit", "/admin/audit/export.csv"):
+            body = client.get(url).get_data(as_text=True)
+            assert "payroll.paid" in body or "2024-10" in body
+            assert "4321.50" not in body, (email, url)
+    admin = login(app.test_client(), "admin@acme.test")
+    assert "4321.50" in admin.get("/admin/audit").get_data(as_text=True)
