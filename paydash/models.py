@@ -83,6 +83,8 @@ class User(RoleChecks, db.Model):
     # Issue 16: two-step sign-in (base32 TOTP secret; hashed one-time recovery codes) and
     # the admin-started password reset (only a hash of the link's token is kept).
     totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    # The 30 s time step of the last code accepted: a code is never accepted twice.
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
     recovery_codes: Mapped[list | None] = mapped_column(sa.JSON)
     reset_token_hash: Mapped[str | None] = mapped_column(sa.String(64))
     reset_token_expires: Mapped[dt.datetime | None]

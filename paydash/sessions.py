@@ -139,3 +139,11 @@ def end_all(user_id: int, *, keep_token: str | None = None) -> int:
 def of_user(user_id: int) -> list[UserSession]:
     return list(db.session.scalars(sa.select(UserSession).where(UserSession.user_id == user_id)
                                    .order_by(UserSession.last_seen_at.desc())))
+
+
+def prune_expired(limits: Limits, now: dt.datetime | None = None) -> int:
+    """Delete sessions past their idle or absolute limit (browsers closed and never back)."""
+    now = now or utcnow()
+    return db.session.execute(sa.delete(UserSession).where(sa.or_(
+        UserSession.last_seen_at < now - limits.idle,
+        UserSession.created_at < now - limits.longest))).rowcount or 0

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import io
 import secrets
+import time
 
 import pyotp
 import segno
@@ -51,10 +52,18 @@ def qr_svg(uri: str) -> str:
     return buffer.getvalue().decode()
 
 
-def code_matches(secret: str, code: str) -> bool:
-    """A current code (one 30 s step of clock drift allowed either way)."""
+def matching_step(secret: str, code: str, now: float | None = None) -> int | None:
+    """The 30 s time step whose code `code` is, allowing one step of clock drift either way."""
     digits = "".join(ch for ch in code if ch.isdigit())
-    return len(digits) == 6 and pyotp.TOTP(secret).verify(digits, valid_window=1)
+    if len(digits) != 6:
+        return None
+    totp = pyotp.TOTP(secret)
+    now = time.time() if now is None else now
+    for drift in (0, -1, 1):
+        moment = now + drift * totp.interval
+        if hmac.compare_digest(totp.at(moment), digits):
+            return totp.timecode(moment)
+    return None
 
 
 def _hash_code(code: str) -> str:
@@ -63,8 +72,10 @@ def _hash_code(code: str) -> str:
 
 def enable(user: User, secret: str, code: str, *, ip: str | None) -> list[str] | None:
     """Turn two-step on when `code` proves the app holds `secret`; returns recovery codes once."""
-    if not code_matches(secret, code):
+    step = matching_step(secret, code)
+    if step is None:
         return None
+    user.totp_last_step = step
     codes = [f"{secrets.token_hex(3)}-{secrets.token_hex(3)}" for _ in range(RECOVERY_CODES)]
     user.totp_secret = secret
     user.recovery_codes = [_hash_code(c) for c in codes]
@@ -75,6 +86,7 @@ def enable(user: User, secret: str, code: str, *, ip: str | None) -> list[str] |
 
 def disable(user: User, *, actor_id: int, ip: str | None) -> None:
     user.totp_secret = None
+    user.totp_last_step = None
     user.recovery_codes = None
     audit.record("two_step_disabled", user_id=actor_id, tenant_id=user.tenant_id,
                  target=user.email, ip=ip)
@@ -85,7 +97,12 @@ def verify_sign_in(user_id: int, code: str, *, ip: str | None) -> bool:
     user = db.session.get(User, user_id)
     if user is None or not user.totp_secret:
         return False
-    if code_matches(user.totp_secret, code):
+    step = matching_step(user.totp_secret, code)
+    if step is not None:
+        # A code seen once (typed, or read over someone's shoulder) never works again.
+        if user.totp_last_step is not None and step <= user.totp_last_step:
+            return False
+        user.totp_last_step = step
         return True
     digest = _hash_code(code)
     remaining = list(user.recovery_codes or [])

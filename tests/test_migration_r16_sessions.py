@@ -9,7 +9,8 @@ pytestmark = pytest.mark.slow
 BEFORE = "9b41c6e2d7f3"
 MINE = "r16_sessions"
 USERS = 'SELECT id, tenant_id, email, name, password_hash, role, active FROM "user" ORDER BY id'
-NEW_USER_COLUMNS = 'SELECT totp_secret, recovery_codes, reset_token_hash, reset_token_expires FROM "user"'
+NEW_USER_COLUMNS = ('SELECT totp_secret, totp_last_step, recovery_codes, reset_token_hash,'
+                    ' reset_token_expires FROM "user"')
 
 
 def fill(url: str) -> None:
@@ -52,7 +53,7 @@ def test_upgrade_keeps_every_user_and_tenant(backend, tmp_path, request):
     assert result.returncode == 0, result.stderr[-2000:]
     assert read(url, USERS) == users_before
     assert read(url, "SELECT id, name, slug, days_basis FROM tenant ORDER BY id") == tenants_before
-    assert read(url, NEW_USER_COLUMNS) == [(None, None, None, None)] * 3
+    assert read(url, NEW_USER_COLUMNS) == [(None, None, None, None, None)] * 3
     assert [bool(r[0]) for r in read(url, "SELECT require_two_step FROM tenant")] == [False, False]
     assert read(url, "SELECT count(*) FROM user_session") == [(0,)]
     assert read(url, "SELECT id, uploaded_by_id FROM upload") == [(1, 1)]

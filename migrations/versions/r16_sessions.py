@@ -36,6 +36,7 @@ def upgrade():
     # Plain ALTER TABLE ... ADD COLUMN on both databases: SQLite's batch mode would copy and
     # drop "user" and "tenant", which other tables' foreign keys forbid.
     op.add_column("user", sa.Column("totp_secret", sa.String(length=64), nullable=True))
+    op.add_column("user", sa.Column("totp_last_step", sa.BigInteger(), nullable=True))
     op.add_column("user", sa.Column("recovery_codes", sa.JSON(), nullable=True))
     op.add_column("user", sa.Column("reset_token_hash", sa.String(length=64), nullable=True))
     op.add_column("user", sa.Column("reset_token_expires", sa.DateTime(), nullable=True))
@@ -46,7 +47,8 @@ def upgrade():
 def downgrade():
     # ALTER TABLE ... DROP COLUMN (SQLite 3.35 and later), for the same reason.
     op.drop_column("tenant", "require_two_step")
-    for column in ("reset_token_expires", "reset_token_hash", "recovery_codes", "totp_secret"):
+    for column in ("reset_token_expires", "reset_token_hash", "recovery_codes", "totp_last_step",
+                   "totp_secret"):
         op.drop_column("user", column)
     with op.batch_alter_table("user_session") as batch_op:
         batch_op.drop_index(batch_op.f("ix_user_session_user_id"))

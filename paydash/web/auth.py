@@ -96,8 +96,8 @@ def code():
         audit.record("login_code_failed", user_id=user.id, tenant_id=user.tenant_id,
                      target=user.email, ip=client_ip())
         db.session.commit()
-        flash("That code did not match. Codes change every 30 seconds: try the current one.",
-              "error")
+        flash("That code did not work. Codes change every 30 seconds and each works once: "
+              "type the one your app shows now, or the next one.", "error")
         return render_template("auth/code.html"), 401
     return render_template("auth/code.html")
 

@@ -106,3 +106,14 @@ def test_the_cookie_is_a_session_token_not_the_user(app, people):
     client = login(app.test_client(), "hr@acme.test")
     with client.session_transaction() as session:
         assert set(session) == {"sid", "_permanent"}
+
+
+def test_retention_deletes_expired_sessions_and_keeps_live_ones(app, people):
+    from paydash.services import retention  # noqa: PLC0415
+    login(app.test_client(), "hr@acme.test")
+    login(app.test_client(), "hr2@acme.test")
+    _age_sessions(app, people.hr_a, last_seen_at=utcnow() - dt.timedelta(hours=9))
+    with app.app_context():
+        assert retention.prune()["sessions"] == 1
+        left = db.session.scalars(sa.select(UserSession.user_id)).all()
+    assert left == [people.hr_a2]

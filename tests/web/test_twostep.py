@@ -1,6 +1,7 @@
 """Two-step sign-in (issue 16, item 6): TOTP enrolment with a QR code, recovery codes,
 required for tenant admins and operators, and for HR when their tenant admin says so."""
 import re
+import time
 
 import pyotp
 import pytest
@@ -44,6 +45,11 @@ def enrol(client) -> tuple[str, list[str]]:
     return secret, re.findall(r"<li><code>([0-9a-f]{6}-[0-9a-f]{6})</code></li>", done.get_data(as_text=True))
 
 
+def next_code(secret: str) -> str:
+    """The code of the next 30 s step (accepted for clock drift): enrolment used this one."""
+    return pyotp.TOTP(secret).at(time.time() + 30)
+
+
 def actions(app) -> list[str]:
     with app.app_context():
         return list(db.session.scalars(sa.select(AuditLog.action).order_by(AuditLog.id)))
@@ -73,7 +79,7 @@ def test_after_enrolment_sign_in_asks_for_the_code(app, people):
     assert "/login/code" in response.headers["Location"]
     assert again.get("/api/jobs").status_code == 401  # the password alone signs nobody in
     assert again.post("/login/code", data={"code": "000000"}).status_code == 401
-    assert again.post("/login/code", data={"code": pyotp.TOTP(secret).now()}).status_code == 302
+    assert again.post("/login/code", data={"code": next_code(secret)}).status_code == 302
     assert again.get("/api/jobs").status_code == 200
     assert {"two_step_enabled", "login_password_ok", "login_code_failed", "login"} <= set(actions(app))
 
@@ -112,3 +118,14 @@ def test_wrong_codes_are_limited_like_passwords(app, people):
     again, _ = password_step(app, "admin@acme.test")
     statuses = [again.post("/login/code", data={"code": "123456"}).status_code for _ in range(12)]
     assert 429 in statuses
+
+
+def test_a_code_works_only_once(app, people):
+    client, _ = password_step(app, "ops@paydash.test")
+    secret, _codes = enrol(client)
+    code = next_code(secret)
+    first, _ = password_step(app, "ops@paydash.test")
+    assert first.post("/login/code", data={"code": code}).status_code == 302
+    replayed, _ = password_step(app, "ops@paydash.test")
+    assert replayed.post("/login/code", data={"code": code}).status_code == 401
+    assert replayed.get("/api/jobs").status_code == 401
