@@ -2,6 +2,7 @@
 """Set up and run Paydash with nothing but Python 3.11+ (standard library only).
 
     python3 manage.py start   # venv + install + migrate + demo data, then web + worker
+                              # (on 127.0.0.1 only; `start --public` serves the network)
     python3 manage.py test    # venv + install (with test tools), then the whole suite
 
 Both create `.venv/` beside this file on first use and reinstall only when a
@@ -44,10 +45,16 @@ def flask(*args: str, env: dict) -> None:
     subprocess.run([str(BIN / "flask"), "--app", "app", *args], check=True, cwd=ROOT, env=env)
 
 
+def bind_address(argv: list[str], env: dict) -> str:
+    """Issue 16: a laptop serves only itself unless asked; the Procfile's platforms keep 0.0.0.0."""
+    return "0.0.0.0" if "--public" in argv else env.get("BIND", "127.0.0.1")
+
+
 def start(argv: list[str]) -> int:
     ensure_venv("requirements.txt")
     env = dict(os.environ)
     env.setdefault("PORT", "5000")
+    env["BIND"] = bind_address(argv, env)
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     flask("db", "upgrade", env=env)
     flask("seed-demo", env=env)

@@ -1,11 +1,17 @@
-"""Tenants and users: creation and sign-in (passwords hashed with scrypt)."""
+"""Tenants and users: creation, sign-in and passwords (hashed with scrypt, see passwords.py)."""
+import datetime as dt
+import hashlib
 import re
+import secrets
 from collections.abc import Iterable
 
 import sqlalchemy as sa
 from werkzeug.security import check_password_hash
 from werkzeug.security import generate_password_hash
 
+from paydash import passwords
+from paydash import sessions
+from paydash.clock import utcnow
 from paydash.extensions import db
 from paydash.ledger.models import Job
 from paydash.models import Role
@@ -13,12 +19,8 @@ from paydash.models import Tenant
 from paydash.models import User
 
 # Checked against when the email is unknown, so both failures take the same time.
-_DUMMY_HASH = generate_password_hash("paydash-timing-equaliser", method="scrypt")
-# Built once, in Core: every signed-in request whose user is not cached runs it, and the
-# ORM's identity-map get cost several times the query itself.
-_U = User.__table__.c
-_SESSION_USER = sa.select(_U.id, _U.tenant_id, _U.email, _U.name, _U.role, _U.active,
-                          _U.password_hash).where(_U.id == sa.bindparam("user_id"))
+_DUMMY_HASH = generate_password_hash("paydash-timing-equaliser", method=passwords.HASH_METHOD)
+RESET_LINK_HOURS = 72
 
 
 class AccountError(ValueError):
@@ -39,21 +41,22 @@ def create_tenant(name: str, slug: str | None = None) -> Tenant:
     return tenant
 
 
-def create_user(email: str, password: str, *, name: str = "", role: str = Role.HR.value,
+def create_user(email: str, password: str | None, *, name: str = "", role: str = Role.HR.value,
                 tenant: Tenant | None = None) -> User:
+    """Create a user; with `password` None nobody can sign in until a reset link is used."""
     email = email.strip().lower()
     if role not in {r.value for r in Role}:
         raise AccountError(f"Unknown role '{role}'.")
     operator = role in (Role.OPERATOR.value, Role.READONLY_OPERATOR.value)
     if tenant is None and not operator:
         raise AccountError("HR users and tenant admins belong to a tenant.")
-    if len(password) < 8:
-        raise AccountError("Passwords need at least 8 characters.")
+    if password is not None:
+        _check_password(password, email)
     if db.session.scalar(sa.select(User).where(User.email == email)):
         raise AccountError(f"A user with the email {email} already exists.")
     user = User(email=email, name=name or email.split("@")[0], role=role,
                 tenant_id=None if operator else tenant.id,
-                password_hash=generate_password_hash(password, method="scrypt"))
+                password_hash=_hash(password if password is not None else secrets.token_urlsafe(32)))
     db.session.add(user)
     db.session.flush()
     return user
@@ -67,12 +70,55 @@ def authenticate(email: str, password: str) -> User | None:
         return None
     if not check_password_hash(user.password_hash, password or ""):
         return None
+    if passwords.needs_rehash(user.password_hash):
+        # Made with older parameters: replace it now that we hold the password (caller commits).
+        user.password_hash = _hash(password)
     return user
 
 
-def session_user(user_id: int) -> sa.Row | None:
-    """The columns a signed-in session is checked against (id, tenant, role, active, hash...)."""
-    return db.session.connection().execute(_SESSION_USER, {"user_id": user_id}).first()
+def _hash(password: str) -> str:
+    return generate_password_hash(password, method=passwords.HASH_METHOD)
+
+
+def _check_password(password: str, email: str) -> None:
+    try:
+        passwords.check(password, email=email)
+    except passwords.PasswordRejected as exc:
+        raise AccountError(str(exc)) from None
+
+
+def set_password(user: User, password: str, *, keep_session: str | None = None) -> None:
+    """Give the user a new password and end their other sessions (the caller commits)."""
+    _check_password(password, user.email)
+    user.password_hash = _hash(password)
+    user.reset_token_hash = None
+    user.reset_token_expires = None
+    sessions.end_all(user.id, keep_token=keep_session)
+
+
+def start_password_reset(user: User) -> str:
+    """Make a one-time reset token for the user (caller commits); returns the token.
+
+    The old password stops working and every session ends at once: a reset is often asked
+    for because the account may be in someone else's hands.
+    """
+    token = secrets.token_urlsafe(32)
+    user.reset_token_hash = hashlib.sha256(token.encode()).hexdigest()
+    user.reset_token_expires = utcnow() + dt.timedelta(hours=RESET_LINK_HOURS)
+    user.password_hash = _hash(secrets.token_urlsafe(32))
+    sessions.end_all(user.id)
+    return token
+
+
+def user_for_reset_token(token: str | None) -> User | None:
+    """The active user a reset token belongs to, while it is unused and unexpired."""
+    if not token or len(token) > 200:
+        return None
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    user = db.session.scalar(sa.select(User).where(User.reset_token_hash == digest))
+    if user is None or not user.active or user.reset_token_expires is None:
+        return None
+    return user if user.reset_token_expires > utcnow() else None
 
 
 def names_for(jobs: Iterable[Job]) -> dict:

@@ -78,10 +78,15 @@ def create_user_command(email, password, role, tenant_slug, name):
 @with_appcontext
 @click.option("--employees", default=120, show_default=True)
 @click.option("--months", default=12, show_default=True)
-def seed_demo_command(employees, months):
+@click.option("--new-passwords", is_flag=True, help="Give the demo logins new passwords (printed).")
+def seed_demo_command(employees, months, new_passwords):
     """Create the demo tenant, its logins and months of realistic payroll (idempotent)."""
     from paydash.services import demo  # noqa: PLC0415  (demo data is only needed by this command)
-    info = demo.seed_demo(employees=employees, months=months)
+    try:
+        info = demo.seed_demo(employees=employees, months=months, new_passwords=new_passwords,
+                              production=current_app.config["ENV_NAME"] == "production")
+    except demo.DemoRefused as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(info, indent=2, default=str))
 
 

@@ -124,14 +124,25 @@ class Config:
     # The cookie is re-sent only when the session changes: re-signing it on every JSON poll
     # costs each dashboard and job-status request time for nothing.
     SESSION_REFRESH_EACH_REQUEST = False
-    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    # Issue 16: in production cookies go over HTTPS only and HSTS is sent, unless turned off.
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", ENV_NAME == "production")
+    HSTS = _bool("HSTS", ENV_NAME == "production")
     TRUST_PROXY_HEADERS = _bool("TRUST_PROXY_HEADERS", False)
+    # How many proxies in front set X-Forwarded-For/-Proto/-Host (ProxyFix's x_for etc.).
+    PROXY_COUNT = _int("PROXY_COUNT", 1)
     WTF_CSRF_TIME_LIMIT = None
-    # How long a web process reuses a signed-in user it has read (0: read on every request).
-    # A change made in the same process is seen at once; one made in another process (the
-    # other web workers, the worker, a CLI command) within this many seconds.
-    USER_CACHE_SECONDS = _float("USER_CACHE_SECONDS", 5)
-    LOGIN_RATE_LIMIT = _int("LOGIN_RATE_LIMIT", 10)
+    # Issue 16: server-side sessions (paydash/sessions.py) and sign-in limits
+    # (paydash/web/signin_limits.py, in the `limits` library's notation).
+    SESSION_IDLE_SECONDS = _int("SESSION_IDLE_SECONDS", 8 * 3600)
+    SESSION_MAX_SECONDS = _int("SESSION_MAX_SECONDS", 7 * 24 * 3600)
+    PERMANENT_SESSION_LIFETIME = SESSION_MAX_SECONDS
+    LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "10 per 15 minutes")
+    LOGIN_LIMIT_PER_ADDRESS = os.environ.get("LOGIN_LIMIT_PER_ADDRESS", "50 per 15 minutes")
+    # Where the counts live: REDIS_URL when set (shared by every web process), else memory.
+    LOGIN_LIMIT_STORAGE = os.environ.get("LOGIN_LIMIT_STORAGE") or None
+    LOGIN_LIMIT_PREFIX = os.environ.get("LOGIN_LIMIT_PREFIX", "paydash-signin")
+    # Tenant admins and operators must enrol in two-step sign-in before anything else.
+    TWO_STEP_ENFORCED = _bool("TWO_STEP_ENFORCED", True)
 
     # Alerts (issue 19, paydash/alerts/): thresholds a small business would accept.
     ALERTS_ENABLED = _bool("ALERTS_ENABLED", True)

@@ -24,6 +24,7 @@ from paydash.extensions import migrate
 from paydash.ledger import actions
 from paydash.ledger import bridge
 from paydash.ledger.queue import configure_huey
+from paydash.web import account
 from paydash.web import admin
 from paydash.web import alerts
 from paydash.web import api
@@ -54,7 +55,8 @@ def create_app(config: Mapping | None = None) -> Flask:
     _configure_logging()
     os.makedirs(app.instance_path, exist_ok=True)
     if app.config["TRUST_PROXY_HEADERS"]:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+        hops = app.config.get("PROXY_COUNT", 1)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"),
@@ -68,7 +70,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     if app.config.get("HUEY_IMMEDIATE"):
         bridge.use_app(app)
 
-    for module in (auth, uploads, dashboard, payroll, jobs, jobs_api, api, admin, metrics):
+    for module in (auth, uploads, dashboard, payroll, jobs, jobs_api, api, admin, metrics, account):
         app.register_blueprint(module.bp)
     app.register_blueprint(alerts.bp)  # Issue 19: alert settings.
     errors.init_app(app)

@@ -67,6 +67,8 @@ class Tenant(db.Model):
     pf_enabled: Mapped[bool] = mapped_column(default=False)
     esi_enabled: Mapped[bool] = mapped_column(default=False)
     pt_state: Mapped[str | None] = mapped_column(sa.String(40))
+    # Issue 16: the tenant admin can require two-step sign-in of every user of the tenant.
+    require_two_step: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
 
 class User(RoleChecks, db.Model):
@@ -78,6 +80,14 @@ class User(RoleChecks, db.Model):
     role: Mapped[str] = mapped_column(sa.String(32), default=Role.HR.value)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Issue 16: two-step sign-in (base32 TOTP secret; hashed one-time recovery codes) and
+    # the admin-started password reset (only a hash of the link's token is kept).
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    # The 30 s time step of the last code accepted: a code is never accepted twice.
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
+    recovery_codes: Mapped[list | None] = mapped_column(sa.JSON)
+    reset_token_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    reset_token_expires: Mapped[dt.datetime | None]
 
     tenant: Mapped[Tenant | None] = relationship()
 
@@ -311,3 +321,22 @@ class AlertDelivery(db.Model):
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None]
+
+# --- Issue 16: server-side sessions ---------------------------------------------------------
+
+
+class UserSession(db.Model):
+    """One signed-in browser. The signed cookie carries a token; this row holds its sha256.
+
+    A request is signed in only while its row exists, so deleting the row (sign-out,
+    deactivation, password change, "sign out other sessions") ends the session at once.
+    """
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    ip: Mapped[str | None] = mapped_column(sa.String(64))
+    user_agent: Mapped[str | None] = mapped_column(sa.String(200))
+    # False until the second step (one-time code) is passed, for users who have one.
+    two_step_done: Mapped[bool] = mapped_column(default=True)

@@ -117,6 +117,10 @@ def base_config(tmp_path, database_url: str, **extra) -> dict:
         "REDIS_URL": None,
         "HUEY_IMMEDIATE": False,
         "WTF_CSRF_ENABLED": False,
+        # Issue 16: admins and operators must enrol in two-step sign-in before anything else;
+        # tests of other behaviour sign them in with a password only (tests/web/test_twostep.py
+        # covers the enforcement).
+        "TWO_STEP_ENFORCED": False,
     }
     config.update(extra)
     return config

@@ -8,15 +8,14 @@ import datetime as dt
 import io
 import json
 import logging
-import secrets
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from openpyxl import Workbook
-from werkzeug.security import generate_password_hash
 
 from paydash import accounts
 from paydash import audit
+from paydash import sessions
 from paydash.extensions import db
 from paydash.models import AuditLog
 from paydash.models import Role
@@ -38,7 +37,30 @@ ACTION_LABELS = {
     "user_reactivated": "User reactivated",
     "user_password_reset": "Password reset",
     **audit.LABELS,
+    "logout": "Signed out",
+    "login_password_ok": "Password accepted, code asked",
+    "login_code_failed": "Wrong sign-in code",
+    "password_changed": "Password changed",
+    "password_set_by_link": "Password set with a reset link",
+    "sessions_ended": "Other sessions signed out",
+    "two_step_enabled": "Two-step sign-in turned on",
+    "two_step_disabled": "Two-step sign-in turned off",
+    "recovery_code_used": "Recovery code used",
+    "tenant_two_step_required": "Two-step sign-in required for the tenant",
+    "tenant_two_step_optional": "Two-step sign-in optional for HR",
 }
+
+
+# Audit details that hold individuals' pay (issue 16): operators read the log without them.
+PAY_DETAILS = frozenset({"advances_recovered"})
+
+
+def detail_shown(detail: dict | None, *, operator: bool) -> dict | None:
+    """An entry's details as this reader may see them: operators never see individuals' pay."""
+    if not detail or not operator:
+        return detail
+    return {key: ("(hidden from operators)" if key in PAY_DETAILS else value)
+            for key, value in detail.items()}
 
 
 @dataclass
@@ -52,11 +74,6 @@ class AuditQuery:
     date_to: dt.date | None = None
 
 
-def temporary_password() -> str:
-    """A random password shown once to the admin, who passes it on."""
-    return secrets.token_urlsafe(12)
-
-
 def tenant_users(tenant_id: int) -> list[User]:
     return list(db.session.scalars(
         sa.select(User).where(User.tenant_id == tenant_id).order_by(User.active.desc(), User.email)))
@@ -64,7 +81,8 @@ def tenant_users(tenant_id: int) -> list[User]:
 
 def create_tenant_user(actor: User, *, email: str, name: str, role: str,
                        ip: str | None) -> tuple[User, str]:
-    """Create a user in the actor's tenant; returns the user and its temporary password.
+    """Create a user in the actor's tenant; returns the user and a one-time token for the
+    link with which they choose their own password (nobody else ever knows it).
 
     Raises accounts.AccountError with a sentence for the admin when the request is invalid.
     """
@@ -73,33 +91,35 @@ def create_tenant_user(actor: User, *, email: str, name: str, role: str,
     if "@" not in (email or "") or len(email) > 254:
         raise accounts.AccountError("Enter the person's email address.")
     tenant = db.session.get(Tenant, actor.tenant_id)
-    password = temporary_password()
-    user = accounts.create_user(email, password, name=(name or "").strip()[:200], role=role,
+    user = accounts.create_user(email, None, name=(name or "").strip()[:200], role=role,
                                 tenant=tenant)
+    token = accounts.start_password_reset(user)
     _audit(actor, "user_created", user, ip, {"role": role})
     db.session.commit()
     logger.info("tenant %s: user %s created by %s", actor.tenant_id, user.id, actor.id)
-    return user, password
+    return user, token
 
 
 def set_active(actor: User, user: User, active: bool, *, ip: str | None) -> None:
-    """Deactivate (signed out at their next request) or reactivate a user of the tenant."""
+    """Deactivate (every session ends at once) or reactivate a user of the tenant."""
     if user.id == actor.id and not active:
         raise accounts.AccountError("You cannot deactivate your own account.")
     if user.active == active:
         return
     user.active = active
+    if not active:
+        sessions.end_all(user.id)
     _audit(actor, "user_reactivated" if active else "user_deactivated", user, ip, None)
     db.session.commit()
 
 
 def reset_password(actor: User, user: User, *, ip: str | None) -> str:
-    """Give the user a new temporary password; their open sessions end with the old one."""
-    password = temporary_password()
-    user.password_hash = generate_password_hash(password, method="scrypt")
+    """Start a password reset: the old password and every session end now; returns the token
+    of a one-time link (valid accounts.RESET_LINK_HOURS) with which the user sets a new one."""
+    token = accounts.start_password_reset(user)
     _audit(actor, "user_password_reset", user, ip, None)
     db.session.commit()
-    return password
+    return token
 
 
 def _audit(actor: User, action: str, user: User, ip: str | None, detail: dict | None) -> None:
@@ -147,16 +167,17 @@ def tenant_names() -> dict[int, str]:
     return dict(db.session.execute(sa.select(Tenant.id, Tenant.name)).all())
 
 
-def export_rows(query: AuditQuery) -> list[list]:
+def export_rows(query: AuditQuery, *, operator: bool = False) -> list[list]:
     """The filtered log as rows of formula-safe cells (at most EXPORT_LIMIT)."""
     names = tenant_names()
-    return [[safe_cell(value) for value in _row(entry, names)]
+    return [[safe_cell(value) for value in _row(entry, names, operator)]
             for entry in db.session.scalars(_select(query).limit(EXPORT_LIMIT))]
 
 
-def _row(entry: AuditLog, names: dict[int, str]) -> list:
+def _row(entry: AuditLog, names: dict[int, str], operator: bool) -> list:
     who = entry.user.email if entry.user else ""
-    detail = json.dumps(entry.detail, sort_keys=True, default=str) if entry.detail else ""
+    shown = detail_shown(entry.detail, operator=operator)
+    detail = json.dumps(shown, sort_keys=True, default=str) if shown else ""
     return [entry.at.strftime("%Y-%m-%d %H:%M:%S"), who, names.get(entry.tenant_id, ""),
             entry.action, entry.target or "", detail, entry.ip or ""]
 

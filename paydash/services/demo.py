@@ -8,6 +8,7 @@ import datetime as dt
 import logging
 import os
 import random
+import secrets
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP
 from decimal import Decimal
@@ -27,13 +28,20 @@ logger = logging.getLogger(__name__)
 
 TENANT_NAME = "Demo Traders Pvt Ltd"
 TENANT_SLUG = "demo"
-# Fixed, printed demo passwords: this data is for trying Paydash out, never for production.
+# Demo logins. Their passwords are made at random when each login is created and printed
+# that once (issue 16): no password of a Paydash install is ever published.
 LOGINS = (
-    ("hr@demo.paydash", "demo-hr-2026", Role.HR.value, "Hema Rao (HR)", True),
-    ("admin@demo.paydash", "demo-admin-2026", Role.TENANT_ADMIN.value, "Arjun Mehta (Admin)", True),
-    ("ops@paydash.local", "demo-ops-2026", Role.OPERATOR.value, "Olivia Dsouza (Operator)", False),
-    ("viewer@paydash.local", "demo-viewer-2026", Role.READONLY_OPERATOR.value, "Vikram Iyer (Viewer)", False),
+    ("hr@demo.paydash", Role.HR.value, "Hema Rao (HR)", True),
+    ("admin@demo.paydash", Role.TENANT_ADMIN.value, "Arjun Mehta (Admin)", True),
+    ("ops@paydash.local", Role.OPERATOR.value, "Olivia Dsouza (Operator)", False),
+    ("viewer@paydash.local", Role.READONLY_OPERATOR.value, "Vikram Iyer (Viewer)", False),
 )
+PASSWORD_SHOWN_BEFORE = ("(printed when this login was created; "
+                         "`flask --app app seed-demo --new-passwords` makes new ones)")
+
+
+class DemoRefused(RuntimeError):
+    """Demo data was asked for where it must not go (a production install)."""
 SEED = 2026
 INSERT_CHUNK = 2000
 PAISA = Decimal("0.01")
@@ -189,16 +197,23 @@ def sync_missing_charts(tenant_id: int) -> int:
     return len(todo)
 
 
-def _ensure_tenant_and_logins() -> Tenant:
+def _ensure_tenant_and_logins(new_passwords: bool = False) -> tuple[Tenant, dict[str, str]]:
+    """The demo tenant and its logins; returns the passwords made now (shown once)."""
     tenant = db.session.scalar(sa.select(Tenant).where(Tenant.slug == TENANT_SLUG))
     if tenant is None:
         tenant = accounts.create_tenant(TENANT_NAME, TENANT_SLUG)
-    for email, password, role, name, in_tenant in LOGINS:
-        if db.session.scalar(sa.select(User.id).where(User.email == email)) is None:
-            accounts.create_user(email, password, name=name, role=role,
+    made = {}
+    for email, role, name, in_tenant in LOGINS:
+        user = db.session.scalar(sa.select(User).where(User.email == email))
+        if user is None:
+            made[email] = secrets.token_urlsafe(12)
+            accounts.create_user(email, made[email], name=name, role=role,
                                  tenant=tenant if in_tenant else None)
+        elif new_passwords:
+            made[email] = secrets.token_urlsafe(12)
+            accounts.set_password(user, made[email])
     db.session.commit()
-    return tenant
+    return tenant, made
 
 
 def month_index_of_last_month(today: dt.date | None = None) -> int:
@@ -207,12 +222,17 @@ def month_index_of_last_month(today: dt.date | None = None) -> int:
     return today.year * 12 + today.month - 2
 
 
-def seed_demo(employees: int = 120, months: int = 12, today: dt.date | None = None) -> dict:
+def seed_demo(employees: int = 120, months: int = 12, today: dt.date | None = None, *,
+              production: bool = False, new_passwords: bool = False) -> dict:
     """Create the demo tenant, its logins and `months` months of payroll ending last month.
 
-    Idempotent: a second run finds everything in place and changes nothing.
+    Idempotent: a second run finds everything in place and changes nothing (unless asked
+    for new passwords). Raises DemoRefused when `production` is true.
     """
-    tenant = _ensure_tenant_and_logins()
+    if production:
+        raise DemoRefused("Demo data is never seeded in production (PAYDASH_ENV=production): "
+                          "create real users with `flask --app app create-user`.")
+    tenant, made = _ensure_tenant_and_logins(new_passwords)
     last = month_index_of_last_month(today)
     has_payroll = db.session.scalar(
         sa.select(SalaryRow.id).where(SalaryRow.tenant_id == tenant.id).limit(1)) is not None
@@ -226,8 +246,9 @@ def seed_demo(employees: int = 120, months: int = 12, today: dt.date | None = No
     return {
         "url": f"http://127.0.0.1:{port}/",
         "tenant": {"name": tenant.name, "slug": tenant.slug},
-        "logins": [{"email": e, "password": p, "role": r} for e, p, r, _, _ in LOGINS],
+        "logins": [{"email": e, "password": made.get(e, PASSWORD_SHOWN_BEFORE), "role": r}
+                   for e, r, _, _ in LOGINS],
         "salary_rows_inserted": inserted,
         "months_aggregated": synced,
-        "note": "Demo passwords are fixed and public: never use this data in production.",
+        "note": "Demo passwords are made for this install and shown only when made: keep them now.",
     }

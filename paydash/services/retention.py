@@ -5,6 +5,7 @@ import logging
 import sqlalchemy as sa
 from flask import current_app
 
+from paydash import sessions
 from paydash.clock import utcnow
 from paydash.extensions import db
 from paydash.ledger import retention as ledger_retention
@@ -15,7 +16,8 @@ logger = logging.getLogger(__name__)
 
 
 def prune(now: dt.datetime | None = None) -> dict:
-    """Delete finished jobs past their retention, old periodic claims and old workbook bytes."""
+    """Delete finished jobs past their retention, old periodic claims, old workbook bytes and
+    expired sessions."""
     now = now or utcnow()
     summary = ledger_retention.prune_history(now)
     # Workbook bytes of uploads that never became (or no longer are) the period's data.
@@ -24,6 +26,9 @@ def prune(now: dt.datetime | None = None) -> dict:
         Upload.created_at < keep_files, Upload.content.is_not(None),
         Upload.status != UploadStatus.CONFIRMED.value,
     ).values(content=None, staged_rows=None)).rowcount
+    summary["sessions"] = sessions.prune_expired(sessions.Limits(
+        idle=dt.timedelta(seconds=current_app.config["SESSION_IDLE_SECONDS"]),
+        longest=dt.timedelta(seconds=current_app.config["SESSION_MAX_SECONDS"])), now)
     db.session.commit()
     logger.info("retention: pruned %s", summary)
     return summary

@@ -1,10 +1,7 @@
 """Who is signed in, what they may do, and the one tenant-scoped way to load owned objects."""
 import dataclasses
+import datetime as dt
 import functools
-import threading
-import time
-import weakref
-from collections import OrderedDict
 
 import sqlalchemy as sa
 from flask import abort
@@ -15,7 +12,7 @@ from flask import request
 from flask import session
 from flask import url_for
 
-from paydash import accounts
+from paydash import sessions
 from paydash.extensions import db
 from paydash.ledger.models import Job
 from paydash.models import OPERATOR_ROLES  # noqa: F401  (re-exported for the views)
@@ -24,12 +21,10 @@ from paydash.models import RoleChecks
 from paydash.models import Tenant
 from paydash.models import User
 
-USER_CACHE_ENTRIES = 1024
-
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class SignedInUser(RoleChecks):
-    """The signed-in user's own columns, shared between requests and so never bound to a session.
+    """The signed-in user's own columns, never bound to a database session.
 
     It answers everything views and templates ask of `g.user` as a `User` would.
     """
@@ -40,6 +35,8 @@ class SignedInUser(RoleChecks):
     name: str
     role: str
     active: bool = True
+    two_step_on: bool = False
+    tenant_requires_two_step: bool = False
 
     @property
     def tenant(self) -> Tenant | None:
@@ -47,120 +44,34 @@ class SignedInUser(RoleChecks):
         return None if self.tenant_id is None else db.session.get(Tenant, self.tenant_id)
 
 
-# Every live cache, so a change to a user in this process reaches the caches of every app.
-_CACHES: "weakref.WeakSet[SignedInUserCache]" = weakref.WeakSet()
-_CHANGED_USERS = "paydash_changed_user_ids"
-
-
-class SignedInUserCache:
-    """Signed-in users by (user id, password-hash tail), each kept `seconds` at most; one per app.
-
-    A change to a user written through the ORM in this process drops that user from every
-    cache at once (at flush and again at commit). A change made by another process (the
-    other web workers, the worker, a CLI command) is seen when the entry expires: that is
-    the longest a deactivated user or an old password keeps working there.
-    """
-
-    def __init__(self, seconds: float, entries: int = USER_CACHE_ENTRIES):
-        self.seconds = seconds
-        self.entries = entries
-        self.generation = 0
-        self._items: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-        _CACHES.add(self)
-
-    def get(self, key: tuple) -> SignedInUser | None:
-        with self._lock:
-            item = self._items.get(key)
-            if item is None:
-                return None
-            if time.monotonic() - item[0] >= self.seconds:
-                del self._items[key]
-                return None
-            return item[1]
-
-    def put(self, key: tuple, user: SignedInUser, generation: int) -> None:
-        """Keep `user`, read when the cache was at `generation`, unless a user changed since."""
-        with self._lock:
-            if generation != self.generation:
-                return
-            # Insertion order is expiry order, so the oldest entry goes first.
-            self._items.pop(key, None)
-            self._items[key] = (time.monotonic(), user)
-            while len(self._items) > self.entries:
-                self._items.popitem(last=False)
-
-    def forget(self, user_ids: set[int]) -> None:
-        with self._lock:
-            self.generation += 1
-            for key in [k for k in self._items if k[0] in user_ids]:
-                del self._items[key]
-
-
-def _forget_users(user_ids: set[int]) -> None:
-    for cache in list(_CACHES):
-        cache.forget(user_ids)
-
-
-@sa.event.listens_for(User, "after_update")
-@sa.event.listens_for(User, "after_delete")
-def _user_changed(_mapper, _connection, user: User) -> None:
-    _forget_users({user.id})
-    # Forget again once the change is committed: a request in another thread may have read
-    # (and cached) the row as it was between this flush and the commit.
-    orm_session = sa.orm.object_session(user)
-    if orm_session is not None:
-        orm_session.info.setdefault(_CHANGED_USERS, set()).add(user.id)
-
-
-@sa.event.listens_for(sa.orm.Session, "after_commit")
-def _users_committed(orm_session) -> None:
-    changed = orm_session.info.pop(_CHANGED_USERS, None)
-    if changed:
-        _forget_users(changed)
-
-
-def user_cache() -> SignedInUserCache | None:
-    """This app's cache, or None when `USER_CACHE_SECONDS` is 0 (every request reads the user)."""
-    cache = current_app.extensions.get("paydash_user_cache")
-    if cache is None:
-        seconds = float(current_app.config.get("USER_CACHE_SECONDS", 0))
-        if seconds <= 0:
-            return None
-        cache = current_app.extensions.setdefault("paydash_user_cache", SignedInUserCache(seconds))
-    return cache
-
-
-def _signed_in_user(user_id: int, password_tail: str | None) -> SignedInUser | None:
-    """The user if they exist, are active and the session was opened with their current password."""
-    row = accounts.session_user(user_id)
-    if row is None or not row.active or password_tail != row.password_hash[-12:]:
-        return None
-    return SignedInUser(row.id, row.tenant_id, row.email, row.name, row.role, row.active)
+def session_limits() -> sessions.Limits:
+    config = current_app.config
+    return sessions.Limits(idle=dt.timedelta(seconds=config["SESSION_IDLE_SECONDS"]),
+                           longest=dt.timedelta(seconds=config["SESSION_MAX_SECONDS"]))
 
 
 def load_user() -> None:
     """Before each request: put the signed-in, active user (or None) on `g.user`.
 
-    The user is read from the database at most once per `USER_CACHE_SECONDS` per process;
-    see `SignedInUserCache` for when a change to the user is seen.
+    The session's row is read on every request (one primary-key lookup joined to its user),
+    so a sign-out, deactivation or password change made by any process applies at once.
+    A session still waiting for its one-time code puts its user on `g.half_signed_in` only.
     """
     g.user = None
-    user_id = session.get("user_id")
-    if user_id is None:
+    g.half_signed_in = None
+    token = session.get("sid")
+    if token is None:
         return
-    key = (user_id, session.get("pw"))
-    cache = user_cache()
-    if cache is None:
-        g.user = _signed_in_user(*key)
+    row = sessions.check(token, session_limits())
+    if row is None:
+        session.clear()
         return
-    user = cache.get(key)
-    if user is None:
-        generation = cache.generation
-        user = _signed_in_user(*key)
-        if user is not None:
-            cache.put(key, user, generation)
-    g.user = user
+    user = SignedInUser(row.id, row.tenant_id, row.email, row.name, row.role, row.active,
+                        bool(row.two_step_on), bool(row.tenant_requires_two_step))
+    if row.two_step_done:
+        g.user = user
+    else:
+        g.half_signed_in = user
 
 
 def wants_json() -> bool:
@@ -196,8 +107,25 @@ def may_open(endpoint: str) -> bool:
     """Whether the signed-in user may open a page: by the same roles its view enforces."""
     view = current_app.view_functions.get(endpoint)
     roles = getattr(view, "allowed_roles", None)
+    if g.get("user") is not None and g.user.is_operator and endpoint.split(".")[0] in _NO_OPERATORS:
+        return False
     return (view is not None and g.get("user") is not None
             and (roles is None or g.user.role in roles))
+
+
+# Blueprints whose pages show individuals' pay (issue 16): operators run the platform and
+# never open them. See README, "Who sees what".
+_NO_OPERATORS: set[str] = set()
+
+
+def keep_operators_out(bp) -> None:
+    """Answer 403 to platform and read-only operators on every route of `bp`."""
+    _NO_OPERATORS.add(bp.name)
+
+    @bp.before_request
+    def _no_operators():
+        if g.get("user") is not None and g.user.is_operator:
+            abort(403)
 
 
 def is_operator(user: User | SignedInUser | None = None) -> bool:

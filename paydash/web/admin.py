@@ -53,12 +53,12 @@ def new_user():
     if request.method == "POST":
         form = {key: (request.form.get(key) or "").strip() for key in form}
         try:
-            user, password = administration.create_tenant_user(
+            user, token = administration.create_tenant_user(
                 g.user, email=form["email"], name=form["name"], role=form["role"], ip=client_ip())
         except accounts.AccountError as exc:
             return render_template("admin/user_form.html", form=form, error=str(exc)), 400
         # Shown once on this response, never put in the (signed, readable) session cookie.
-        return _password_page(user, password, created=True)
+        return _reset_link_page(user, token, created=True)
     return render_template("admin/user_form.html", form=form, error=None)
 
 
@@ -89,14 +89,15 @@ def _set_active(user_id: int, active: bool):
 @roles_required(TENANT_ADMIN)
 def reset_password(user_id: int):
     user = get_owned_or_404(User, user_id)
-    password = administration.reset_password(g.user, user, ip=client_ip())
-    return _password_page(user, password, created=False)
+    token = administration.reset_password(g.user, user, ip=client_ip())
+    return _reset_link_page(user, token, created=False)
 
 
-def _password_page(user: User, password: str, *, created: bool):
-    response = make_response(render_template("admin/password.html", user=user,
-                                             password=password, created=created))
-    # A page holding a password must not stay in the browser's cache.
+def _reset_link_page(user: User, token: str, *, created: bool):
+    link = url_for("auth.reset", token=token, _external=True)
+    response = make_response(render_template("admin/password.html", user=user, link=link,
+                                             hours=accounts.RESET_LINK_HOURS, created=created))
+    # A page holding a one-time link must not stay in the browser's cache.
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -110,6 +111,7 @@ def audit_log():
     return render_template(
         "admin/audit.html", entries=entries, has_next=has_next, page=max(page, 1), query=query,
         actions=administration.audit_actions(query.tenant_id), labels=administration.ACTION_LABELS,
+        detail_shown=lambda detail: administration.detail_shown(detail, operator=is_operator()),
         tenants=administration.tenant_names() if is_operator() else {},
         filters={k: v for k, v in request.args.items() if k != "page"})
 
@@ -119,7 +121,7 @@ def audit_log():
 def audit_export(fmt: str):
     if fmt not in ("csv", "xlsx"):
         abort(404)
-    rows = administration.export_rows(_audit_query())
+    rows = administration.export_rows(_audit_query(), operator=is_operator())
     stamp = dt.date.today().isoformat()
     if fmt == "csv":
         body, mimetype = administration.to_csv(rows), "text/csv; charset=utf-8"

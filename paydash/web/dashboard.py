@@ -43,6 +43,13 @@ def _answer_for_request(tenant_id: int):
                          (args.get("department") or "").strip(), requested_by_id=g.user.id)
 
 
+def _for_viewer(summary: dict) -> dict:
+    """Operators see a tenant's totals and counts, never a named person's pay (issue 16)."""
+    if not is_operator():
+        return summary
+    return {**summary, "top_earners": [], "top_earners_hidden": True}
+
+
 @bp.get("/")
 @login_required
 def index():
@@ -57,6 +64,7 @@ def index():
         except PeriodError as exc:
             error = str(exc)
             summary = cached_answer(tenant_id, None, None, None, requested_by_id=g.user.id).summary
+        summary = _for_viewer(summary)
     return render_template("dashboard/index.html", summary=summary, error=error,
                            tenants=tenants, tenant_id=tenant_id)
 
@@ -70,6 +78,9 @@ def summary_api():
         return jsonify(error="No tenant", detail="There is no business to show yet.", status=404), 404
     try:
         # The cached answer carries its JSON text, so a repeated request serialises nothing.
-        return current_app.response_class(_answer_for_request(tenant_id).body, mimetype="application/json")
+        answer = _answer_for_request(tenant_id)
+        if is_operator():
+            return jsonify(_for_viewer(answer.summary))
+        return current_app.response_class(answer.body, mimetype="application/json")
     except PeriodError as exc:
         return jsonify(error="Bad period", detail=str(exc), status=400), 400

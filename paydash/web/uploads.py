@@ -33,6 +33,7 @@ from paydash.sheets.filecheck import FileRejected
 from paydash.web.access import client_ip
 from paydash.web.access import get_owned_or_404
 from paydash.web.access import job_filter
+from paydash.web.access import keep_operators_out
 from paydash.web.access import login_required
 from paydash.web.access import tenant_filter
 from paydash.web.job_titles import job_title
@@ -59,6 +60,10 @@ STATUS_WORDS = {
 }
 CHECK_FAILED = ("Paydash could not finish reading this file. Upload it again; if it keeps "
                 "failing, send the file to your administrator.")
+
+
+# Uploads show each employee's name and pay: tenant users only (issue 16).
+keep_operators_out(bp)
 
 
 @bp.context_processor

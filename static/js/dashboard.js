@@ -69,7 +69,8 @@
       details: ot.map((d) => "OT pay " + fmt.inr(d.ot_pay)) });
     Charts.hbar($("chart-top"), { title: "Top earners", labels: s.top_earners.map((t) => t.rank + ". " + t.name),
       values: s.top_earners.map((t) => t.net), name: "Net", format: fmt.inr, valueFormat: Charts.compactInr, colour: 5,
-      details: s.top_earners.map((t) => "Gross " + fmt.inr(t.gross)), empty: "No employees in this selection." });
+      details: s.top_earners.map((t) => "Gross " + fmt.inr(t.gross)), empty: s.top_earners_hidden ? "Names and pay of individuals are not shown to platform operators."
+        : "No employees in this selection." });
     const detail = " — " + s.detail_month.label;
     $("chart-bands-hint").textContent = "Employees by net pay" + detail;
     $("chart-top-hint").textContent = "Highest net pay" + detail + (s.department ? " · " + s.department : "");

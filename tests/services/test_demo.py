@@ -91,8 +91,17 @@ def test_seed_demo_command_prints_the_logins_as_json(app):
 def live_demo(app, serve_app):
     """The app with demo data, served over HTTP from a thread on a free port."""
     with app.app_context():
-        demo.seed_demo(employees=40, months=12)
-    return serve_app(app)
+        info = demo.seed_demo(employees=40, months=12)
+    url = serve_app(app)
+    DEMO_HR_PASSWORDS[url] = info["logins"][0]["password"]
+    return url
+
+
+DEMO_HR_PASSWORDS: dict[str, str] = {}  # base URL -> the HR password the seed printed
+
+
+def live_demo_password(base_url: str) -> str:
+    return DEMO_HR_PASSWORDS[base_url]
 
 
 @pytest.mark.browser
@@ -105,7 +114,7 @@ def test_demo_dashboard_in_chromium_shows_kpis_charts_and_tooltips(live_demo, br
     page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
     page.goto(live_demo + "/login")
     page.fill("input[name=email]", "hr@demo.paydash")
-    page.fill("input[name=password]", "demo-hr-2026")
+    page.fill("input[name=password]", live_demo_password(live_demo))
     page.click("button[type=submit]")
     page.wait_for_selector("#chart-trend svg circle")
     assert page.locator(".kpi-value").first.inner_text().startswith("₹")
@@ -119,3 +128,31 @@ def test_demo_dashboard_in_chromium_shows_kpis_charts_and_tooltips(live_demo, br
     # The browser asks for /favicon.ico on its own; no page of ours links it.
     assert [url for url in failed if not url.endswith("/favicon.ico")] == []
     assert [e for e in errors if "Failed to load resource" not in e] == []
+
+
+def test_demo_passwords_are_made_per_install_and_printed_only_once(tmp_path):
+    from conftest import base_config  # noqa: PLC0415
+    from conftest import dispose_app  # noqa: PLC0415
+    from conftest import make_app  # noqa: PLC0415
+    seen = []
+    for n in range(2):
+        (tmp_path / str(n)).mkdir()
+        other = make_app(base_config(tmp_path / str(n), f"sqlite:///{tmp_path / f'{n}.db'}"))
+        with other.app_context():
+            first = demo.seed_demo(employees=3, months=1, today=TODAY)
+            again = demo.seed_demo(employees=3, months=1, today=TODAY)
+        dispose_app(other)
+        seen.append({e["email"]: e["password"] for e in first["logins"]})
+        assert all(e["password"] == demo.PASSWORD_SHOWN_BEFORE for e in again["logins"])
+    assert all(len(p) >= 16 for p in seen[0].values())
+    assert not set(seen[0].values()) & set(seen[1].values())  # another install, other passwords
+
+
+def test_new_demo_passwords_replace_the_old_ones(app):
+    with app.app_context():
+        old = demo.seed_demo(employees=3, months=1, today=TODAY)["logins"][0]["password"]
+        new = demo.seed_demo(employees=3, months=1, today=TODAY, new_passwords=True)["logins"][0]["password"]
+    assert new != old
+    assert app.test_client().post("/login", data={"email": "hr@demo.paydash",
+                                                  "password": old}).status_code == 401
+    login(app.test_client(), "hr@demo.paydash", new)

@@ -31,8 +31,19 @@ def _audit(app, action):
         return db.session.scalars(sa.select(AuditLog).where(AuditLog.action == action)).all()
 
 
-def _temp_password(response) -> str:
+def _reset_link(response) -> str:
     return re.search(rb'class="temp-password"><code>([^<]+)</code>', response.data).group(1).decode()
+
+
+NEW_PASSWORD = "a long new passphrase"
+
+
+def _set_password_with(app, link: str) -> None:
+    """Follow the admin's one-time link as the user and choose a password (nobody else sees it)."""
+    path = link.split("://", 1)[1].split("/", 1)[1]
+    response = app.test_client().post("/" + path, data={"password": NEW_PASSWORD,
+                                                        "confirm": NEW_PASSWORD})
+    assert response.status_code == 302, response.data[-800:]
 
 
 def test_tenant_admin_sees_only_their_tenants_users(admin_client):
@@ -74,12 +85,13 @@ def test_the_menu_offers_exactly_the_pages_each_role_may_open(app, people, email
         assert client.get(path).status_code == 403, path
 
 
-def test_admin_creates_a_user_who_can_sign_in_with_the_temporary_password(app, admin_client):
+def test_admin_creates_a_user_who_chooses_a_password_with_the_one_time_link(app, admin_client):
     response = admin_client.post("/admin/users/new", data={
         "email": "New.Person@Acme.test", "name": "New Person", "role": "hr"})
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
-    login(app.test_client(), "new.person@acme.test", _temp_password(response))
+    _set_password_with(app, _reset_link(response))
+    login(app.test_client(), "new.person@acme.test", NEW_PASSWORD)
     assert _user(app, "new.person@acme.test").tenant_id == _user(app, "admin@acme.test").tenant_id
 
 
@@ -90,7 +102,7 @@ def test_creating_a_user_is_audited_without_the_password(app, admin_client, peop
     assert (entry.user_id, entry.tenant_id, entry.target) == (people.admin_a, people.tenant_a,
                                                                "ravi@acme.test")
     assert entry.ip == "127.0.0.1"
-    assert _temp_password(response) not in str(entry.detail)
+    assert _reset_link(response).rsplit("/", 1)[1] not in str(entry.detail)
 
 
 def test_admin_cannot_create_an_operator(app, admin_client):
@@ -146,7 +158,9 @@ def test_password_reset_ends_old_sessions_and_the_new_password_works(app, admin_
     victim = login(app.test_client(), "hr2@acme.test")
     response = admin_client.post(f"/admin/users/{people.hr_a2}/reset-password")
     assert victim.get("/").status_code == 302
-    login(app.test_client(), "hr2@acme.test", _temp_password(response))
+    assert b"correct-horse" not in response.data
+    _set_password_with(app, _reset_link(response))
+    login(app.test_client(), "hr2@acme.test", NEW_PASSWORD)
     assert len(_audit(app, "user_password_reset")) == 1
 
 

@@ -1,11 +1,9 @@
-"""What every signed-in request pays: the cached user, and the dashboard's one-statement cache hit.
+"""What every signed-in request pays: one session lookup, and the dashboard's one-statement cache hit.
 
-A web process keeps the signed-in user it has read for USER_CACHE_SECONDS. A change made in
-the same process (deactivation, password reset, role change) applies at the next request;
-a change made by another process applies once that many seconds have passed.
+Every signed-in request reads its server-side session joined to its user (issue 16), so a
+change made by any process (deactivation, password reset, role change) applies at the
+next request.
 """
-import time
-
 import pytest
 import sqlalchemy as sa
 from conftest import People
@@ -17,8 +15,6 @@ from conftest import make_app
 from paydash.extensions import db
 from paydash.models import Role
 from paydash.models import User
-from paydash.web.access import SignedInUser
-from paydash.web.access import SignedInUserCache
 
 DASHBOARD = "/api/dashboard/summary?period=12m"
 
@@ -68,37 +64,19 @@ def test_a_role_change_in_this_process_applies_at_the_next_request(app, admin_cl
     assert admin_client.get("/admin/users").status_code == 403
 
 
-def hr_deactivated_by_another_process(tmp_path, sqlite_url, cache_seconds: float):
-    """An app with this user cache, HR signed in and served once, then deactivated elsewhere."""
-    app = make_app(base_config(tmp_path, sqlite_url, USER_CACHE_SECONDS=cache_seconds))
-    people = People(app)
+def test_a_deactivation_by_another_process_applies_at_the_next_request(app, people):
     client = login(app.test_client(), "hr@acme.test")
     assert client.get(DASHBOARD).status_code == 200
     another_process_sets(app, people.hr_a, active=False)
-    return app, client
-
-
-def test_a_deactivation_by_another_process_applies_within_user_cache_seconds(tmp_path, sqlite_url):
-    app, client = hr_deactivated_by_another_process(tmp_path, sqlite_url, 1.5)
-    # Until the entry expires this process cannot know: that is the bound the README states.
-    assert client.get(DASHBOARD).status_code == 200
-    time.sleep(1.6)
     assert client.get(DASHBOARD).status_code == 401
-    dispose_app(app)
 
 
-def test_with_user_cache_seconds_zero_every_request_reads_the_user(tmp_path, sqlite_url):
-    app, client = hr_deactivated_by_another_process(tmp_path, sqlite_url, 0)
-    assert client.get(DASHBOARD).status_code == 401
-    dispose_app(app)
-
-
-def test_a_signed_in_request_reads_the_user_once_per_cache_period(app, hr_client):
+def test_a_signed_in_request_reads_its_session_in_one_statement(app, hr_client):
     assert hr_client.get("/api/ping").status_code == 200
     seen = statements_seen(app)
     assert hr_client.get("/api/ping").status_code == 200
-    assert hr_client.get("/api/ping").status_code == 200
-    assert seen == []
+    queries = [s for s in seen if s.strip().upper() != "SELECT 1" and not s.startswith("PRAGMA")]
+    assert len(queries) == 1 and "user_session" in queries[0]
 
 
 def test_a_cached_dashboard_answer_reads_only_the_chart_state(app, hr_client):
@@ -106,19 +84,10 @@ def test_a_cached_dashboard_answer_reads_only_the_chart_state(app, hr_client):
     seen = statements_seen(app)
     again = hr_client.get(DASHBOARD)
     assert again.data == first.data
-    queries = [s for s in seen if s.strip().upper() != "SELECT 1" and not s.startswith("PRAGMA")]
-    assert len(queries) == 1 and "chart_version" in queries[0]
-
-
-def test_a_user_read_before_a_change_is_not_kept():
-    cache = SignedInUserCache(seconds=60)
-    user = SignedInUser(7, 1, "hr@acme.test", "Asha", Role.HR.value)
-    generation = cache.generation  # the request reads the row here...
-    cache.forget({7})  # ...another thread commits a change to user 7...
-    cache.put((7, "tail"), user, generation)  # ...and the stale row is not cached.
-    assert cache.get((7, "tail")) is None
-    cache.put((7, "tail"), user, cache.generation)
-    assert cache.get((7, "tail")) == user
+    queries = [s for s in seen if s.strip().upper() != "SELECT 1" and not s.startswith("PRAGMA")
+               and s.strip().upper() not in ("BEGIN", "COMMIT", "ROLLBACK")]
+    assert len(queries) == 2, queries
+    assert "user_session" in queries[0] and "chart_version" in queries[1]
 
 
 def test_the_dashboard_answers_after_the_database_closed_its_connections(tmp_path, pg_url):
