@@ -67,6 +67,9 @@ class Tenant(db.Model):
     pf_enabled: Mapped[bool] = mapped_column(default=False)
     esi_enabled: Mapped[bool] = mapped_column(default=False)
     pt_state: Mapped[str | None] = mapped_column(sa.String(40))
+    # Issue 17: the IANA zone every page of this tenant shows its times in (storage stays UTC).
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="Asia/Kolkata",
+                                          server_default="Asia/Kolkata")
 
 
 class User(RoleChecks, db.Model):

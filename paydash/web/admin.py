@@ -21,6 +21,7 @@ from paydash.web.access import OPERATOR_ROLES
 from paydash.web.access import client_ip
 from paydash.web.access import get_owned_or_404
 from paydash.web.access import is_operator
+from paydash.web import times
 from paydash.web.access import roles_required
 from paydash.web.links import attachment
 
@@ -91,6 +92,22 @@ def reset_password(user_id: int):
     user = get_owned_or_404(User, user_id)
     password = administration.reset_password(g.user, user, ip=client_ip())
     return _password_page(user, password, created=False)
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@roles_required(TENANT_ADMIN)
+def settings():
+    """The organisation's settings: the time zone every page shows times in."""
+    tenant = g.user.tenant
+    if request.method == "POST":
+        try:
+            administration.set_timezone(g.user, request.form.get("timezone", ""), ip=client_ip())
+        except accounts.AccountError as exc:
+            return render_template("admin/settings.html", tenant=tenant, zones=times.zone_names(),
+                                   error=str(exc)), 400
+        flash("Saved. Every page now shows times in this time zone.", "success")
+        return redirect(url_for("admin.settings")), 303
+    return render_template("admin/settings.html", tenant=tenant, zones=times.zone_names(), error=None)
 
 
 def _password_page(user: User, password: str, *, created: bool):
