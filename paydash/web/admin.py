@@ -17,11 +17,11 @@ from paydash.models import Role
 from paydash.models import User
 from paydash.services import administration
 from paydash.sheets.exports import XLSX_MIMETYPE
+from paydash.web import times
 from paydash.web.access import OPERATOR_ROLES
 from paydash.web.access import client_ip
 from paydash.web.access import get_owned_or_404
 from paydash.web.access import is_operator
-from paydash.web import times
 from paydash.web.access import roles_required
 from paydash.web.links import attachment
 

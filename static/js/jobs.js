@@ -120,6 +120,7 @@
       return tr;
     }) : [emptyRow(5, "No finished runs in the last 24 h.")]));
     setWidths(root);
+    P.labelCells(root);
   }
 
   function emptyRow(cols, text) {
