@@ -4,6 +4,7 @@ and the confirmed actions (each a GET confirmation page, then a POST that does i
 import dataclasses
 import logging
 
+import sqlalchemy as sa
 from flask import Blueprint
 from flask import abort
 from flask import current_app
@@ -19,6 +20,7 @@ from paydash.clock import utcnow
 from paydash.extensions import db
 from paydash.ledger import actions
 from paydash.ledger import stats
+from paydash.ledger.models import Job
 from paydash.ledger.models import JobState
 from paydash.ledger.queue import registered_task_names
 from paydash.models import Role
@@ -192,7 +194,15 @@ def workers():
 def periodic():
     return render_template("jobs/periodic.html", tasks=periodic_data(),
                            all_tasks=registered_task_names(huey()),
-                           paused=actions.paused_task_names())
+                           paused=actions.paused_task_names(), pending_counts=pending_by_task())
+
+
+def pending_by_task() -> dict[str, int]:
+    """How many jobs of each task wait for a worker (pending or waiting for a retry)."""
+    stmt = (sa.select(Job.task_name, sa.func.count(Job.id))
+            .where(Job.state.in_((JobState.PENDING.value, JobState.RETRY.value)))
+            .group_by(Job.task_name))
+    return dict(db.session.execute(stmt).all())
 
 
 # --- Actions: a confirmation page (GET), then the change (POST) ---------------------------

@@ -69,7 +69,11 @@
   function fill(root, data) {
     root.querySelectorAll("[data-k]").forEach((node) => {
       const value = get(data, node.dataset.k);
-      if (value !== undefined) node.textContent = format(value, node.dataset.format);
+      if (value === undefined) return;
+      // "Oldest pending" with nothing pending is no age at all, not "0 s".
+      const waiting = Object.values(data.pending || {}).reduce((a, b) => a + b, 0);
+      node.textContent = node.dataset.format === "pending-age"
+        ? (waiting ? duration(value) : "Nothing waiting") : format(value, node.dataset.format);
     });
   }
 
