@@ -32,6 +32,16 @@ LAYOUT_PROBLEMS = r"""() => {
       problems.push(`"${name}" is off-screen (${Math.round(box.left)}..${Math.round(box.right)} px)`);
     }
   }
+  if (width > 720) {
+    // Every cell of a table row ends on the same line (a flex cell breaks the row's border).
+    for (const tr of document.querySelectorAll("main tbody tr")) {
+      const bottoms = Array.from(tr.children).map((c) => Math.round(c.getBoundingClientRect().bottom));
+      if (bottoms.length > 1 && Math.max(...bottoms) - Math.min(...bottoms) > 0) {
+        problems.push(`a row's cells end at different heights (${Math.min(...bottoms)}..${Math.max(...bottoms)} px)`);
+        break;
+      }
+    }
+  }
   return problems;
 }"""
 
