@@ -108,15 +108,18 @@ def test_demo_dashboard_in_chromium_shows_kpis_charts_and_tooltips(live_demo, br
     page.fill("input[name=email]", "hr@demo.paydash")
     page.fill("input[name=password]", "demo-hr-2026")
     page.click("button[type=submit]")
-    page.wait_for_selector("#chart-trend svg circle")
+    # One month: bars with their values written on them, not lone dots.
+    page.wait_for_selector("#chart-trend svg rect.bar")
+    assert page.locator("#chart-trend svg circle").count() == 0
+    assert "Net ₹" in page.locator("#chart-trend svg").text_content()
     assert page.locator(".kpi-value").first.inner_text().startswith("₹")
     assert page.locator(".pd-chart svg").count() == 6
+    page.click("label[for=period-12m]")
+    expect(page.locator("#chart-trend .points.s0 circle")).to_have_count(12)
     page.hover("#chart-trend .points.s1 circle >> nth=-1")
     tooltip = page.locator("#chart-trend .chart-tooltip")
     tooltip.wait_for(state="visible")
     assert "Net: ₹" in tooltip.inner_text()
-    page.click("label[for=period-12m]")
-    expect(page.locator("#chart-trend .points.s0 circle")).to_have_count(12)
     # The browser asks for /favicon.ico on its own; no page of ours links it.
     assert [url for url in failed if not url.endswith("/favicon.ico")] == []
     assert [e for e in errors if "Failed to load resource" not in e] == []
