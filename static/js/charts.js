@@ -52,7 +52,7 @@
   // A scale from a rounded value below `min` (not from 0), for lines whose differences matter
   // more than their size (gross vs net); the axis labels say where it starts.
   function niceRange(min, max, count) {
-    if (!(max > 0) || !(min > 0) || max - min < max * 0.25) {
+    if (max > 0 && min > 0) {
       const spread = Math.max(max - min, max * 0.1);
       const base = niceScale(spread, count);
       const step = base.ticks[1] - base.ticks[0];
@@ -268,7 +268,9 @@
   // bar, so "Meera Gupta" is never cut to "Meera Gup…". `valueFormat` writes each row's value
   // (and `valueText(i)` may add more, e.g. the headcount) at the end of its bar.
   function drawHbar(root, width, tip, opts) {
-    const narrow = width < 480;
+    // Names longer than the space left of the bars go above them instead of being cut.
+    const longest = Math.max(...opts.labels.map((l) => String(l).length));
+    const narrow = width < 480 || longest > Math.max(8, Math.min(22, Math.floor(width * 0.3 / 7)));
     const rowH = narrow ? 44 : 30, top = 4, barTop = narrow ? 18 : 5, barH = narrow ? 18 : 20;
     const height = top + opts.labels.length * rowH + 4;
     const texts = opts.labels.map((_, i) => (opts.valueText ? opts.valueText(i) : (opts.valueFormat || opts.format)(opts.values[i])));
