@@ -3,6 +3,7 @@
 
     python3 manage.py start   # venv + install + migrate + demo data, then web + worker
     python3 manage.py test    # venv + install (with test tools), then the whole suite
+    python3 manage.py gallery # screenshots of every page into docs/gallery/
 
 Both create `.venv/` beside this file on first use and reinstall only when a
 requirements file changes.
@@ -108,8 +109,14 @@ def test(argv: list[str]) -> int:
     return subprocess.call([str(PY), "-m", "pytest", *argv], cwd=ROOT, env=env)
 
 
+def gallery(argv: list[str]) -> int:
+    """Screenshots of every page into docs/gallery/ (tools/gallery.py; needs Chromium)."""
+    ensure_venv("requirements-dev.txt")
+    return subprocess.call([str(PY), str(ROOT / "tools" / "gallery.py"), *argv], cwd=ROOT)
+
+
 def main() -> int:
-    commands = {"start": start, "test": test}
+    commands = {"start": start, "test": test, "gallery": gallery}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__)
         return 2
