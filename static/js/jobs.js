@@ -85,11 +85,14 @@
       ? { timeZone: zone, day: "numeric", month: "short", hour: "numeric" }
       : { timeZone: zone, hour: "2-digit", minute: "2-digit", hour12: false });
     const labels = series.map((s) => clock.format(new Date(s.at)));
+    // Under the hourly bars the axis names the days; each bar's tooltip keeps its hour.
+    const day = new Intl.DateTimeFormat("en-IN", { timeZone: zone, day: "numeric", month: "short" });
+    const axisLabels = perHour ? series.map((s) => day.format(new Date(s.at))) : labels;
     const ok = series.map((s) => s.completed), bad = series.map((s) => s.failed);
     const total = (xs) => xs.reduce((a, b) => a + b, 0);
     const summary = box.parentElement.querySelector("[data-series-total]");
     if (summary) summary.textContent = P.fmt.num(total(ok)) + " succeeded · " + P.fmt.num(total(bad)) + " failed";
-    window.PaydashCharts.bar(box, { title: box.getAttribute("aria-label"), labels, height: 200,
+    window.PaydashCharts.bar(box, { title: box.getAttribute("aria-label"), labels, axisLabels, height: 200,
       yTitle: perHour ? "Jobs per hour" : "Jobs per minute", format: (v) => P.fmt.num(v) + " jobs",
       empty: "No jobs finished in this time.",
       series: [{ name: "Succeeded", values: ok, colour: 1 }, { name: "Failed", values: bad, colour: 4 }] });
