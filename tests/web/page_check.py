@@ -16,6 +16,9 @@ LAYOUT_PROBLEMS = r"""() => {
     const out = Array.from(document.querySelectorAll("body *")).filter((el) =>
       el.getBoundingClientRect().right > width + 1 && !el.closest(".scroll-x") &&
       !Array.from(el.children).some((c) => c.getBoundingClientRect().right > width + 1));
+    // Text spilling out of its box does not widen any element: name the box it spills from.
+    if (!out.length) out.push(...Array.from(document.querySelectorAll("main *")).filter((el) =>
+      el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX === "visible").slice(-3));
     const names = out.slice(0, 3).map((el) => el.tagName.toLowerCase() +
       (el.className && typeof el.className === "string" ? "." + el.className.trim().split(/\s+/).join(".") : ""));
     problems.push(`page is ${docWidth} px wide in a ${width} px window (sticking out: ${names.join(", ")})`);
