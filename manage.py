@@ -4,15 +4,20 @@
     python3 manage.py start   # venv + install + migrate + demo data, then web + worker
                               # (on 127.0.0.1 only; `start --public` serves the network)
     python3 manage.py test    # venv + install (with test tools), then the whole suite
+    python3 manage.py gallery # screenshots of every page into docs/gallery/
 
 Both create `.venv/` beside this file on first use and reinstall only when a
 requirements file changes.
 """
 import hashlib
+import json
 import os
 import pathlib
+import re
+import socket
 import subprocess
 import sys
+import time
 import venv
 
 ROOT = pathlib.Path(__file__).resolve().parent
@@ -57,15 +62,51 @@ def start(argv: list[str]) -> int:
     env["BIND"] = bind_address(argv, env)
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     flask("db", "upgrade", env=env)
-    flask("seed-demo", env=env)
+    seeded = subprocess.run([str(BIN / "flask"), "--app", "app", "seed-demo"], check=True, cwd=ROOT,
+                            env=env, capture_output=True, text=True).stdout
+    # Locally the access log leaves out static files (paydash/web/accesslog.py).
+    env["GUNICORN_CMD_ARGS"] = (env.get("GUNICORN_CMD_ARGS", "") +
+                                " --logger-class paydash.web.accesslog.PageAccessLogger").strip()
     print(f"\nPaydash is starting at http://127.0.0.1:{env['PORT']}/  (Ctrl-C stops web and worker)\n",
           flush=True)
     # honcho runs the Procfile's web and worker exactly as a platform would; Ctrl-C stops both.
     cmd = [str(BIN / "honcho"), "start", "-f", "Procfile", "-p", env["PORT"], "web", "worker"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
     try:
-        return subprocess.call(cmd, cwd=ROOT, env=env)
+        if wait_for_port(int(env["PORT"]), proc):
+            print(ready_message(seeded, env["PORT"]), flush=True)
+        return proc.wait()
     except KeyboardInterrupt:
+        proc.wait()  # honcho got the same Ctrl-C and stops web and worker cleanly
         return 0
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, seconds: float = 60) -> bool:
+    """True once something answers on 127.0.0.1:`port`; False if `proc` ends or time runs out."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
+def ready_message(seed_output: str, port: str) -> str:
+    """The URL, the demo logins and the sample sheet, printed after the servers' start-up lines."""
+    # The command's log lines come first; its JSON answer starts at the first line that is "{".
+    start = re.search(r"^\{$", seed_output, re.MULTILINE)
+    try:
+        info = json.loads(seed_output[start.start():] if start else "")
+    except ValueError:
+        return f"\nPaydash is ready at http://127.0.0.1:{port}/\n{seed_output}"
+    lines = ["", "=" * 64, f"  Paydash is ready:  http://127.0.0.1:{port}/", "", "  Sign in as:"]
+    lines += [f"    {e['role']:<18} {e['email']:<24} {e['password']}" for e in info.get("logins", [])]
+    if info.get("sample_sheet"):
+        lines += ["", f"  A salary sheet to try an upload with: {info['sample_sheet']}"]
+    lines += ["", f"  {info.get('note', '')}", "=" * 64, ""]
+    return "\n".join(lines)
 
 
 def test(argv: list[str]) -> int:
@@ -75,8 +116,14 @@ def test(argv: list[str]) -> int:
     return subprocess.call([str(PY), "-m", "pytest", *argv], cwd=ROOT, env=env)
 
 
+def gallery(argv: list[str]) -> int:
+    """Screenshots of every page into docs/gallery/ (tools/gallery.py; needs Chromium)."""
+    ensure_venv("requirements-dev.txt")
+    return subprocess.call([str(PY), str(ROOT / "tools" / "gallery.py"), *argv], cwd=ROOT)
+
+
 def main() -> int:
-    commands = {"start": start, "test": test}
+    commands = {"start": start, "test": test, "gallery": gallery}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__)
         return 2

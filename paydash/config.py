@@ -96,6 +96,8 @@ class Config:
     # Periodic work.
     CHART_DATA_RETENTION_DAYS = _int("CHART_DATA_RETENTION_DAYS", 90)
     CLEANUP_TIMEZONE = os.environ.get("CLEANUP_TIMEZONE", "UTC")
+    # Issue 17: the zone pages show times in for users without a tenant (operators).
+    DISPLAY_TIMEZONE = os.environ.get("DISPLAY_TIMEZONE", "Asia/Kolkata")
     JOB_RETENTION_SUCCESS_DAYS = _int("JOB_RETENTION_SUCCESS_DAYS", 30)
     JOB_RETENTION_FAILURE_DAYS = _int("JOB_RETENTION_FAILURE_DAYS", 90)
     UPLOAD_RETENTION_DAYS = _int("UPLOAD_RETENTION_DAYS", 400)

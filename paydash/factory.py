@@ -36,6 +36,7 @@ from paydash.web import jobs_api
 from paydash.web import metrics
 from paydash.web import payroll
 from paydash.web import security
+from paydash.web import times
 from paydash.web import uploads
 
 # templates/, static/ and migrations/ sit at the repository's top, beside app.py.
@@ -76,6 +77,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     errors.init_app(app)
     formatting.init_app(app)
     security.init_app(app)
+    times.init_app(app)
     cli.init_app(app)
     return app
 

@@ -69,6 +69,9 @@ class Tenant(db.Model):
     pt_state: Mapped[str | None] = mapped_column(sa.String(40))
     # Issue 16: the tenant admin can require two-step sign-in of every user of the tenant.
     require_two_step: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Issue 17: the IANA zone every page of this tenant shows its times in (storage stays UTC).
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="Asia/Kolkata",
+                                          server_default="Asia/Kolkata")
 
 
 class User(RoleChecks, db.Model):

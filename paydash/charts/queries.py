@@ -144,7 +144,8 @@ def _resolve(preset: str | None, start: str | None, end: str | None,
             raise PeriodError("The start month is after the end month.")
         if last - first + 1 > MAX_MONTHS:
             raise PeriodError(f"Pick at most {MAX_MONTHS} months.")
-        return Period(first, last)
+        # One month (the upload page's "Open the dashboard") reads as that month, not "Custom".
+        return Period(first, last, "month" if first == last else "custom")
     preset = preset or "month"
     if preset not in PRESETS:
         raise PeriodError(f"Unknown period '{preset}'; use month, 6m, 12m or a from/to range.")

@@ -8,6 +8,7 @@ import datetime as dt
 import io
 import json
 import logging
+import zoneinfo
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -48,6 +49,7 @@ ACTION_LABELS = {
     "recovery_code_used": "Recovery code used",
     "tenant_two_step_required": "Two-step sign-in required for the tenant",
     "tenant_two_step_optional": "Two-step sign-in optional for HR",
+    "tenant_timezone_changed": "Time zone changed",
 }
 
 
@@ -120,6 +122,23 @@ def reset_password(actor: User, user: User, *, ip: str | None) -> str:
     _audit(actor, "user_password_reset", user, ip, None)
     db.session.commit()
     return token
+
+
+def set_timezone(actor: User, zone: str, *, ip: str | None) -> Tenant:
+    """Set the time zone the actor's tenant reads its pages in (an IANA name, "Asia/Kolkata")."""
+    zone = (zone or "").strip()
+    try:
+        zoneinfo.ZoneInfo(zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise accounts.AccountError(f"'{zone[:60]}' is not a time zone Paydash knows. "
+                                    "Pick one from the list, for example Asia/Kolkata.") from None
+    tenant = db.session.get(Tenant, actor.tenant_id)
+    if tenant.timezone != zone:
+        audit.record("tenant_timezone_changed", user_id=actor.id, tenant_id=tenant.id,
+                     target=tenant.name, detail={"from": tenant.timezone, "to": zone}, ip=ip)
+        tenant.timezone = zone
+        db.session.commit()
+    return tenant
 
 
 def _audit(actor: User, action: str, user: User, ip: str | None, detail: dict | None) -> None:

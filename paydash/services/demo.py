@@ -7,6 +7,7 @@ import calendar
 import datetime as dt
 import logging
 import os
+import pathlib
 import random
 import secrets
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from decimal import ROUND_HALF_UP
 from decimal import Decimal
 
 import sqlalchemy as sa
+from flask import current_app
 
 from paydash import accounts
 from paydash.charts import aggregation
@@ -23,6 +25,7 @@ from paydash.models import Role
 from paydash.models import SalaryRow
 from paydash.models import Tenant
 from paydash.models import User
+from paydash.services import demo_history
 
 logger = logging.getLogger(__name__)
 
@@ -236,11 +239,15 @@ def seed_demo(employees: int = 120, months: int = 12, today: dt.date | None = No
     last = month_index_of_last_month(today)
     has_payroll = db.session.scalar(
         sa.select(SalaryRow.id).where(SalaryRow.tenant_id == tenant.id).limit(1)) is not None
-    inserted = 0
+    inserted, history = 0, None
     if not has_payroll:
-        inserted = insert_payroll(tenant.id, generate_payroll(employees, months, last))
-        db.session.commit()
-        logger.info("demo: %s salary rows inserted for tenant %s", inserted, tenant.id)
+        # Issue 17: a year of uploads, browser-saved months and employees, not bare rows.
+        rows = generate_payroll(employees, months, last)
+        hr_id = db.session.scalar(sa.select(User.id).where(User.email == LOGINS[0][0]))
+        history = demo_history.seed_history(tenant, hr_id, rows, last, months,
+                                            sample_dir=pathlib.Path(current_app.instance_path))
+        inserted = len(rows)
+        logger.info("demo: %s salary rows written for tenant %s", inserted, tenant.id)
     synced = sync_missing_charts(tenant.id)
     port = os.environ.get("PORT", "5000")
     return {
@@ -250,5 +257,6 @@ def seed_demo(employees: int = 120, months: int = 12, today: dt.date | None = No
                    for e, r, _, _ in LOGINS],
         "salary_rows_inserted": inserted,
         "months_aggregated": synced,
+        "sample_sheet": (history or {}).get("sample_sheet"),
         "note": "Demo passwords are made for this install and shown only when made: keep them now.",
     }

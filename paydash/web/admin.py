@@ -17,6 +17,7 @@ from paydash.models import Role
 from paydash.models import User
 from paydash.services import administration
 from paydash.sheets.exports import XLSX_MIMETYPE
+from paydash.web import times
 from paydash.web.access import OPERATOR_ROLES
 from paydash.web.access import client_ip
 from paydash.web.access import get_owned_or_404
@@ -91,6 +92,22 @@ def reset_password(user_id: int):
     user = get_owned_or_404(User, user_id)
     token = administration.reset_password(g.user, user, ip=client_ip())
     return _reset_link_page(user, token, created=False)
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@roles_required(TENANT_ADMIN)
+def settings():
+    """The organisation's settings: the time zone every page shows times in."""
+    tenant = g.user.tenant
+    if request.method == "POST":
+        try:
+            administration.set_timezone(g.user, request.form.get("timezone", ""), ip=client_ip())
+        except accounts.AccountError as exc:
+            return render_template("admin/settings.html", tenant=tenant, zones=times.zone_names(),
+                                   error=str(exc)), 400
+        flash("Saved. Every page now shows times in this time zone.", "success")
+        return redirect(url_for("admin.settings")), 303
+    return render_template("admin/settings.html", tenant=tenant, zones=times.zone_names(), error=None)
 
 
 def _reset_link_page(user: User, token: str, *, created: bool):

@@ -1,8 +1,10 @@
 """The job dashboard pages: overview, jobs list, job detail, scheduled, workers, periodic,
 and the confirmed actions (each a GET confirmation page, then a POST that does it).
 """
+import dataclasses
 import logging
 
+import sqlalchemy as sa
 from flask import Blueprint
 from flask import abort
 from flask import current_app
@@ -18,6 +20,7 @@ from paydash.clock import utcnow
 from paydash.extensions import db
 from paydash.ledger import actions
 from paydash.ledger import stats
+from paydash.ledger.models import Job
 from paydash.ledger.models import JobState
 from paydash.ledger.queue import registered_task_names
 from paydash.models import Role
@@ -30,7 +33,11 @@ from paydash.web.access import job_filter
 from paydash.web.access import login_required
 from paydash.web.access import roles_required
 from paydash.web.alerts import open_problems
+from paydash.web.job_titles import TASK_NAMES
+from paydash.web.job_titles import job_title
+from paydash.web.job_titles import result_sentence
 from paydash.web.links import month_dashboard_url
+from paydash.web.times import in_display_zone
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +47,9 @@ ADMIN_ROLES = (*OPERATOR_ROLES, Role.TENANT_ADMIN.value)
 ACT_ROLES = (Role.OPERATOR.value, Role.TENANT_ADMIN.value)
 GLOBAL_ACT_ROLES = (Role.OPERATOR.value,)
 STATES = [s.value for s in JobState] + [stats.WORKER_LOST]
+# The states as HR reads them in its job list (admins see the state names).
+STATE_WORDS = {"PENDING": "Waiting", "STARTED": "Running", "RETRY": "Retrying", "SUCCESS": "Done",
+               "FAILURE": "Failed", "REVOKED": "Cancelled", stats.WORKER_LOST: "Stuck"}
 
 
 @bp.app_template_filter("duration")
@@ -128,13 +138,32 @@ def index():
 @login_required
 def list_jobs():
     filters = stats.JobFilters.from_args(request.args)
-    rows, next_cursor = stats.list_jobs(job_filter, filters, request.args.get("cursor", ""))
+    plain = is_plain()
+    if plain:
+        # HR filters by what and when, never by queue or job id.
+        filters = dataclasses.replace(filters, queue="", id="")
+    rows, next_cursor = stats.list_jobs(job_filter, zoned(filters), request.args.get("cursor", ""))
     now = utcnow()
     views = [stats.job_view(j, now, lease()) for j in rows]
+    titles = {j.id: job_title(j) for j in rows}
+    tasks = ({name: TASK_NAMES.get(name, name) for name in registered_task_names(huey())
+              if name in TASK_NAMES} if plain
+             else {name: name for name in registered_task_names(huey())})
     return render_template("jobs/list.html", jobs=views, names=accounts.names_for(rows),
                            filters=filters, next_cursor=next_cursor, states=STATES,
-                           tasks=registered_task_names(huey()), queues=list(stats.PRIORITIES),
-                           is_first=not request.args.get("cursor"))
+                           state_words=STATE_WORDS, titles=titles, plain=plain, tasks=tasks,
+                           queues=list(stats.PRIORITIES), is_first=not request.args.get("cursor"))
+
+
+def is_plain() -> bool:
+    """HR users read the job pages in plain words; admins keep the technical view."""
+    return g.user.role not in ADMIN_ROLES
+
+
+def zoned(filters: stats.JobFilters) -> stats.JobFilters:
+    """The From/To fields are typed in the viewer's own time zone: give the ledger UTC."""
+    return dataclasses.replace(filters, since=in_display_zone(filters.since),
+                               until=in_display_zone(filters.until))
 
 
 @bp.get("/<job_id>")
@@ -143,7 +172,8 @@ def detail(job_id: str):
     job = get_visible_job_or_404(job_id)
     view = stats.job_view(job, utcnow(), lease())
     return render_template("jobs/detail.html", job=job, view=view, events=stats.events_of(job),
-                           links=arg_links(job), plain=g.user.role not in ADMIN_ROLES)
+                           links=arg_links(job), plain=is_plain(), title=job_title(job),
+                           result_text=result_sentence(job))
 
 
 @bp.get("/scheduled")
@@ -166,7 +196,15 @@ def workers():
 def periodic():
     return render_template("jobs/periodic.html", tasks=periodic_data(),
                            all_tasks=registered_task_names(huey()),
-                           paused=actions.paused_task_names())
+                           paused=actions.paused_task_names(), pending_counts=pending_by_task())
+
+
+def pending_by_task() -> dict[str, int]:
+    """How many jobs of each task wait for a worker (pending or waiting for a retry)."""
+    stmt = (sa.select(Job.task_name, sa.func.count(Job.id))
+            .where(Job.state.in_((JobState.PENDING.value, JobState.RETRY.value)))
+            .group_by(Job.task_name))
+    return dict(db.session.execute(stmt).all())
 
 
 # --- Actions: a confirmation page (GET), then the change (POST) ---------------------------
@@ -219,7 +257,7 @@ def bulk_retry():
     source = request.form if request.method == "POST" else request.args
     filters = stats.JobFilters.from_args(source)
     if source.get("all") == "1":
-        visible = stats.failed_matching(job_filter, filters, actions.BULK_LIMIT)
+        visible = stats.failed_matching(job_filter, zoned(filters), actions.BULK_LIMIT)
     else:
         visible = stats.visible_jobs(job_filter, source.getlist("ids")[:actions.BULK_LIMIT])
         if visible is None:

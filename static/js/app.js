@@ -38,5 +38,25 @@
   const inr2 = new Intl.NumberFormat("en-IN", { style: "currency", currency: "INR", minimumFractionDigits: 2, maximumFractionDigits: 2 });
   const num = new Intl.NumberFormat("en-IN");
 
-  window.Paydash = { api, poll, csrfToken, fmt: { inr: (v) => inr.format(Number(v)), inr2: (v) => inr2.format(Number(v)), num: (v) => num.format(Number(v)) } };
+  // On a phone a table's rows become cards: each cell shows its column's heading, taken from the
+  // table's own <th>s (a cell that already has a data-label keeps it). Call again after
+  // redrawing rows.
+  function labelCells(root) {
+    (root || document).querySelectorAll("table").forEach((table) => {
+      const heads = Array.from(table.querySelectorAll("thead th")).map((th) => th.textContent.trim());
+      if (!heads.length) return;
+      table.querySelectorAll("tbody tr").forEach((tr) => {
+        let column = 0;
+        Array.from(tr.children).forEach((cell) => {
+          if (!cell.hasAttribute("data-label") && heads[column] !== undefined && !cell.hasAttribute("colspan")) {
+            cell.setAttribute("data-label", heads[column]);
+          }
+          column += Number(cell.getAttribute("colspan") || 1);
+        });
+      });
+    });
+  }
+  labelCells(document);
+
+  window.Paydash = { api, poll, csrfToken, labelCells, fmt: { inr: (v) => inr.format(Number(v)), inr2: (v) => inr2.format(Number(v)), num: (v) => num.format(Number(v)) } };
 })();

@@ -49,6 +49,22 @@
     return { max: top, ticks };
   }
 
+  // A scale from a rounded value below `min` (not from 0), for lines whose differences matter
+  // more than their size (gross vs net); the axis labels say where it starts.
+  function niceRange(min, max, count) {
+    if (max > 0 && min > 0) {
+      const spread = Math.max(max - min, max * 0.1);
+      const base = niceScale(spread, count);
+      const step = base.ticks[1] - base.ticks[0];
+      const low = Math.max(0, Math.floor((min - step / 2) / step) * step);
+      const ticks = [];
+      for (let t = low; t <= max + step * 0.999; t += step) ticks.push(t);
+      if (ticks[ticks.length - 1] < max) ticks.push(ticks[ticks.length - 1] + step);
+      return { min: low, max: ticks[ticks.length - 1], ticks };
+    }
+    return Object.assign({ min: 0 }, niceScale(max, count));
+  }
+
   function truncate(text, chars) {
     text = String(text);
     return text.length > chars ? text.slice(0, Math.max(1, chars - 1)) + "…" : text;
@@ -122,10 +138,12 @@
     render();
   }
 
-  function yAxis(root, scale, frame, format) {
+  function yAxis(root, scale, frame, format, title) {
     const g = svg("g", { class: "axis" }, root);
+    const low = scale.min || 0;
+    if (title) svg("text", { x: 2, y: 10, class: "axis-title" }, g).textContent = title;
     scale.ticks.forEach((t) => {
-      const y = frame.top + frame.h - (t / scale.max) * frame.h;
+      const y = frame.top + frame.h - ((t - low) / (scale.max - low)) * frame.h;
       svg("line", { x1: frame.left, x2: frame.left + frame.w, y1: y, y2: y, class: "grid-line" }, g);
       svg("text", { x: frame.left - 8, y: y + 4, "text-anchor": "end", class: "axis-label" }, g).textContent = format(t);
     });
@@ -146,7 +164,7 @@
   function frameFor(width, height, scale, axisFormat) {
     const widest = Math.max.apply(null, scale.ticks.map((t) => axisFormat(t).length));
     const left = 14 + widest * 7;
-    return { left, top: 10, w: width - left - 28, h: height - 10 - 28, width, height };
+    return { left, top: 22, w: width - left - 28, h: height - 22 - 28, width, height };
   }
 
   function chartHeight(width, preferred) {
@@ -155,17 +173,20 @@
 
   // line(el, {labels, series: [{name, values}], format, axisFormat, title})
   function line(el, opts) {
+    // One month is a comparison of figures, not a trend: bars with their values, not lone dots.
+    if (opts.labels.length === 1) return bar(el, Object.assign({}, opts, { axisLabels: opts.labels }));
     mount(el, opts, (root, width, tip) => {
       const height = chartHeight(width, opts.height);
       const values = opts.series.flatMap((s) => s.values).filter((v) => v !== null && v !== undefined);
-      const scale = niceScale(Math.max(0, ...values), 4);
+      const scale = opts.zeroBased === false ? niceRange(Math.min(...values), Math.max(0, ...values), 4)
+        : Object.assign({ min: 0 }, niceScale(Math.max(0, ...values), 4));
       const axisFormat = opts.axisFormat || compactNum;
       const f = frameFor(width, height, scale, axisFormat);
       root.setAttribute("viewBox", `0 0 ${width} ${height}`);
-      yAxis(root, scale, f, axisFormat);
+      yAxis(root, scale, f, axisFormat, opts.yTitle);
       const n = opts.labels.length;
       const xAt = (i) => f.left + (n === 1 ? f.w / 2 : (i * f.w) / (n - 1));
-      const yAt = (v) => f.top + f.h - (v / scale.max) * f.h;
+      const yAt = (v) => f.top + f.h - ((v - scale.min) / (scale.max - scale.min)) * f.h;
       xLabels(root, opts.labels, f, xAt);
       opts.series.forEach((s, si) => {
         let d = "";
@@ -184,6 +205,17 @@
           bindTip(pt, tip, [opts.labels[i], s.name + ": " + opts.format(v)]);
         });
       });
+      // The latest value of each series is written beside its point: readable without hovering.
+      const lastAt = n - 1;
+      const ends = opts.series.map((s, si) => ({ si, v: s.values[lastAt], name: s.name }))
+        .filter((e) => e.v !== null && e.v !== undefined).sort((a, b) => yAt(a.v) - yAt(b.v));
+      let previousY = -Infinity;
+      ends.forEach((e) => {
+        const y = Math.max(yAt(e.v) - 8, previousY + 13);
+        previousY = y;
+        svg("text", { x: xAt(lastAt) - 4, y, "text-anchor": "end", class: "value-label end-label s" + (opts.series[e.si].colour ?? e.si) }, root)
+          .textContent = (opts.series.length > 1 ? e.name + " " : "") + axisFormat(e.v);
+      });
     });
   }
 
@@ -191,12 +223,20 @@
   // vertical bars; `axisLabels` are short forms of `labels` for the x axis.
   function bar(el, opts) {
     mount(el, opts, (root, width, tip) => {
+      const axisLabels = opts.axisLabels || opts.labels;
+      const widest = Math.max(...axisLabels.map((l) => Math.min(10, String(l).length)));
+      if (opts.series.length === 1 && opts.labels.length * (widest * 6.6 + 12) > width - 80) {
+        // Too narrow for every label under its bar (a phone): the same figures as rows.
+        drawHbar(root, width, tip, { labels: opts.labels, values: opts.series[0].values, format: opts.format,
+          valueFormat: opts.valueFormat || opts.format, name: opts.series[0].name, colour: opts.series[0].colour ?? 0 });
+        return;
+      }
       const height = chartHeight(width, opts.height);
       const scale = niceScale(Math.max(0, ...opts.series.flatMap((s) => s.values)), 4);
       const axisFormat = opts.axisFormat || compactNum;
       const f = frameFor(width, height, scale, axisFormat);
       root.setAttribute("viewBox", `0 0 ${width} ${height}`);
-      yAxis(root, scale, f, axisFormat);
+      yAxis(root, scale, f, axisFormat, opts.yTitle);
       const n = opts.labels.length, band = f.w / n;
       const groupW = Math.min(band * 0.72, 90), barW = groupW / opts.series.length;
       const xAt = (i) => f.left + band * i + band / 2;
@@ -208,6 +248,12 @@
           const rect = svg("rect", { x: xAt(i) - groupW / 2 + si * barW, y: f.top + f.h - h,
             width: Math.max(1, barW - 2), height: h, rx: 3, class: "bar" }, g);
           bindTip(rect, tip, [opts.labels[i], s.name + ": " + opts.format(v)]);
+          // Each bar carries its value (counts, amounts): no hover needed, touch screens included.
+          const text = (opts.series.length > 1 ? s.name + " " : "") + (opts.valueFormat || axisFormat)(v);
+          if (text.length * 6.2 <= band * 0.98 / (opts.series.length > 1 && band < 150 ? opts.series.length : 1) || n === 1) {
+            svg("text", { x: xAt(i) - groupW / 2 + si * barW + Math.max(1, barW - 2) / 2, y: f.top + f.h - h - 5,
+              "text-anchor": "middle", class: "value-label" }, g).textContent = text;
+          }
         });
       });
     });
@@ -215,32 +261,41 @@
 
   // hbar(el, {labels, values, format, details: [text], name, title}): one bar per row, ranked.
   function hbar(el, opts) {
-    mount(el, opts, (root, width, tip) => {
-      const rowH = 30, top = 4;
-      const height = top + opts.labels.length * rowH + 4;
-      const labelChars = Math.max(8, Math.min(22, Math.floor(width * 0.3 / 7)));
-      const labelW = Math.min(labelChars, Math.max(...opts.labels.map((l) => String(l).length))) * 7 + 12;
-      const valueW = 86;
-      const plotW = Math.max(40, width - labelW - valueW);
-      const max = Math.max(0, ...opts.values) || 1;
-      root.setAttribute("viewBox", `0 0 ${width} ${height}`);
-      opts.labels.forEach((label, i) => {
-        const y = top + i * rowH;
-        const v = opts.values[i];
-        const w = Math.max(v > 0 ? 2 : 0, (v / max) * plotW);
-        const row = svg("g", { class: "hbar-row s" + (opts.colour ?? 0) }, root);
-        svg("text", { x: labelW - 10, y: y + rowH / 2 + 4, "text-anchor": "end", class: "axis-label hbar-label" }, row)
-          .textContent = truncate(label, labelChars);
-        svg("rect", { x: labelW, y: y + 5, width: plotW, height: rowH - 10, rx: 4, class: "bar-track" }, row);
-        const rect = svg("rect", { x: labelW, y: y + 5, width: w, height: rowH - 10, rx: 4, class: "bar" }, row);
-        svg("text", { x: labelW + w + 6, y: y + rowH / 2 + 4, class: "value-label" }, row)
-          .textContent = (opts.valueFormat || opts.format)(v);
-        const lines = [String(label), (opts.name ? opts.name + ": " : "") + opts.format(v)];
-        if (opts.details && opts.details[i]) lines.push(opts.details[i]);
-        bindTip(rect, tip, lines);
-      });
+    mount(el, opts, (root, width, tip) => drawHbar(root, width, tip, opts));
+  }
+
+  // Rows of bars. Wide: the name left of its bar. Narrow (a phone): the whole name above the
+  // bar, so "Meera Gupta" is never cut to "Meera Gup…". `valueFormat` writes each row's value
+  // (and `valueText(i)` may add more, e.g. the headcount) at the end of its bar.
+  function drawHbar(root, width, tip, opts) {
+    // Names longer than the space left of the bars go above them instead of being cut.
+    const longest = Math.max(...opts.labels.map((l) => String(l).length));
+    const narrow = width < 480 || longest > Math.max(8, Math.min(22, Math.floor(width * 0.3 / 7)));
+    const rowH = narrow ? 44 : 30, top = 4, barTop = narrow ? 18 : 5, barH = narrow ? 18 : 20;
+    const height = top + opts.labels.length * rowH + 4;
+    const texts = opts.labels.map((_, i) => (opts.valueText ? opts.valueText(i) : (opts.valueFormat || opts.format)(opts.values[i])));
+    const valueW = Math.max(...texts.map((t) => t.length)) * 6.6 + 12;
+    const labelChars = narrow ? Math.floor(width / 6.8) : Math.max(8, Math.min(22, Math.floor(width * 0.3 / 7)));
+    const labelW = narrow ? 0 : Math.min(labelChars, Math.max(...opts.labels.map((l) => String(l).length))) * 7 + 12;
+    const plotW = Math.max(40, width - labelW - valueW);
+    const max = Math.max(0, ...opts.values) || 1;
+    root.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    opts.labels.forEach((label, i) => {
+      const y = top + i * rowH;
+      const v = opts.values[i];
+      const w = Math.max(v > 0 ? 2 : 0, (v / max) * plotW);
+      const row = svg("g", { class: "hbar-row s" + (opts.colour ?? 0) }, root);
+      svg("text", narrow ? { x: 0, y: y + 13, class: "axis-label hbar-label" }
+        : { x: labelW - 10, y: y + rowH / 2 + 4, "text-anchor": "end", class: "axis-label hbar-label" }, row)
+        .textContent = truncate(label, labelChars);
+      svg("rect", { x: labelW, y: y + barTop, width: plotW, height: barH, rx: 4, class: "bar-track" }, row);
+      const rect = svg("rect", { x: labelW, y: y + barTop, width: w, height: barH, rx: 4, class: "bar" }, row);
+      svg("text", { x: labelW + w + 6, y: y + barTop + barH / 2 + 4, class: "value-label" }, row).textContent = texts[i];
+      const lines = [String(label), (opts.name ? opts.name + ": " : "") + opts.format(v)];
+      if (opts.details && opts.details[i]) lines.push(opts.details[i]);
+      bindTip(rect, tip, lines);
     });
   }
 
-  window.PaydashCharts = { line, bar, hbar, compactInr, compactNum, niceScale };
+  window.PaydashCharts = { line, bar, hbar, compactInr, compactNum, niceScale, niceRange };
 })();

@@ -52,20 +52,25 @@
 
   function renderCharts(s) {
     const labels = s.trend.map((p) => p.label);
+    // Gross and net differ by a few percent: an axis from 0 would draw them as one line.
     Charts.line($("chart-trend"), { title: "Gross vs net pay", labels, format: fmt.inr, axisFormat: Charts.compactInr,
+      zeroBased: false, yTitle: "₹ a month",
       series: [{ name: "Gross", values: s.trend.map((p) => p.gross) }, { name: "Net", values: s.trend.map((p) => p.net) }] });
-    Charts.line($("chart-headcount"), { title: "Headcount", labels, format: people,
+    Charts.line($("chart-headcount"), { title: "Headcount", labels, format: people, yTitle: "People", valueFormat: fmt.num,
       series: [{ name: "Headcount", values: s.trend.map((p) => p.headcount), colour: 3 }] });
     const depts = s.by_department;
+    // Headcount is written on each row, not hidden in a tooltip touch screens cannot open.
     Charts.hbar($("chart-departments"), { title: "Cost by department", labels: depts.map((d) => d.department),
       values: depts.map((d) => d.gross), name: "Gross", format: fmt.inr, valueFormat: Charts.compactInr,
+      valueText: (i) => Charts.compactInr(depts[i].gross) + " · " + people(depts[i].headcount),
       details: depts.map((d) => people(d.headcount) + " · net " + fmt.inr(d.net)) });
     Charts.bar($("chart-bands"), { title: "Salary bands", labels: s.bands.map((b) => b.label),
-      axisLabels: s.bands.map((b) => b.short), format: people,
+      axisLabels: s.bands.map((b) => b.short), format: people, valueFormat: fmt.num, yTitle: "People",
       series: [{ name: "Employees", values: s.bands.map((b) => b.count), colour: 1 }] });
-    const ot = depts.slice().sort((a, b) => b.ot_hours - a.ot_hours);
+    // Departments without overtime are left out: a list of "0 h" rows says nothing.
+    const ot = depts.filter((d) => d.ot_hours > 0).sort((a, b) => b.ot_hours - a.ot_hours);
     Charts.hbar($("chart-overtime"), { title: "Overtime by department", labels: ot.map((d) => d.department),
-      values: ot.map((d) => d.ot_hours), name: "OT", format: hours, colour: 2,
+      values: ot.map((d) => d.ot_hours), name: "OT", format: hours, colour: 2, empty: "No overtime in this period.",
       details: ot.map((d) => "OT pay " + fmt.inr(d.ot_pay)) });
     Charts.hbar($("chart-top"), { title: "Top earners", labels: s.top_earners.map((t) => t.rank + ". " + t.name),
       values: s.top_earners.map((t) => t.net), name: "Net", format: fmt.inr, valueFormat: Charts.compactInr, colour: 5,

@@ -69,39 +69,43 @@
   function fill(root, data) {
     root.querySelectorAll("[data-k]").forEach((node) => {
       const value = get(data, node.dataset.k);
-      if (value !== undefined) node.textContent = format(value, node.dataset.format);
+      if (value === undefined) return;
+      // "Oldest pending" with nothing pending is no age at all, not "0 s".
+      const waiting = Object.values(data.pending || {}).reduce((a, b) => a + b, 0);
+      node.textContent = node.dataset.format === "pending-age"
+        ? (waiting ? duration(value) : "Nothing waiting") : format(value, node.dataset.format);
     });
   }
 
-  function drawSeries(box, series) {
-    const svgNS = "http://www.w3.org/2000/svg";
-    const width = 600, height = 120, n = series.length || 1, w = width / n;
-    const max = Math.max(1, ...series.map((s) => s.completed + s.failed));
-    const svg = document.createElementNS(svgNS, "svg");
-    svg.setAttribute("viewBox", "0 0 " + width + " " + height);
-    svg.setAttribute("preserveAspectRatio", "none");
-    series.forEach((s, i) => {
-      const ok = (s.completed / max) * (height - 4), bad = (s.failed / max) * (height - 4);
-      [[ok, height - ok, "bar-ok"], [bad, height - ok - bad, "bar-fail"]].forEach(([h, y, cls]) => {
-        if (h <= 0) return;
-        const r = document.createElementNS(svgNS, "rect");
-        r.setAttribute("x", String(i * w)); r.setAttribute("width", String(Math.max(w - 1, 0.5)));
-        r.setAttribute("y", String(y)); r.setAttribute("height", String(h)); r.setAttribute("class", cls);
-        const t = document.createElementNS(svgNS, "title");
-        t.textContent = s.at.slice(0, 16).replace("T", " ") + ": " + s.completed + " completed, " + s.failed + " failed";
-        r.appendChild(t); svg.appendChild(r);
-      });
-    });
-    box.replaceChildren(svg);
+  // Succeeded and failed jobs per minute (or hour) on a time axis, in the viewer's time zone,
+  // drawn by the dashboard's own chart code (static/js/charts.js); totals are written above.
+  function drawSeries(box, series, zone) {
+    const perHour = box.dataset.series === "per_hour";
+    const clock = new Intl.DateTimeFormat("en-IN", perHour
+      ? { timeZone: zone, day: "numeric", month: "short", hour: "numeric" }
+      : { timeZone: zone, hour: "2-digit", minute: "2-digit", hour12: false });
+    const labels = series.map((s) => clock.format(new Date(s.at)));
+    // Under the hourly bars the axis names the days; each bar's tooltip keeps its hour.
+    const day = new Intl.DateTimeFormat("en-IN", { timeZone: zone, day: "numeric", month: "short" });
+    const axisLabels = perHour ? series.map((s) => day.format(new Date(s.at))) : labels;
+    const ok = series.map((s) => s.completed), bad = series.map((s) => s.failed);
+    const total = (xs) => xs.reduce((a, b) => a + b, 0);
+    const summary = box.parentElement.querySelector("[data-series-total]");
+    if (summary) summary.textContent = P.fmt.num(total(ok)) + " succeeded · " + P.fmt.num(total(bad)) + " failed";
+    window.PaydashCharts.bar(box, { title: box.getAttribute("aria-label"), labels, axisLabels, height: 200,
+      yTitle: perHour ? "Jobs per hour" : "Jobs per minute", format: (v) => P.fmt.num(v) + " jobs",
+      empty: "No jobs finished in this time.",
+      series: [{ name: "Succeeded", values: ok, colour: 1 }, { name: "Failed", values: bad, colour: 4 }] });
   }
 
   function renderOverview(root, data) {
     fill(root, data);
-    document.querySelectorAll('[data-k="at"]').forEach((n) => { n.textContent = format(data.at, "time"); });
+    const clock = new Intl.DateTimeFormat("en-IN", { timeZone: root.dataset.tz, timeStyle: "medium" });
+    document.querySelectorAll('[data-k="at"]').forEach((n) => { n.textContent = clock.format(new Date(data.at)); });
     const banner = root.querySelector("[data-health]");
     banner.hidden = data.health.ok;
     banner.replaceChildren(...data.health.problems.map((p) => el("p", {}, p)));
-    root.querySelectorAll("[data-series]").forEach((box) => drawSeries(box, data[box.dataset.series] || []));
+    root.querySelectorAll("[data-series]").forEach((box) => drawSeries(box, data[box.dataset.series] || [], root.dataset.tz));
     const detailUrl = root.dataset.detail;
     const running = root.querySelector("[data-running]");
     running.replaceChildren(...(data.running_jobs.length ? data.running_jobs.map((j) => {
@@ -120,6 +124,7 @@
       return tr;
     }) : [emptyRow(5, "No finished runs in the last 24 h.")]));
     setWidths(root);
+    P.labelCells(root);
   }
 
   function emptyRow(cols, text) {

@@ -221,8 +221,11 @@
   let savedEdits = (view.unsaved_changes || restored) ? -1 : 0;  // `edits` at the last save
 
   function showMarkPaid() {
-    if (!markPaid) return;
     const unsaved = edits !== savedEdits;
+    // The variance box speaks of the month as it is: to check before saving, or as saved.
+    const lead = document.getElementById("variance-lead");
+    if (lead) lead.textContent = status !== "draft" && !unsaved ? "Saved with" : "Check before saving:";
+    if (!markPaid) return;
     markPaid.hidden = status !== "saved" || unsaved;
     markPaidHint.hidden = status !== "saved" || !unsaved;
   }

@@ -1,15 +1,7 @@
-// Upload pages: size check before sending, live job progress, local times, the duplicate choice.
+// Upload pages: size check before sending, live job progress, the duplicate choice.
 (function () {
   "use strict";
   const POLL_MS = 700;
-
-  function showLocalTimes() {
-    const fmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
-    document.querySelectorAll("time[data-local-time]").forEach((el) => {
-      const when = new Date(el.getAttribute("datetime"));
-      if (!isNaN(when)) el.textContent = fmt.format(when);
-    });
-  }
 
   // A file over the limit would be refused by the server after the whole upload: say so now.
   function guardUploadForm() {
@@ -117,7 +109,6 @@
     if (el) setTimeout(() => window.location.reload(), Number(el.dataset.reloadAfter) || 2000);
   }
 
-  showLocalTimes();
   guardUploadForm();
   guardConfirm();
   document.querySelectorAll("[data-watch-job]").forEach(watchJob);

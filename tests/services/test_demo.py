@@ -1,6 +1,7 @@
 """Demo data: idempotent seed, logins that work, and the dashboard in a real browser."""
 import datetime as dt
 import json
+import pathlib
 
 import pytest
 import sqlalchemy as sa
@@ -116,15 +117,18 @@ def test_demo_dashboard_in_chromium_shows_kpis_charts_and_tooltips(live_demo, br
     page.fill("input[name=email]", "hr@demo.paydash")
     page.fill("input[name=password]", live_demo_password(live_demo))
     page.click("button[type=submit]")
-    page.wait_for_selector("#chart-trend svg circle")
+    # One month: bars with their values written on them, not lone dots.
+    page.wait_for_selector("#chart-trend svg rect.bar")
+    assert page.locator("#chart-trend svg circle").count() == 0
+    assert "Net ₹" in page.locator("#chart-trend svg").text_content()
     assert page.locator(".kpi-value").first.inner_text().startswith("₹")
     assert page.locator(".pd-chart svg").count() == 6
+    page.click("label[for=period-12m]")
+    expect(page.locator("#chart-trend .points.s0 circle")).to_have_count(12)
     page.hover("#chart-trend .points.s1 circle >> nth=-1")
     tooltip = page.locator("#chart-trend .chart-tooltip")
     tooltip.wait_for(state="visible")
     assert "Net: ₹" in tooltip.inner_text()
-    page.click("label[for=period-12m]")
-    expect(page.locator("#chart-trend .points.s0 circle")).to_have_count(12)
     # The browser asks for /favicon.ico on its own; no page of ours links it.
     assert [url for url in failed if not url.endswith("/favicon.ico")] == []
     assert [e for e in errors if "Failed to load resource" not in e] == []
@@ -156,3 +160,28 @@ def test_new_demo_passwords_replace_the_old_ones(app):
     assert app.test_client().post("/login", data={"email": "hr@demo.paydash",
                                                   "password": old}).status_code == 401
     login(app.test_client(), "hr@demo.paydash", new)
+def test_first_start_has_employees_a_year_of_uploads_browser_months_and_a_retried_job(app):
+    from paydash.ledger.models import Job  # noqa: PLC0415
+    from paydash.ledger.models import JobEvent  # noqa: PLC0415
+    from paydash.models import Employee  # noqa: PLC0415
+    from paydash.models import PayrollMonth  # noqa: PLC0415
+    from paydash.models import Upload  # noqa: PLC0415
+    from paydash.sheets.salary_sheet import read_salary_sheet  # noqa: PLC0415
+    with app.app_context():
+        info = demo.seed_demo(employees=12, months=12)
+        uploads = db.session.scalars(sa.select(Upload)).all()
+        statuses = sorted(u.status for u in uploads)
+        assert statuses.count("confirmed") == 10 and statuses.count("superseded") == 1
+        assert all(u.preview and u.preview["employee_count"] > 0 for u in uploads)
+        assert db.session.scalar(sa.select(sa.func.count(Employee.id))) >= 12
+        months = {m.status for m in db.session.scalars(sa.select(PayrollMonth))}
+        assert months == {"saved", "paid"}
+        retried = db.session.scalars(sa.select(Job).where(Job.attempts == 2)).one()
+        assert retried.state == "SUCCESS"
+        assert "RETRY" in {e.state for e in db.session.scalars(
+            sa.select(JobEvent).where(JobEvent.job_id == retried.id))}
+        sample = pathlib.Path(info["sample_sheet"])
+        assert read_salary_sheet(sample.read_bytes()).ok
+        # Idempotent: a second start adds nothing.
+        demo.seed_demo(employees=12, months=12)
+        assert db.session.scalar(sa.select(sa.func.count(Upload.id))) == 11

@@ -334,7 +334,7 @@ def test_hr_user_sees_only_their_own_jobs_in_plain_words(queued_app, people_q):
     page = client.get("/jobs/")
     assert b"Failed: Row 3 is wrong" in page.data and b"Traceback" not in page.data
     # The same words as the upload pages use for the job.
-    assert b"Save a salary sheet for March 2026" in page.data
+    assert b"Saving the March 2026 salary sheet" in page.data
     assert client.get(f"/jobs/{colleague}").status_code == 404
     assert client.get(f"/jobs/{mine}").status_code == 200
     assert client.get(f"/api/jobs/{colleague}/live").status_code == 404

@@ -292,7 +292,7 @@ def test_my_jobs_lists_the_jobs_i_started_in_plain_words(hr_client, uploaded):
     hr_client.post(f"/uploads/{uploaded}/confirm")
     page = hr_client.get("/uploads").get_data(as_text=True)
     jobs = page[page.index("My jobs"):page.index("Upload history")]
-    assert "Check a salary sheet" in jobs and "Save a salary sheet" in jobs
+    assert "salary sheet checked" in jobs and "salary sheet saved" in jobs
     assert "Done" in jobs
 
 
@@ -300,7 +300,7 @@ def test_my_jobs_does_not_list_a_colleagues_jobs(app, hr_client, uploaded):
     colleague = login(app.test_client(), "hr2@acme.test")
     page = colleague.get("/uploads").get_data(as_text=True)
     jobs = page[page.index("My jobs"):page.index("Upload history")]
-    assert "Check a salary sheet" not in jobs
+    assert "salary sheet checked" not in jobs
 
 
 def test_another_tenants_upload_is_not_found_for_page_confirm_discard_and_report(app, uploaded):
