@@ -210,7 +210,7 @@ def test_missing_net_pay_column_is_fatal_and_named():
 
 def test_missing_gross_and_salary_columns_is_fatal():
     data = sb.simple_sheet([["A1", "Asha", 90]], headers=("Emp Code", "Name", "Net Pay"))
-    assert "a gross or fixed salary column" in read_salary_sheet(data).fatal
+    assert "a gross column, or the deductions to work it out" in read_salary_sheet(data).fatal
 
 
 def test_a_sheet_without_any_header_is_fatal():

@@ -1,0 +1,147 @@
+"""Where a salary table ends, and which rows under or inside it are not people (pure).
+
+A row is left out, with its reason, when it
+- repeats the header's words (a copy of the table turned on its side, a repeated header),
+- is a lone note: one text with no pay figure (a name, a month word, "Prepared by"),
+- holds figures but no name or code and adds up the rows above (a sums row without a label),
+  or fills only a few of the table's columns,
+- sits below the end of the table (after blank rows or the TOTAL row) and does not have
+  the table's shape: a name or code, a net pay figure, and most of the usual columns.
+Everything else goes on to the row checks, which report real mistakes as errors.
+"""
+from dataclasses import dataclass
+from decimal import Decimal
+from statistics import median
+
+from paydash.sheets.columns import SURE
+from paydash.sheets.columns import recognise_header
+from paydash.sheets.headers import Column
+from paydash.sheets.headers import is_total_text
+from paydash.sheets.values import NotANumber
+from paydash.sheets.values import is_blank
+from paydash.sheets.values import to_decimal
+from paydash.sheets.values import to_text
+
+MAX_LISTED = 200
+SHAPE_SHARE = 0.6
+SUM_TOLERANCE = Decimal(1)
+
+
+@dataclass
+class LeftOut:
+    sheet: str
+    row: int
+    reason: str
+    text: str
+
+    def as_dict(self) -> dict:
+        return {"sheet": self.sheet, "row": self.row, "reason": self.reason, "text": self.text}
+
+
+class TableEdge:
+    """Fed every row under the header in order; `belongs()` says whether it is table data."""
+
+    def __init__(self, sheet: str, columns: list[Column], samples: list[list]):
+        by_field = {c.field: c for c in columns if c.field}
+        self.sheet = sheet
+        self.identity = [by_field[n].position for n in ("employee_code", "employee_name")
+                         if n in by_field]
+        self.net = by_field["net"].position if "net" in by_field else None
+        self.mapped = [c.position for c in columns if c.field]
+        fills = [self._filled(row) for row in samples if self._identity(row)]
+        self.typical = median(fills) if fills else len(self.mapped)
+        self.left_out: list[LeftOut] = []
+        self.count = 0
+        self.blank_run = 0
+        self.ended: str | None = None
+        self.net_sum = Decimal(0)
+        self.kept = 0
+
+    def belongs(self, number: int, cells: list) -> bool:
+        """True for a row the row checks should see; False (listed or blank) otherwise."""
+        if all(is_blank(cell) for cell in cells):
+            self.blank_run += 1
+            if self.kept:
+                self.ended = "after the blank rows that end the table"
+            return False
+        self.blank_run = 0
+        identity = self._identity(cells)
+        first = next((cell for cell in cells if not is_blank(cell)), "")
+        if is_total_text(identity or first):
+            self.ended = "below the TOTAL row"
+            return True          # the row checks skip it and compare it with the rows' sums
+        words = self._header_words(cells)
+        if words:
+            return self._leave(number, cells, f"repeats the header's words ({words})")
+        net = self._number(cells, self.net)
+        filled = self._filled(cells)
+        if self.ended:
+            if identity and net is not None and filled >= SHAPE_SHARE * self.typical:
+                self.ended = None
+                return self._keep(net)
+            return self._leave(number, cells, f"{self.ended}, without the table's shape")
+        if not identity:
+            return self._unnamed(number, cells, net, filled)
+        if net is None and filled <= 1:
+            return self._leave(number, cells, "a note: one text and no pay figures")
+        return self._keep(net)
+
+    def _unnamed(self, number: int, cells: list, net, filled: int) -> bool:
+        if net is not None and self.kept > 1 and abs(net - self.net_sum) <= SUM_TOLERANCE:
+            return self._leave(number, cells, "adds up the rows above (a sums row without a label)")
+        if net is None or filled < SHAPE_SHARE * self.typical:
+            return self._leave(number, cells, f"no name or code, and only {filled} of the "
+                                              f"table's usual {self.typical:g} columns filled")
+        return True              # a person's row missing a name: the row checks say so
+
+    def _keep(self, net) -> bool:
+        self.kept += 1
+        if net is not None:
+            self.net_sum += net
+        return True
+
+    def _leave(self, number: int, cells: list, reason: str) -> bool:
+        self.count += 1
+        if len(self.left_out) < MAX_LISTED:
+            shown = " | ".join(to_text(c, 40) for c in cells if not is_blank(c))[:120]
+            self.left_out.append(LeftOut(self.sheet, number, reason, shown))
+        return False
+
+    # --- Cells ------------------------------------------------------------------------
+
+    def _identity(self, cells: list) -> str:
+        for position in self.identity:
+            value = cells[position] if position < len(cells) else ""
+            if not is_blank(value):
+                return to_text(value)
+        return ""
+
+    def _filled(self, cells: list) -> int:
+        return sum(1 for p in self.mapped if p < len(cells) and not is_blank(cells[p]))
+
+    @staticmethod
+    def _number(cells: list, position: int | None):
+        if position is None or position >= len(cells):
+            return None
+        try:
+            return to_decimal(cells[position])
+        except NotANumber:
+            return None
+
+    def _header_words(self, cells: list) -> str:
+        """The header words in the row's name/code cells or its first text: '' when none."""
+        texts = [cells[p] for p in self.identity if p < len(cells)]
+        texts.append(next((c for c in cells if isinstance(c, str) and c.strip()), ""))
+        for text in texts:
+            if isinstance(text, str) and text.strip():
+                seen = recognise_header(text)
+                if seen.field and seen.confidence == SURE and seen.field not in (
+                        "employee_code", "employee_name") or _names_identity(seen, text):
+                    return f"'{text.strip()[:40]}'"
+        return ""
+
+
+def _names_identity(seen, text: str) -> bool:
+    """A cell saying 'Name' or 'Emp Code' under the name column: the header again."""
+    return seen.field in ("employee_code", "employee_name") and seen.confidence == SURE \
+        and len(text.split()) <= 3
