@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from decimal import Decimal
 
-from paydash.sheets.selection import SheetTable
-from paydash.sheets.selection import choose_tables
 from paydash.sheets.reader import Workbook
 from paydash.sheets.reader import WorkbookUnreadable
 from paydash.sheets.rows import UNASSIGNED
 from paydash.sheets.rows import RowConverter
 from paydash.sheets.rows import RowError
+from paydash.sheets.selection import SheetTable
+from paydash.sheets.selection import choose_tables
 from paydash.sheets.tables import TableEdge
 from paydash.sheets.values import money_text
 

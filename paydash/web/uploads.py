@@ -27,8 +27,10 @@ from paydash.models import Upload
 from paydash.models import UploadStatus
 from paydash.periods import month_label
 from paydash.services import imports
+from paydash.services import layouts
 from paydash.sheets import exports
 from paydash.sheets.filecheck import FileRejected
+from paydash.sheets.headers import FIELDS
 from paydash.web.access import client_ip
 from paydash.web.access import get_owned_or_404
 from paydash.web.access import job_filter
@@ -56,6 +58,7 @@ STATUS_WORDS = {
     UploadStatus.DISCARDED.value: "Discarded",
     UploadStatus.FAILED.value: "Failed",
 }
+FIELD_CHOICES = [(spec.name, spec.label) for spec in FIELDS.values()]
 CHECK_FAILED = ("Paydash could not finish reading this file. Upload it again; if it keeps "
                 "failing, send the file to your administrator.")
 
@@ -108,7 +111,8 @@ def detail(upload_id: int):
     errors = ListPage((preview or {}).get("errors") or [],
                       request.args.get("errors_page", 1, type=int), ERRORS_PER_PAGE)
     return render_template("uploads/detail.html", upload=upload, preview=preview, errors=errors,
-                           state=upload_state(upload), dashboard_url=month_dashboard_url(upload.year, upload.month))
+                           state=upload_state(upload), dashboard_url=month_dashboard_url(upload.year, upload.month),
+                           field_choices=FIELD_CHOICES, can_upload_here=can_upload())
 
 
 @bp.post("/<int:upload_id>/confirm")
@@ -124,6 +128,26 @@ def confirm(upload_id: int):
         flash(refused.message, "error")
     else:
         _audit("upload.confirmed", f"upload {upload.id}", job=job.id, keep_duplicates=keep)
+    return redirect(url_for("uploads.detail", upload_id=upload.id))
+
+
+@bp.post("/<int:upload_id>/recheck")
+@login_required
+def recheck(upload_id: int):
+    """Read the stored file again with the columns HR chose (remembered for the layout)."""
+    _require_uploader()
+    upload = get_owned_or_404(Upload, upload_id)
+    form = request.form
+    all_sheets = bool(form.get("all_sheets")) if "all_sheets_offered" in form else None
+    try:
+        changed = layouts.parse_choices(form.to_dict())
+        job = layouts.recheck_upload(upload.id, upload.tenant_id, g.user.id,
+                                     form.get("signature", ""), changed, all_sheets)
+    except layouts.MappingRefused as refused:
+        flash(refused.message, "error")
+    else:
+        _audit("upload.rechecked", f"upload {upload.id}", job=job.id, columns=changed,
+               all_sheets=all_sheets)
     return redirect(url_for("uploads.detail", upload_id=upload.id))
 
 

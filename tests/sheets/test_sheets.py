@@ -224,7 +224,9 @@ def test_unknown_columns_are_ignored_with_a_warning():
     report = read_salary_sheet(data)
     assert report.ok
     assert "Column 'Remarks' (E) is not used by Paydash and was ignored." in report.warnings
-    assert report.mapping[-1] == {"column": "E", "header": "Remarks", "field": None, "label": None}
+    entry = report.mapping[-1]
+    assert (entry["column"], entry["header"], entry["field"], entry["label"]) == ("E", "Remarks", None, None)
+    assert entry["reason"] == "the header names nothing Paydash stores"
 
 
 def test_no_department_goes_under_unassigned():
