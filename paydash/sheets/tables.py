@@ -23,7 +23,8 @@ from paydash.sheets.values import to_decimal
 from paydash.sheets.values import to_text
 
 MAX_LISTED = 200
-SHAPE_SHARE = 0.6
+SHAPE_SHARE = 0.6       # a row without a name filling less than this is not a person's
+CONTINUES_SHARE = 0.8   # below the table's end, a row must fill this much to carry it on
 SUM_TOLERANCE = Decimal(1)
 
 
@@ -41,7 +42,7 @@ class LeftOut:
 class TableEdge:
     """Fed every row under the header in order; `belongs()` says whether it is table data."""
 
-    def __init__(self, sheet: str, columns: list[Column], samples: list[list]):
+    def __init__(self, sheet: str, columns: list[Column], samples: list[list], header_row: int):
         by_field = {c.field: c for c in columns if c.field}
         self.sheet = sheet
         self.identity = [by_field[n].position for n in ("employee_code", "employee_name")
@@ -52,19 +53,21 @@ class TableEdge:
         self.typical = median(fills) if fills else len(self.mapped)
         self.left_out: list[LeftOut] = []
         self.count = 0
-        self.blank_run = 0
+        self.last = header_row
         self.ended: str | None = None
         self.net_sum = Decimal(0)
         self.kept = 0
 
     def belongs(self, number: int, cells: list) -> bool:
         """True for a row the row checks should see; False (listed or blank) otherwise."""
-        if all(is_blank(cell) for cell in cells):
-            self.blank_run += 1
+        # The reader skips rows that hold nothing, so a gap in the numbers is blank rows too.
+        gap = self.last is not None and number > self.last + 1
+        self.last = number
+        if gap or all(is_blank(cell) for cell in cells):
             if self.kept:
-                self.ended = "after the blank rows that end the table"
-            return False
-        self.blank_run = 0
+                self.ended = "below blank rows that end the table"
+            if not gap or all(is_blank(cell) for cell in cells):
+                return False
         identity = self._identity(cells)
         first = next((cell for cell in cells if not is_blank(cell)), "")
         if is_total_text(identity or first):
@@ -75,15 +78,15 @@ class TableEdge:
             return self._leave(number, cells, f"repeats the header's words ({words})")
         net = self._number(cells, self.net)
         filled = self._filled(cells)
+        if net is None and filled <= 1:
+            return self._leave(number, cells, "a note: one text and no pay figures")
         if self.ended:
-            if identity and net is not None and filled >= SHAPE_SHARE * self.typical:
+            if identity and net is not None and filled >= CONTINUES_SHARE * self.typical:
                 self.ended = None
                 return self._keep(net)
             return self._leave(number, cells, f"{self.ended}, without the table's shape")
         if not identity:
             return self._unnamed(number, cells, net, filled)
-        if net is None and filled <= 1:
-            return self._leave(number, cells, "a note: one text and no pay figures")
         return self._keep(net)
 
     def _unnamed(self, number: int, cells: list, net, filled: int) -> bool:
