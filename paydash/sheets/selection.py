@@ -204,12 +204,36 @@ def find_table(workbook: Workbook, sheet: SheetInfo, layouts: dict) -> SheetTabl
         if seen >= HEADER_SEARCH_ROWS + SAMPLE_ROWS:
             break
     if best is None:
+        best = _plain_header(buffered)
+    if best is None:
         return None
     number, score, cells = best
     samples = [row for n, row in buffered if n > number][:SAMPLE_ROWS]
     chosen = layouts.get(layout_signature(cells)) or {}
     plan = plan_columns(cells, samples, chosen.get("mapping"), chosen.get("chosen_by", "yours"))
     return SheetTable(sheet, number, cells, samples, plan, score)
+
+
+def _plain_header(buffered: list) -> tuple | None:
+    """A header in words Paydash does not know: a row of 3+ texts over rows holding numbers.
+
+    Found so HR can map its columns by hand instead of hearing only "no header row".
+    """
+    for index, (number, cells) in enumerate(buffered[:HEADER_SEARCH_ROWS]):
+        texts = [c for c in cells if not is_blank(c)]
+        if len(texts) < 3 or not all(isinstance(c, str) for c in texts):
+            continue
+        below = [row for _, row in buffered[index + 1:index + 4]]
+        if below and all(_person_like(row) for row in below):
+            return number, header_score(cells), cells
+    return None
+
+
+def _person_like(row: list) -> bool:
+    """A row holding some text (a name or code) and some numbers (pay)."""
+    filled = [i for i, cell in enumerate(row) if not is_blank(cell)]
+    numbers = sum(1 for i in filled if _number(row, i) is not None)
+    return 1 <= numbers < len(filled)
 
 
 def header_score(cells: list) -> int:

@@ -243,3 +243,14 @@ def test_several_sheets_take_the_sheet_name_as_department_and_say_what_was_skipp
     assert "lacks a net pay column" in skipped["Employee Master"]
     assert [s["sheet"] for s in sheet.report.sheets] == ["Pune", "Nashik", "Goa"]
     assert [s["employees"] for s in sheet.report.sheets] == [3, 2, 2]
+
+
+def test_a_header_in_unknown_words_is_still_found_so_hr_can_map_it():
+    rows = [[f"Q{i}", name, 1000 * i, 900 * i] for i, (_, name) in enumerate(people(4), start=1)]
+    data = sb.workbook([("Oct", [["Our pay run"], ["Ref No", "Who", "Pay A", "Pay B"], *rows])])
+    sheet = SalarySheet(data)
+    list(sheet.rows())
+    report = sheet.report
+    assert report.header_row == 2 and "lacks a net pay column" in report.fatal
+    assert [e["header"] for e in report.sheets[0]["mapping"]] == ["Ref No", "Who", "Pay A", "Pay B"]
+    assert report.sheets[0]["mapping"][1]["name"] == "employee_name"   # recognised by its cells
