@@ -123,9 +123,12 @@ class SalarySheet:
             converter = RowConverter(tables[0].plan.columns, self.report)
             by_sheet = len(tables) > 1 and "department" not in tables[0].plan.fields
             for table in tables:
+                errors_before = len(self.report.errors)
                 yield from self._data_rows(workbook, table, converter, by_sheet)
                 if self.report.fatal:
                     return
+                if len(tables) > 1:
+                    _name_sheet(self.report.errors[errors_before:], table.sheet.name)
             self._finish(converter, tables)
         except WorkbookUnreadable as exc:
             self.report.fatal = exc.message
@@ -188,3 +191,9 @@ class SalarySheet:
             "Excel, wrote the file. Open it in Excel, save it, and upload it again.")
         report.errors.clear()
         report.error_count = 0
+
+
+def _name_sheet(errors: list[RowError], sheet_name: str) -> None:
+    """Several sheets share row numbers: each error says which sheet its row is on."""
+    for error in errors:
+        error.message = f"Sheet '{sheet_name}': {error.message}"

@@ -254,3 +254,12 @@ def test_a_header_in_unknown_words_is_still_found_so_hr_can_map_it():
     assert report.header_row == 2 and "lacks a net pay column" in report.fatal
     assert [e["header"] for e in report.sheets[0]["mapping"]] == ["Ref No", "Who", "Pay A", "Pay B"]
     assert report.sheets[0]["mapping"][1]["name"] == "employee_name"   # recognised by its cells
+
+
+def test_errors_of_several_sheets_say_which_sheet_their_row_is_on():
+    case = branches(True)
+    nashik = case.sheets[1][1]
+    nashik[2] = [nashik[2][0], nashik[2][1], nashik[2][2], "nineteen thousand"]
+    sheet = SalarySheet(sb.workbook(case.sheets, hidden=case.hidden), layouts=case.layouts)
+    list(sheet.rows())
+    assert [e.message[:24] for e in sheet.report.errors] == ["Sheet 'Nashik': Row 3, c"]
