@@ -119,6 +119,28 @@ def _phrase_table() -> tuple[dict, list]:
 
 
 _EXACT_WORDS, _PHRASES = _phrase_table()
+# Phrases by their first word, each with its rank in _PHRASES (longest first), so a header
+# is scanned once instead of once per phrase.
+_BY_FIRST_WORD: dict[str, list] = {}
+for _rank, (_phrase, _name, _written) in enumerate(_PHRASES):
+    _BY_FIRST_WORD.setdefault(_phrase[0], []).append((_rank, _phrase, _name, _written))
+
+
+_FIRST = re.compile(r"[^\W_]+")
+# Every word a known header can start with, as written: most names and codes start with
+# none of them, so the check for a repeated header costs a set look-up per row.
+_FIRST_WORDS = {match.group(0) for texts in (*SYNONYMS.values(), *KEY_PHRASES.values())
+                for text in texts if (match := _FIRST.search(text.casefold()))} | set(ABBREVIATIONS)
+
+
+def exact_field(text) -> str | None:
+    """The field a header names word for word (after abbreviations), without phrase search."""
+    if not isinstance(text, str) or len(text) > 60:
+        return None
+    first = _FIRST.search(text.casefold())
+    if first is None or first.group(0) not in _FIRST_WORDS:
+        return None
+    return field_for_header(text) or _EXACT_WORDS.get(words(text))
 
 
 def recognise_header(text) -> Recognition:
@@ -134,15 +156,14 @@ def recognise_header(text) -> Recognition:
     if field:
         return Recognition(field, SURE, f"'{text.strip()}' reads as "
                                         f"'{' '.join(tokens)}', a known header")
-    for phrase, name, written in _PHRASES:
-        if _contains(tokens, phrase) and not _vetoed(name, tokens, phrase):
+    found = sorted({(rank, phrase, name, written)
+                    for i, token in enumerate(tokens)
+                    for rank, phrase, name, written in _BY_FIRST_WORD.get(token, ())
+                    if tokens[i:i + len(phrase)] == phrase})
+    for _rank, phrase, name, written in found:
+        if not _vetoed(name, tokens, phrase):
             return Recognition(name, LIKELY, f"the header contains '{written}'")
     return Recognition(None, None, "the header names nothing Paydash stores")
-
-
-def _contains(tokens: tuple, phrase: tuple) -> bool:
-    size = len(phrase)
-    return any(tokens[i:i + size] == phrase for i in range(len(tokens) - size + 1))
 
 
 def _vetoed(field: str, tokens: tuple, phrase: tuple) -> bool:

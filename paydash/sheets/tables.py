@@ -13,16 +13,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from statistics import median
 
-from paydash.sheets.columns import SURE
-from paydash.sheets.columns import recognise_header
+from paydash.sheets.columns import exact_field
 from paydash.sheets.headers import Column
-from paydash.sheets.headers import is_total_text
+from paydash.sheets.rows import looks_like_total
 from paydash.sheets.values import NotANumber
 from paydash.sheets.values import is_blank
 from paydash.sheets.values import to_decimal
 from paydash.sheets.values import to_text
 
 MAX_LISTED = 200
+IDENTITY = ("employee_code", "employee_name")
 SHAPE_SHARE = 0.6       # a row without a name filling less than this is not a person's
 CONTINUES_SHARE = 0.8   # below the table's end, a row must fill this much to carry it on
 SUM_TOLERANCE = Decimal(1)
@@ -69,14 +69,16 @@ class TableEdge:
             if not gap or all(is_blank(cell) for cell in cells):
                 return False
         identity = self._identity(cells)
-        first = next((cell for cell in cells if not is_blank(cell)), "")
-        if is_total_text(identity or first):
+        first = identity or to_text(next((cell for cell in cells if not is_blank(cell)), ""))
+        if looks_like_total(first):
             self.ended = "below the TOTAL row"
             return True          # the row checks skip it and compare it with the rows' sums
         words = self._header_words(cells)
         if words:
             return self._leave(number, cells, f"repeats the header's words ({words})")
         net = self._number(cells, self.net)
+        if identity and net is not None and not self.ended:
+            return self._keep(net)   # the usual row: a person and a net pay figure
         filled = self._filled(cells)
         if net is None and filled <= 1:
             return self._leave(number, cells, "a note: one text and no pay figures")
@@ -136,15 +138,9 @@ class TableEdge:
         texts = [cells[p] for p in self.identity if p < len(cells)]
         texts.append(next((c for c in cells if isinstance(c, str) and c.strip()), ""))
         for text in texts:
-            if isinstance(text, str) and text.strip():
-                seen = recognise_header(text)
-                if seen.field and seen.confidence == SURE and seen.field not in (
-                        "employee_code", "employee_name") or _names_identity(seen, text):
-                    return f"'{text.strip()[:40]}'"
+            field = exact_field(text)
+            # 'Name' or 'Emp Code' under the name column is the header again; a longer
+            # text that merely reads as a name header is left to the row checks.
+            if field and (field not in IDENTITY or len(text.split()) <= 3):
+                return f"'{text.strip()[:40]}'"
         return ""
-
-
-def _names_identity(seen, text: str) -> bool:
-    """A cell saying 'Name' or 'Emp Code' under the name column: the header again."""
-    return seen.field in ("employee_code", "employee_name") and seen.confidence == SURE \
-        and len(text.split()) <= 3
