@@ -1,5 +1,10 @@
 """Read a salary sheet into rows and a preview report (pure: bytes in, dataclasses out).
 
+Which sheets and header rows are read is `selection`; what each column is, `plan`; where
+the table ends, `tables`. Several sheets of one layout are read as one month when HR
+asked for it for that layout; their rows share one converter, so ids are checked across
+sheets.
+
 `read_salary_sheet(data)` makes one pass and returns a `SheetReport` (nothing kept per
 row, so 100,000 rows fit in little memory; a `keep` callback may stage each valid row, as
 the import does); `SalarySheet(data).rows()` yields each valid row as a dict keyed by
@@ -9,7 +14,9 @@ Values a sheet does not state are derived like this, and only like this:
 - other_deductions, without its own column: PF + ESI + professional tax when the sheet has
   those columns, else 0.
 - gross, without its own column: net + total deductions when the sheet has a total
-  deductions column, else the fixed salary.
+  deductions column, else net + the itemised deductions when it has any deduction column,
+  else the fixed salary (a sheet whose fixed salary is below net pay is refused: that is
+  basic pay, never the gross; see `selection.SheetTable.missing`).
 - total_deductions, without its own column: gross − net when the sheet has a gross column
   and that difference is not negative (everything between gross and net is a deduction,
   as in the tenant's template); otherwise the sum of the itemised deductions (TDS, advance,

@@ -93,3 +93,24 @@ def test_a_field_that_does_not_exist_is_refused_in_plain_words(app, hr_client):
     assert "is not a field Paydash stores" in follow
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(SheetLayout.id))) == 0
+
+
+def test_hr_reads_all_sheets_of_one_layout_as_one_month_and_it_is_remembered(app, hr_client):
+    import sheet_builders as sb  # noqa: PLC0415
+    headers = ["Emp Code", "Name", "Gross", "Net Pay"]
+    sheets = [("Pune", [headers, ["P1", "Lata", 100, 90], ["P2", "Farid", 200, 180]]),
+              ("Goa", [headers, ["G1", "Nisha", 300, 270]])]
+    data = sb.workbook(sheets, hidden=("Goa",))
+    first = upload_id_of(upload(hr_client, data))
+    status, preview = upload_row(app, first)
+    assert preview["employee_count"] == 2 and preview["sheet_offer"] == [{"sheet": "Goa", "hidden": True}]
+    page = hr_client.get(f"/uploads/{first}").get_data(as_text=True)
+    assert "Read all these sheets as one month" in page
+    form = {"signature": re.search(r'name="signature" value="([^"]+)"', page).group(1),
+            "all_sheets_offered": "1", "all_sheets": "1"}
+    hr_client.post(f"/uploads/{first}/recheck", data=form)
+    status, preview = upload_row(app, first)
+    assert (status, preview["employee_count"], preview["totals"]["net"]) == ("preview", 3, "540.00")
+    assert preview["departments"] == {"Goa": 1, "Pune": 2}
+    second = upload_id_of(upload(hr_client, data, month=11))
+    assert upload_row(app, second)[1]["employee_count"] == 3
