@@ -25,6 +25,7 @@ MAX_LISTED = 200
 IDENTITY = ("employee_code", "employee_name")
 SHAPE_SHARE = 0.6       # a row without a name filling less than this is not a person's
 CONTINUES_SHARE = 0.8   # below the table's end, a row must fill this much to carry it on
+SPARSE_SEEN = 1000      # rows whose fill is measured to learn how sparse a person's row gets
 SUM_TOLERANCE = Decimal(1)
 
 
@@ -51,6 +52,7 @@ class TableEdge:
         self.mapped = [c.position for c in columns if c.field]
         fills = [self._filled(row) for row in samples if self._identity(row)]
         self.typical = median(fills) if fills else len(self.mapped)
+        self.sparsest: int | None = None    # the emptiest person's row seen above the end
         self.left_out: list[LeftOut] = []
         self.count = 0
         self.last = header_row
@@ -78,18 +80,26 @@ class TableEdge:
             return self._leave(number, cells, f"repeats the header's words ({words})")
         net = self._number(cells, self.net)
         if identity and net is not None and not self.ended:
+            if self.kept < SPARSE_SEEN:
+                filled = self._filled(cells)
+                self.sparsest = filled if self.sparsest is None else min(self.sparsest, filled)
             return self._keep(net)   # the usual row: a person and a net pay figure
         filled = self._filled(cells)
         if net is None and filled <= 1:
             return self._leave(number, cells, "a note: one text and no pay figures")
         if self.ended:
-            if identity and net is not None and filled >= CONTINUES_SHARE * self.typical:
+            if identity and net is not None and filled >= self._continues():
                 self.ended = None
                 return self._keep(net)
             return self._leave(number, cells, f"{self.ended}, without the table's shape")
         if not identity:
             return self._unnamed(number, cells, net, filled)
         return self._keep(net)
+
+    def _continues(self) -> float:
+        """How full a row below the end must be to carry the table on: as full as the
+        table's own sparse rows, never fewer than a name, a net pay and one more figure."""
+        return min(CONTINUES_SHARE * self.typical, max(3, self.sparsest or 3))
 
     def _unnamed(self, number: int, cells: list, net, filled: int) -> bool:
         if net is not None and self.kept > 1 and abs(net - self.net_sum) <= SUM_TOLERANCE:

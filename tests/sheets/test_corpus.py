@@ -263,3 +263,16 @@ def test_errors_of_several_sheets_say_which_sheet_their_row_is_on():
     sheet = SalarySheet(sb.workbook(case.sheets, hidden=case.hidden), layouts=case.layouts)
     list(sheet.rows())
     assert [e.message[:24] for e in sheet.report.errors] == ["Sheet 'Nashik': Row 3, c"]
+
+
+def test_a_second_block_of_staff_after_a_blank_row_is_read_even_with_empty_cells():
+    headers = ["Emp Code", "Name", "Department", "Designation", "Gross", "TDS", "Net Pay"]
+    office = [[c, n, "Office", "Clerk", 20000, 200, 19800] for c, n in people(10)]
+    workers = [[c, n, None, None, 15000, None, 15000] for c, n in people(3, 10)]
+    # The sparse rows of the table itself say how sparse a person's row may be.
+    office.append(["E1099", "Nitin Rao", None, None, 16000, None, 16000])
+    data = sb.workbook([("Oct", [headers, *office, [], ["Workers"], *workers])])
+    sheet = SalarySheet(data)
+    rows = list(sheet.rows())
+    assert len(rows) == 14 and sum(r["net"] for r in rows) == D(10 * 19800 + 16000 + 3 * 15000)
+    assert [item["text"] for item in sheet.report.sheets[0]["left_out"]] == ["Workers"]
