@@ -70,6 +70,8 @@ class TableEdge:
                 self.ended = "below blank rows that end the table"
             if not gap or all(is_blank(cell) for cell in cells):
                 return False
+        if not self.kept and _numbers_the_columns(cells):
+            return self._leave(number, cells, "numbers the columns (1, 2, 3 …), under the header")
         identity = self._identity(cells)
         first = identity or to_text(next((cell for cell in cells if not is_blank(cell)), ""))
         if looks_like_total(first):
@@ -154,3 +156,16 @@ class TableEdge:
             if field and (field not in IDENTITY or len(text.split()) <= 3):
                 return f"'{text.strip()[:40]}'"
         return ""
+
+
+def _numbers_the_columns(cells: list) -> bool:
+    """A row of 1, 2, 3 … (or (1), (2) …) under the header: column numbers, not a person."""
+    values = []
+    for cell in cells:
+        if is_blank(cell):
+            continue
+        text = to_text(cell).strip("() ")
+        if not text.isdigit():
+            return False
+        values.append(int(text))
+    return len(values) >= 3 and values == list(range(values[0], values[0] + len(values)))

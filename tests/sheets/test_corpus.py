@@ -276,3 +276,11 @@ def test_a_second_block_of_staff_after_a_blank_row_is_read_even_with_empty_cells
     rows = list(sheet.rows())
     assert len(rows) == 14 and sum(r["net"] for r in rows) == D(10 * 19800 + 16000 + 3 * 15000)
     assert [item["text"] for item in sheet.report.sheets[0]["left_out"]] == ["Workers"]
+
+
+def test_a_row_numbering_the_columns_under_the_header_is_not_a_person():
+    rows = [[c, n, 100, 90] for c, n in people(2)]
+    data = sb.workbook([("S", [["Emp Code", "Name", "Gross", "Net Pay"], [1, 2, 3, 4], *rows])])
+    sheet = SalarySheet(data)
+    assert [r["employee_code"] for r in sheet.rows()] == ["E1000", "E1001"]
+    assert "numbers the columns" in sheet.report.sheets[0]["left_out"][0]["reason"]
