@@ -85,12 +85,14 @@ def plan_columns(header_cells: list, samples: list[list],
     """
     chosen = chosen or {}
     entries = []
-    for position, cell in enumerate(header_cells):
+    width = max([len(header_cells), *(len(row) for row in samples)])
+    for position in range(width):
+        cell = _at(header_cells, position)
         header = " ".join(str(cell).split()) if not is_blank(cell) else ""
         letter = column_letter(position)
-        if not header and letter not in chosen:
-            continue
         found = recognition.contents([_at(row, position) for row in samples])
+        if not header and not found.filled and letter not in chosen:
+            continue      # a column with no header and nothing in it: nothing to map
         column = Column(position, position, header or f"(column {letter})", None)
         entries.append(_recognise(column, found, chosen, chosen_by))
     plan = Plan(layout_signature(header_cells), entries)

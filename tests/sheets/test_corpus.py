@@ -284,3 +284,15 @@ def test_a_row_numbering_the_columns_under_the_header_is_not_a_person():
     sheet = SalarySheet(data)
     assert [r["employee_code"] for r in sheet.rows()] == ["E1000", "E1001"]
     assert "numbers the columns" in sheet.report.sheets[0]["left_out"][0]["reason"]
+
+
+def test_a_column_without_a_header_can_be_mapped_by_hand():
+    rows = [[c, n, 100, 90] for c, n in people(3)]
+    headers = ["Emp Code", "Name", "Gross"]           # the net pay column has no header at all
+    sheet = SalarySheet(sb.workbook([("S", [headers, *rows])]))
+    list(sheet.rows())
+    assert sheet.report.sheets[0]["mapping"][3]["header"] == "(column D)"
+    from paydash.sheets.plan import layout_signature  # noqa: PLC0415
+    layouts = {layout_signature(headers): {"mapping": {"D": "net"}, "chosen_by": "yours"}}
+    sheet = SalarySheet(sb.workbook([("S", [headers, *rows])]), layouts=layouts)
+    assert sum(r["net"] for r in sheet.rows()) == D(270)
