@@ -343,3 +343,20 @@ class UserSession(db.Model):
     user_agent: Mapped[str | None] = mapped_column(sa.String(200))
     # False until the second step (one-time code) is passed, for users who have one.
     two_step_done: Mapped[bool] = mapped_column(default=True)
+# --- issue 15: the column mapping HR chose for a sheet layout, remembered per tenant ---------
+
+
+class SheetLayout(db.Model):
+    """How a tenant's sheets of one layout (same header words in the same columns) map to fields."""
+
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "signature",
+                                          name="uq_sheet_layout_tenant_signature"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(sa.ForeignKey("tenant.id"), index=True)
+    signature: Mapped[str] = mapped_column(sa.String(64))
+    headers: Mapped[list | None] = mapped_column(sa.JSON)        # the header texts, for people
+    mapping: Mapped[dict] = mapped_column(sa.JSON, default=dict)  # {column letter: field or ""}
+    all_sheets: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))

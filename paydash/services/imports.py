@@ -25,6 +25,7 @@ from paydash.payroll import employees
 from paydash.payroll import imported
 from paydash.payroll import monthly
 from paydash.periods import month_label
+from paydash.services import layouts
 from paydash.sheets import staging
 from paydash.sheets.filecheck import check_upload
 from paydash.sheets.salary_sheet import SalarySheet
@@ -96,7 +97,7 @@ def validate_upload(upload_id: int, tenant_id: int) -> dict:
     stager = staging.RowStager(upload.sha256)
     try:
         report = read_salary_sheet(upload.content, progress=_report_progress("Validating"),
-                                   keep=stager.add)
+                                   keep=stager.add, layouts=_layouts(upload))
     except Exception:
         logger.exception("upload %s: validation failed (tenant %s)", upload_id, tenant_id)
         db.session.rollback()
@@ -116,6 +117,11 @@ def validate_upload(upload_id: int, tenant_id: int) -> dict:
     logger.info("upload %s validated: %s, %s rows, %s errors", upload_id, upload.status,
                 report.employee_count, report.error_count)
     return _summary(upload)
+
+
+def _layouts(upload: Upload) -> dict:
+    """The column mappings HR chose for the tenant's sheet layouts (issue 15)."""
+    return layouts.layouts_for(upload.tenant_id, upload)
 
 
 def _staged(upload: Upload, stager: staging.RowStager) -> bytes | None:
@@ -272,7 +278,7 @@ def _replace_period_rows(upload: Upload, keep_duplicates: bool) -> int | None:
             # Staged rows passed every check when validated; duplicates are HR's call.
             duplicates = bool((upload.preview or {}).get("duplicates"))
             return _conclude(upload, stored, duplicates and not keep_duplicates, None)
-    sheet = SalarySheet(upload.content)
+    sheet = SalarySheet(upload.content, layouts=_layouts(upload))
     stored = _insert_period_rows(upload, sheet.rows())
     report = sheet.report
     refused = not report.ok or bool(report.duplicates and not keep_duplicates)

@@ -1,4 +1,6 @@
-"""What each column of a salary sheet means: header synonyms, normalisation, header-row search (pure)."""
+"""The fields Paydash stores and the headers known for them, word for word (pure).
+
+Recognising headers written other ways, and by what their cells hold, is `sheets.columns`."""
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -159,47 +161,13 @@ def column_letter(index: int) -> str:
 
 @dataclass
 class Column:
-    """One header cell and what Paydash makes of it."""
+    """One header cell and the field Paydash reads it as (see `sheets.plan`)."""
 
     index: int          # 0-based column of the sheet (0 is A)
     position: int       # where the cell sits in the reader's row list
     header: str
     field: str | None
-    duplicate_of: str | None = None   # letter of the column already used for this field
 
     @property
     def letter(self) -> str:
         return column_letter(self.index)
-
-
-def header_score(row: list) -> int:
-    """How many cells of `row` name a known field (different fields only)."""
-    return len({f for f in (field_for_header(cell) for cell in row) if f})
-
-
-def map_columns(row: list, col_offset: int = 0) -> list[Column]:
-    """Columns of a header row; the first column naming a field wins, later ones are noted."""
-    columns, used = [], {}
-    for position, cell in enumerate(row):
-        header = " ".join(str(cell).split()) if cell not in (None, "") else ""
-        if not header:
-            continue
-        column = Column(position + col_offset, position, header, field_for_header(cell))
-        if column.field in used:
-            column.duplicate_of, column.field = used[column.field], None
-        elif column.field:
-            used[column.field] = column.letter
-        columns.append(column)
-    return columns
-
-
-def missing_minimum(fields: set[str]) -> list[str]:
-    """What a sheet lacks of the minimum: a code or name, net pay, and gross or fixed salary."""
-    missing = []
-    if not fields & {"employee_code", "employee_name"}:
-        missing.append("an employee code or name column (e.g. 'Emp Code' or 'Name')")
-    if "net" not in fields:
-        missing.append("a net pay column (e.g. 'Net Pay' or 'NETT PAYABLE')")
-    if not fields & {"gross", "fixed_salary"}:
-        missing.append("a gross or fixed salary column (e.g. 'Gross' or 'SALARY')")
-    return missing

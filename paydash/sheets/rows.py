@@ -27,6 +27,7 @@ UNASSIGNED = "Unassigned"
 NUMBER_FIELDS = [name for name, spec in FIELDS.items() if spec.kind != "text" and not spec.extra]
 OPTIONAL_NUMBERS = ("paid_days", "absent_days")   # unknown stays unknown (NULL)
 ITEMISED_DEDUCTIONS = ("tds", "advance", "late_deduction", "other_deductions")
+DEDUCTION_COLUMNS = {*ITEMISED_DEDUCTIONS, *OTHER_DEDUCTION_PARTS}
 MAX_LISTED_ROWS = 20
 MAX_CHECK_WARNINGS = 1000
 CENT = Decimal("0.01")
@@ -233,6 +234,9 @@ class RowConverter:
         if "gross" not in present:
             if "total_deductions" in present:
                 record["gross"] = record["net"] + record["total_deductions"]
+            elif present & DEDUCTION_COLUMNS:
+                # Never the fixed salary (often basic pay) when the deductions say more.
+                record["gross"] = record["net"] + sum((record[k] for k in ITEMISED_DEDUCTIONS), ZERO)
             else:
                 record["gross"] = record["fixed_salary"]
         if "total_deductions" not in present:

@@ -27,9 +27,11 @@ from paydash.models import Upload
 from paydash.models import UploadStatus
 from paydash.periods import month_label
 from paydash.services import imports
+from paydash.services import layouts
 from paydash.services import sheet_rows
 from paydash.sheets import exports
 from paydash.sheets.filecheck import FileRejected
+from paydash.sheets.headers import FIELDS
 from paydash.web.access import client_ip
 from paydash.web.access import get_owned_or_404
 from paydash.web.access import job_filter
@@ -58,6 +60,7 @@ STATUS_WORDS = {
     UploadStatus.DISCARDED.value: "Discarded",
     UploadStatus.FAILED.value: "Failed",
 }
+FIELD_CHOICES = [(spec.name, spec.label) for spec in FIELDS.values()]
 CHECK_FAILED = ("Paydash could not finish reading this file. Upload it again; if it keeps "
                 "failing, send the file to your administrator.")
 
@@ -120,7 +123,8 @@ def detail(upload_id: int):
                            state=upload_state(upload), rows=rows,
                            keep_both_label=imports.KEEP_BOTH_LABEL,
                            acknowledge_label=imports.ACKNOWLEDGE_LABEL,
-                           dashboard_url=month_dashboard_url(upload.year, upload.month))
+                           dashboard_url=month_dashboard_url(upload.year, upload.month),
+                           field_choices=FIELD_CHOICES, can_upload_here=can_upload())
 
 
 @bp.post("/<int:upload_id>/confirm")
@@ -144,6 +148,26 @@ def confirm(upload_id: int):
                   "Ids used twice kept as separate people": keep if upload.preview and
                   upload.preview.get("duplicates") else None,
                   "Rows to check acknowledged": checked or None})
+    return redirect(url_for("uploads.detail", upload_id=upload.id))
+
+
+@bp.post("/<int:upload_id>/recheck")
+@login_required
+def recheck(upload_id: int):
+    """Read the stored file again with the columns HR chose (remembered for the layout)."""
+    _require_uploader()
+    upload = get_owned_or_404(Upload, upload_id)
+    form = request.form
+    all_sheets = bool(form.get("all_sheets")) if "all_sheets_offered" in form else None
+    try:
+        changed = layouts.parse_choices(form.to_dict())
+        job = layouts.recheck_upload(upload.id, upload.tenant_id, g.user.id,
+                                     form.get("signature", ""), changed, all_sheets)
+    except layouts.MappingRefused as refused:
+        flash(refused.message, "error")
+    else:
+        _audit("upload.rechecked", f"upload {upload.id}", job=job.id, columns=changed,
+               all_sheets=all_sheets)
     return redirect(url_for("uploads.detail", upload_id=upload.id))
 
 

@@ -210,7 +210,7 @@ def test_missing_net_pay_column_is_fatal_and_named():
 
 def test_missing_gross_and_salary_columns_is_fatal():
     data = sb.simple_sheet([["A1", "Asha", 90]], headers=("Emp Code", "Name", "Net Pay"))
-    assert "a gross or fixed salary column" in read_salary_sheet(data).fatal
+    assert "a gross column, or the deductions to work it out" in read_salary_sheet(data).fatal
 
 
 def test_a_sheet_without_any_header_is_fatal():
@@ -224,7 +224,9 @@ def test_unknown_columns_are_ignored_with_a_warning():
     report = read_salary_sheet(data)
     assert report.ok
     assert "Column 'Remarks' (E) is not used by Paydash and was ignored." in report.warnings
-    assert report.mapping[-1] == {"column": "E", "header": "Remarks", "field": None, "label": None}
+    entry = report.mapping[-1]
+    assert (entry["column"], entry["header"], entry["field"], entry["label"]) == ("E", "Remarks", None, None)
+    assert entry["reason"] == "the header names nothing Paydash stores"
 
 
 def test_no_department_goes_under_unassigned():

@@ -1,0 +1,81 @@
+"""One real browser through the mapping step: a sheet refused for a net pay column Paydash
+cannot name, HR maps that column by hand, checks again without uploading, and confirms.
+
+The app runs on a real SQLite queue served by werkzeug in a thread; a real `huey_consumer`
+subprocess checks, re-checks, commits and syncs the chart data.
+"""
+import datetime as dt
+import io
+import pathlib
+
+import pytest
+from conftest import PASSWORD
+from conftest import People
+from conftest import base_config
+from conftest import make_app
+from openpyxl import Workbook
+
+HEADERS = ["Ref", "Staff Member", "Wages Earned", "Disbursed", "Unit"]
+ROWS = [("R-7", "Kiran Bedi", 26000, 24100.5, "Stores"),
+        ("R-9", "Salim Ali", 19000, 18050, "Stores")]
+YEAR = dt.date.today().year - 1
+
+
+def write_sheet(path: pathlib.Path) -> pathlib.Path:
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Pay run — November"])
+    sheet.append(HEADERS)
+    for row in ROWS:
+        sheet.append(list(row))
+    sheet.append([])
+    sheet.append(["", "Checked by the owner"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+@pytest.fixture
+def live_app(tmp_path, sqlite_url, start_consumer, serve_app):
+    app = make_app(base_config(tmp_path, sqlite_url))
+    People(app)
+    start_consumer(app, workers=2)
+    return serve_app(app)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_hr_maps_the_net_pay_column_by_hand_checks_again_and_confirms(live_app, browser_page,
+                                                                      tmp_path):
+    from playwright.sync_api import expect  # noqa: PLC0415
+    page = browser_page(locale="en-IN", timezone_id="Asia/Kolkata")
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{live_app}/login")
+    page.fill('input[name="email"]', "hr@acme.test")
+    page.fill('input[name="password"]', PASSWORD)
+    page.click('button:has-text("Sign in")')
+
+    page.goto(f"{live_app}/uploads")
+    page.select_option('select[name="month"]', "11")
+    page.select_option('select[name="year"]', str(YEAR))
+    page.set_input_files('input[name="file"]', str(write_sheet(tmp_path / "november.xlsx")))
+    page.click('button:has-text("Upload and check")')
+
+    # Refused, but the page shows how each column was read, with a choice per column.
+    expect(page.locator("#rejected-title")).to_be_visible(timeout=30_000)
+    expect(page.locator("#mapping")).to_contain_text("Disbursed")
+    expect(page.locator("#mapping")).to_contain_text("holds amounts")
+    page.select_option("#col-D", "net")
+    page.click('button:has-text("Check again with these columns")')
+
+    expect(page.locator('[data-kpi="net"]')).to_have_text("₹42,150.50", timeout=30_000)
+    expect(page.locator('[data-kpi="employees"]')).to_have_text("2")
+    expect(page.locator('tr[data-column="D"]')).to_contain_text("Your choice")
+    expect(page.locator(".left-out-table")).to_contain_text("Checked by the owner")
+
+    page.click("#confirm-button")
+    expect(page.locator(".done-line")).to_have_text(f"Done — the dashboard shows November {YEAR}.",
+                                                    timeout=30_000)
+    assert errors == []
