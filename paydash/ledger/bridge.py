@@ -17,6 +17,7 @@ from huey.api import PeriodicTask
 from huey.exceptions import CancelExecution
 
 from paydash.extensions import db
+from paydash.ledger import fencing
 from paydash.ledger import jobs
 from paydash.ledger import outage
 from paydash.ledger import recovery
@@ -134,13 +135,16 @@ def in_app_context(fn):
 
 
 def fenced(fn):
-    """A task that lost its job to another attempt stops without a retry of its own."""
+    """Every commit of the task is fenced; one that lost its job stops without a retry."""
     @functools.wraps(fn)
     def inner(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            with fencing.task_body():
+                return fn(*args, **kwargs)
         except jobs.LeaseLost as exc:
             logger.warning("%s", exc)
+            if has_app_context():  # What the lost attempt wrote is dropped here, not later.
+                db.session.rollback()
             raise CancelExecution(retry=False) from exc
     return inner
 
@@ -191,6 +195,7 @@ def claim_before_running(task) -> None:
 def install_hooks(huey) -> None:
     """Attach the ledger to `huey`: start-up and shutdown of a worker, the claim before
     each task, its outcome after, and the enqueue, interrupt and revoke signals."""
+    fencing.install()
     @huey.on_startup()
     @in_app_context
     def _on_startup():
