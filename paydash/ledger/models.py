@@ -12,8 +12,8 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
-from paydash.clock import utcnow
 from paydash.extensions import db
+from paydash.ledger.dbclock import utcnow
 
 
 class JobState(str, enum.Enum):

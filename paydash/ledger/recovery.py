@@ -13,10 +13,10 @@ from dataclasses import field
 import sqlalchemy as sa
 from flask import current_app
 
-from paydash.clock import utcnow
 from paydash.extensions import db
 from paydash.ledger import jobs
 from paydash.ledger import workers
+from paydash.ledger.dbclock import utcnow
 from paydash.ledger.models import Job
 from paydash.ledger.models import JobState
 from paydash.ledger.models import Worker
@@ -85,7 +85,7 @@ def _expire_leases(now: dt.datetime, lease: float, report: RecoveryReport) -> No
                                     Job.last_sign_of_life < cutoff).limit(5000)
     ).all()
     for job in silent_jobs:
-        silent = int((now - job.last_sign_of_life).total_seconds())
+        silent = round((now - job.last_sign_of_life).total_seconds())
         _release(job, now, f"worker {job.worker_id} stopped heart-beating {silent} s ago",
                  report, Job.last_sign_of_life < cutoff)
     for job in _jobs_of_dead_local_workers(cutoff):

@@ -14,8 +14,8 @@ import threading
 
 import sqlalchemy as sa
 
-from paydash.clock import utcnow
 from paydash.extensions import db
+from paydash.ledger.dbclock import utcnow
 from paydash.ledger.models import Job
 from paydash.ledger.models import JobState
 from paydash.ledger.models import Worker

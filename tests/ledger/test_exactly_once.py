@@ -4,6 +4,7 @@ The consumer's hooks are driven in-process through `huey.execute`, with the real
 writer, on SQLite and on PostgreSQL; faults are a real table lock or a failing read.
 """
 import datetime as dt
+import types
 
 import pytest
 import sqlalchemy as sa
@@ -14,10 +15,14 @@ from hostile_files import valid_xlsx
 from sqlalchemy.orm import Session
 
 from paydash import broker
+from paydash import clock
 from paydash.clock import utcnow
 from paydash.extensions import db
 from paydash.ledger import bridge
+from paydash.ledger import dbclock
 from paydash.ledger import jobs
+from paydash.ledger import recovery
+from paydash.ledger import workers
 from paydash.ledger import writer as ledger_writer
 from paydash.ledger.models import Job
 from paydash.ledger.models import JobState
@@ -37,10 +42,12 @@ def hooked_app(request, tmp_path, sqlite_url):
     url = sqlite_url if request.param == "sqlite" else request.getfixturevalue("pg_url")
     app = make_app(base_config(tmp_path, url, LEDGER_FLUSH_SECONDS=3600))
     previous = bridge.use_app(app)
+    dbclock.forget()
     with app.app_context():
         jobs.start_ledger_writer(app)
         yield app
         bridge.use_app(previous)
+        dbclock.forget()
         ledger_writer.stop()
         ledger_writer._writer = None
         db.session.remove()
@@ -222,3 +229,45 @@ def test_a_history_prune_taken_over_deletes_nothing(hooked_app, thief):
     task = run_periodic(maintenance.prune_history, thief)
     assert_taken_over(thief, task)
     assert stored(old_id) is not None
+
+
+# --- Hole 4: leases are judged on the database's clock --------------------------------------
+
+
+def host_clock_off_by(monkeypatch, seconds: float) -> None:
+    """This host's clock runs `seconds` away from the true (database) time.
+
+    The system time `paydash.clock` reads is what is skewed, so every caller sees it.
+    """
+    skew = dt.timedelta(seconds=seconds)
+
+    class SkewedDatetime(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return dt.datetime.now(tz) + skew
+
+    monkeypatch.setattr(clock, "dt", types.SimpleNamespace(datetime=SkewedDatetime, UTC=dt.UTC))
+    dbclock.forget()
+
+
+@pytest.mark.parametrize("skew", [-300, 300])
+def test_five_minutes_of_skew_between_hosts_takes_over_no_live_job(hooked_app, monkeypatch, skew):
+    task, job_id = probe("skewed")
+    host_clock_off_by(monkeypatch, skew)  # The worker's host.
+    jobs.claim(task)
+    workers.beat([job_id])
+    host_clock_off_by(monkeypatch, -skew)  # Recovery runs on a host skewed the other way.
+    report = recovery.recover_lost_jobs()
+    assert report.requeued_dead_worker == [] and report.failed_dead_worker == []
+    assert stored(job_id).state == JobState.STARTED.value
+
+
+def test_a_silent_job_is_still_taken_over_by_a_skewed_host(hooked_app, monkeypatch):
+    task, job_id = probe("silent")
+    jobs.claim(task)
+    db.session.execute(sa.update(Job).where(Job.id == job_id).values(
+        heartbeat_at=dbclock.utcnow() - dt.timedelta(seconds=61)))
+    db.session.commit()
+    host_clock_off_by(monkeypatch, -300)  # Five minutes behind: the lease still expired.
+    report = recovery.recover_lost_jobs()
+    assert report.requeued_dead_worker == [job_id]
