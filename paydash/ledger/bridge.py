@@ -202,8 +202,10 @@ def install_hooks(huey) -> None:
         cfg = current_app.config
         workers.register(cfg["WORKER_TYPE"], cfg["WORKERS"], backend_name(huey))
         jobs.start_ledger_writer(flask_app())
+        workers.die_with_parent()
         if workers.start_heartbeat(flask_app(), huey, cfg["HEARTBEAT_INTERVAL"],
-                                   on_beat=recovery.drain_outbox):
+                                   on_recover=recovery.recovery_pass,
+                                   recovery_interval=cfg["RECOVERY_INTERVAL"]):
             # Once per consumer process: jobs a previous run left behind go back on the queue.
             recovery.recover_lost_jobs()
         keep_app_context()  # Last: this hook runs in a context of its own, popped on return.

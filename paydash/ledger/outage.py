@@ -9,6 +9,8 @@ import logging
 import threading
 import time
 
+import sqlalchemy as sa
+
 logger = logging.getLogger(__name__)
 
 
@@ -72,3 +74,25 @@ def database_unreachable(where: str, exc: BaseException) -> None:
 
 def database_answered() -> None:
     DATABASE.answered()
+
+
+def report(where: str, exc: BaseException) -> bool:
+    """Count `exc` against the outage it belongs to; False when it is neither kind."""
+    kind = kind_of(exc)
+    if kind is None:
+        return False
+    kind.failed(where, exc)
+    return True
+
+
+def kind_of(exc: BaseException) -> Outage | None:
+    """DATABASE for a database error, BROKER for a Redis one, None for anything else."""
+    seen = exc
+    while seen is not None:
+        module = type(seen).__module__
+        if isinstance(seen, sa.exc.DBAPIError) or module.startswith(("psycopg", "sqlite3")):
+            return DATABASE
+        if module.startswith("redis") or isinstance(seen, ConnectionError):
+            return BROKER
+        seen = seen.__cause__ or seen.__context__
+    return None

@@ -17,6 +17,7 @@ from conftest import ROOT
 from conftest import People
 from conftest import base_config
 from conftest import make_app
+from conftest import wait_for
 from hostile_files import valid_xlsx
 from sqlalchemy.orm import Session
 
@@ -31,6 +32,7 @@ from paydash.ledger import recovery
 from paydash.ledger import workers
 from paydash.ledger import writer as ledger_writer
 from paydash.ledger.models import Job
+from paydash.ledger.models import JobEvent
 from paydash.ledger.models import JobState
 from paydash.ledger.models import Worker
 from paydash.ledger.queue import queued_task_ids
@@ -369,3 +371,34 @@ def test_a_task_whose_claim_waits_on_a_locked_table_does_not_run(tmp_path, pg_ur
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+# --- Hole 6: recovery runs on its own thread, every few seconds -----------------------------
+
+
+@pytest.mark.slow
+def test_recovery_rescues_a_lost_message_while_every_worker_is_busy(
+        tmp_path, pg_url, redis_queue, start_consumer):
+    redis_url, name = redis_queue
+    app = make_app(base_config(tmp_path, pg_url, REDIS_URL=redis_url, HUEY_NAME=name))
+    with app.app_context():
+        busy = jobs.create_job("diagnostic_probe", args=("busy", 30.0))
+        jobs.commit_and_dispatch(busy)
+        start_consumer(app, workers=1, ENQUEUE_GRACE_SECONDS=2, RECOVERY_INTERVAL=1)
+        wait_for(lambda: stored(busy.id).state == JobState.STARTED.value, timeout=30,
+                 message="the only worker to be busy")
+        # A job whose message Redis lost: the ledger says enqueued, no queue holds it.
+        lost = jobs.create_job("noop", args=(0,))
+        lost.enqueued_at = dbclock.utcnow() - dt.timedelta(seconds=10)
+        db.session.commit()
+        wait_for(lambda: any("broker data lost" in m for m in messages_of(lost.id)), timeout=20,
+                 interval=0.5, message="recovery to re-enqueue the lost job")
+        assert stored(busy.id).state == JobState.STARTED.value  # Still busy meanwhile.
+        assert lost.id in queued_task_ids(broker.huey)
+        db.session.remove()
+        db.engine.dispose()
+
+
+def messages_of(job_id: str) -> list[str]:
+    db.session.expire_all()
+    return list(db.session.scalars(sa.select(JobEvent.message).where(JobEvent.job_id == job_id)))
