@@ -187,6 +187,12 @@ def leave_if_orphaned() -> None:
         os._exit(70)
 
 
+def die_with_consumer() -> None:
+    """Every process the consumer forks (workers, scheduler) dies with it (call once, in it)."""
+    if sys.platform.startswith("linux"):
+        os.register_at_fork(after_in_child=die_with_parent)
+
+
 def die_with_parent() -> None:
     """In a forked process worker: ask Linux to send SIGKILL when the consumer dies."""
     if os.getpid() == consumer_pid() or not sys.platform.startswith("linux"):

@@ -6,6 +6,7 @@ writer, on SQLite and on PostgreSQL; faults are a real table lock or a failing r
 import datetime as dt
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from paydash.ledger import bridge
 from paydash.ledger import dbclock
 from paydash.ledger import jobs
 from paydash.ledger import recovery
+from paydash.ledger import stats
 from paydash.ledger import workers
 from paydash.ledger import writer as ledger_writer
 from paydash.ledger.models import Job
@@ -402,3 +404,45 @@ def test_recovery_rescues_a_lost_message_while_every_worker_is_busy(
 def messages_of(job_id: str) -> list[str]:
     db.session.expire_all()
     return list(db.session.scalars(sa.select(JobEvent.message).where(JobEvent.job_id == job_id)))
+
+
+# --- Hole 10: process workers die with their consumer ---------------------------------------
+
+
+def children_of(pid: int) -> set[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return {int(child) for child in f.read().split()}
+    except OSError:
+        return set()
+
+
+def running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_process_workers_die_when_their_consumer_is_killed(
+        tmp_path, pg_url, redis_queue, start_consumer):
+    redis_url, name = redis_queue
+    app = make_app(base_config(tmp_path, pg_url, REDIS_URL=redis_url, HUEY_NAME=name))
+    with app.app_context():
+        consumer = start_consumer(app, workers=2, worker_type="process")
+        forked = wait_for(lambda: len(children_of(consumer.proc.pid)) == 3
+                          and children_of(consumer.proc.pid), timeout=30,
+                          message="the consumer to fork two workers and its scheduler")
+        wait_for(lambda: db.session.scalar(sa.select(sa.func.count()).select_from(Worker)),
+                 timeout=30, message="the consumer to register")
+        os.kill(consumer.proc.pid, signal.SIGKILL)  # The main process only, as kill -9 <pid>.
+        consumer.proc.wait(10)
+        wait_for(lambda: not any(running(pid) for pid in forked), timeout=20,
+                 message="the orphaned workers to exit")
+        # And the dashboard stops calling it alive once its lease is over (3 s here).
+        wait_for(lambda: {w["status"] for w in stats.workers_view(dbclock.utcnow(), 3)} == {"stale"},
+                 timeout=20, interval=0.5, message="the dead consumer to be shown stale")
+        db.session.remove()
+        db.engine.dispose()
