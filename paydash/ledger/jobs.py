@@ -28,6 +28,7 @@ from paydash.ledger.attempt import current_task  # noqa: F401
 from paydash.ledger.attempt import describe_error
 from paydash.ledger.attempt import failure_values
 from paydash.ledger.attempt import fence  # noqa: F401
+from paydash.ledger.attempt import interrupted_by_shutdown
 from paydash.ledger.attempt import lost_its_lease
 from paydash.ledger.attempt import outcome_message
 from paydash.ledger.attempt import this_attempt
@@ -437,6 +438,13 @@ def finish(task, value, exception: BaseException | None) -> None:
     if exception is not None and lost_its_lease(exception):
         logger.warning("job %s: attempt abandoned: %s", task.id, describe_error(exception))
         return
+    if exception is not None and interrupted_by_shutdown(exception):
+        # Not a failure: the job goes back on the queue and the attempt is not counted.
+        task.ledger_interrupted = True  # Huey must not re-enqueue it as a retry too.
+        logger.warning("job %s: interrupted by a shutdown (%s)", task.id, describe_error(exception))
+        _reset_session()
+        on_interrupted(task)
+        return
     now = utcnow()
     started = getattr(task, "ledger_started_at", None)
     runtime = (now - started).total_seconds() if started else None
@@ -464,6 +472,15 @@ def _write_outcome(task, values: dict, runtime: float | None,
     _record_event(conn, task.id, values["state"], message, worker_id(), now)
     db.session.commit()
     logger.info("job %s tenant %s: %s", task.id, row.tenant_id, message if exception else "SUCCESS")
+
+
+def _reset_session() -> None:
+    """Drop what the interrupted attempt left in the session (its connection may be broken)."""
+    try:
+        db.session.rollback()
+    except Exception:  # A connection left busy by the interruption: a new one is taken.
+        logger.debug("rolling back after an interruption failed", exc_info=True)
+        db.session.remove()
 
 
 def on_interrupted(task) -> None:

@@ -114,6 +114,13 @@ class LedgerHuey(Huey):
             return False
         return super().delete(key)
 
+    def _requeue_task(self, task, timestamp, retry_eta=None):
+        # An attempt interrupted by a shutdown went back on the queue through the ledger,
+        # uncounted (`jobs.finish`): Huey's retry of it would be a second message.
+        if getattr(task, "ledger_interrupted", False):
+            return None
+        return super()._requeue_task(task, timestamp, retry_eta)
+
     def forget_revoke_flag(self, task) -> None:
         """Delete `task`'s revoke flag, even from the thread still running that attempt."""
         super().delete(task.revoke_id)

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import types
 
 import pytest
@@ -26,6 +27,7 @@ from paydash import broker
 from paydash import clock
 from paydash.clock import utcnow
 from paydash.extensions import db
+from paydash.ledger import attempt
 from paydash.ledger import bridge
 from paydash.ledger import dbclock
 from paydash.ledger import jobs
@@ -446,3 +448,43 @@ def test_process_workers_die_when_their_consumer_is_killed(
                  timeout=20, interval=0.5, message="the dead consumer to be shown stale")
         db.session.remove()
         db.engine.dispose()
+
+
+# --- Hole 9: an attempt interrupted by a shutdown is not counted ------------------------------
+
+
+def pipeline_error_from_an_interrupt() -> Exception:
+    """What psycopg raised when Huey's KeyboardInterrupt landed in the middle of a commit."""
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise sa.exc.OperationalError("COMMIT", {}, Exception(
+                "cannot exit pipeline mode while busy")) from None
+    except sa.exc.OperationalError as exc:
+        return exc
+
+
+@pytest.mark.parametrize("how", ["chained", "after the interrupt signal"])
+def test_a_commit_broken_by_a_shutdown_goes_back_uncounted(hooked_app, monkeypatch, how):
+    task, job_id = probe("interrupted")
+    jobs.claim(task)
+    if how == "chained":
+        error = pipeline_error_from_an_interrupt()
+    else:  # The driver's error names no interrupt at all; the signal had arrived.
+        monkeypatch.setattr(attempt, "_interrupt", threading.Event())
+        attempt.interrupt_requested()
+        error = sa.exc.OperationalError("COMMIT", {}, Exception("server closed the connection"))
+    jobs.finish(task, None, error)
+    job = stored(job_id)
+    assert (job.state, job.attempts) == (JobState.PENDING.value, 0)
+    assert "interrupted by a worker shutdown; back on the queue" in messages_of(job_id)
+    assert job_id in queued_task_ids(broker.huey)
+    assert getattr(task, "ledger_interrupted", False)  # Huey's own retry is not added.
+
+
+def test_a_real_failure_still_counts(hooked_app):
+    task, job_id = probe("failed")
+    jobs.claim(task)
+    jobs.finish(task, None, ValueError("bad row"))
+    assert (stored(job_id).state, stored(job_id).attempts) == (JobState.RETRY.value, 1)
