@@ -52,8 +52,25 @@ CLAIMABLE = ledger_writer.CLAIMABLE
 DISPATCH_BATCH = 500
 
 
+# The host app's callable, under this key in `app.extensions`, told the ids of jobs the
+# ledger has just failed for good (so it can release what waited on them).
+FAILED_HOOK = "ledger.on_failed"
+
+
 def huey():
     return current_app.extensions["huey"]
+
+
+def notify_failed(job_ids: list[str]) -> None:
+    """Tell the host app which jobs just failed for good; its errors never stop the ledger."""
+    hook = current_app.extensions.get(FAILED_HOOK)
+    if hook is None or not job_ids:
+        return
+    try:
+        hook(job_ids)
+    except Exception:
+        logger.exception("the host's failed-jobs hook failed for %s", job_ids)
+        db.session.rollback()
 
 
 def worker_id() -> str:
@@ -471,6 +488,8 @@ def _write_outcome(task, values: dict, runtime: float | None,
     message = outcome_message(values, row.attempts)
     _record_event(conn, task.id, values["state"], message, worker_id(), now)
     db.session.commit()
+    if values["state"] == JobState.FAILURE.value:
+        notify_failed([task.id])
     logger.info("job %s tenant %s: %s", task.id, row.tenant_id, message if exception else "SUCCESS")
 
 

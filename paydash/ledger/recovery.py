@@ -120,6 +120,7 @@ def _expire_leases(now: dt.datetime, lease: float, report: RecoveryReport) -> No
         _release(job, now, f"worker {job.worker_id} is no longer running", report)
     if report.requeued_dead_worker:
         jobs.dispatch(report.requeued_dead_worker, announce=False)
+    jobs.notify_failed(report.failed_dead_worker)
 
 
 def _jobs_of_dead_local_workers(cutoff: dt.datetime) -> list[sa.Row]:
