@@ -231,7 +231,8 @@ def install_hooks(huey) -> None:
         _note_interrupts()
         if workers.start_heartbeat(flask_app(), huey, cfg["HEARTBEAT_INTERVAL"],
                                    on_recover=recovery.recovery_pass,
-                                   recovery_interval=cfg["RECOVERY_INTERVAL"]):
+                                   recovery_interval=cfg["RECOVERY_INTERVAL"],
+                                   on_beat=jobs.write_deferred):
             # Once per consumer process: jobs a previous run left behind go back on the queue.
             recovery.recover_lost_jobs()
         keep_app_context()  # Last: this hook runs in a context of its own, popped on return.
@@ -248,8 +249,16 @@ def install_hooks(huey) -> None:
 
     @huey.post_execute()
     def _finish(task, task_value, exception):
-        if not jobs.finish_behind(task, task_value, exception):  # No app context needed for that.
-            in_app_context(jobs.finish)(task, task_value, exception)
+        try:
+            if not jobs.finish_behind(task, task_value, exception):  # No app context needed.
+                in_app_context(jobs.finish)(task, task_value, exception)
+        except Exception as exc:
+            if outage.kind_of(exc) is not outage.DATABASE:
+                raise
+            # Written by the heartbeat thread once the database answers (`write_deferred`).
+            outage.database_unreachable(f"outcome of job {task.id}", exc)
+            task.ledger_interrupted = True  # The ledger re-enqueues it, not Huey.
+            jobs.defer_outcome(task, task_value, exception)
 
     @huey.signal(signals.SIGNAL_ENQUEUED)
     @in_app_context

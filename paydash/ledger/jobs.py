@@ -9,6 +9,7 @@ import datetime as dt
 import functools
 import json
 import logging
+import threading
 import uuid
 from collections.abc import Iterable
 
@@ -18,6 +19,7 @@ from huey.api import PeriodicTask
 
 from paydash.extensions import db
 from paydash.ledger import fencing
+from paydash.ledger import outage
 from paydash.ledger import writer as ledger_writer
 from paydash.ledger.attempt import JobDeadlineExceeded  # noqa: F401  (re-exported, as below)
 from paydash.ledger.attempt import LeaseLost  # noqa: F401
@@ -144,7 +146,8 @@ def _dispatch_batch(ids: list[str], announce: bool) -> bool:
         try:
             enqueue(row, reserved=True)
         except Exception as exc:  # Broker down: the committed rows are the outbox.
-            logger.warning("job %s: enqueue failed (%s); recovery will enqueue it", row.id, exc)
+            if not outage.report(f"enqueueing job {row.id}", exc):
+                logger.warning("job %s: enqueue failed (%s); recovery will enqueue it", row.id, exc)
             _release([r.id for r in rows[n:]], announce)
             return False
     return True
@@ -455,12 +458,15 @@ def finish(task, value, exception: BaseException | None) -> None:
     if exception is not None and lost_its_lease(exception):
         logger.warning("job %s: attempt abandoned: %s", task.id, describe_error(exception))
         return
-    if exception is not None and interrupted_by_shutdown(exception):
+    if exception is not None and (interrupted_by_shutdown(exception)
+                                  or outage.connection_lost(exception)):
         # Not a failure: the job goes back on the queue and the attempt is not counted.
         task.ledger_interrupted = True  # Huey must not re-enqueue it as a retry too.
-        logger.warning("job %s: interrupted by a shutdown (%s)", task.id, describe_error(exception))
+        why = ("interrupted by a worker shutdown" if interrupted_by_shutdown(exception)
+               else "stopped: the database connection was lost")
+        logger.warning("job %s: %s (%s)", task.id, why, describe_error(exception))
         _reset_session()
-        on_interrupted(task)
+        on_interrupted(task, why)
         return
     now = utcnow()
     started = getattr(task, "ledger_started_at", None)
@@ -502,7 +508,7 @@ def _reset_session() -> None:
         db.session.remove()
 
 
-def on_interrupted(task) -> None:
+def on_interrupted(task, why: str = "interrupted by a worker shutdown") -> None:
     """The consumer is shutting down mid-task: put the job back on the queue at once.
 
     An interrupted attempt does not count against the job's attempts.
@@ -519,12 +525,45 @@ def on_interrupted(task) -> None:
                 enqueued_at=None, worker_id=None)
     )
     if result.rowcount:
-        add_event(task.id, JobState.PENDING.value,
-                  "interrupted by a worker shutdown; back on the queue", worker_id())
+        add_event(task.id, JobState.PENDING.value, f"{why}; back on the queue", worker_id())
     db.session.commit()
     if result.rowcount:
-        logger.warning("job %s: interrupted by a worker shutdown; re-enqueued", task.id)
+        logger.warning("job %s: %s; re-enqueued", task.id, why)
         dispatch([task.id])
+
+
+# Outcomes the post-execute hook could not write (the database was away), by task id:
+# the heartbeat thread writes them once it answers, so those jobs run again within
+# seconds of its return instead of waiting for their lease to expire.
+_deferred: dict[str, tuple] = {}
+_deferred_lock = threading.Lock()
+
+
+def defer_outcome(task, value, exception: BaseException | None) -> None:
+    with _deferred_lock:
+        _deferred[task.id] = (task, value, exception)
+
+
+def write_deferred() -> int:
+    """Write the outcomes deferred by an outage (heartbeat thread); how many were written."""
+    with _deferred_lock:
+        waiting = list(_deferred.values())
+    written = 0
+    for task, value, exception in waiting:
+        _local.task = None
+        try:
+            finish(task, value, exception)
+        except Exception as exc:
+            if outage.kind_of(exc) is not outage.DATABASE:
+                raise
+            _reset_session()
+            return written  # Still away: the next beat tries again.
+        with _deferred_lock:
+            _deferred.pop(task.id, None)
+        written += 1
+    if written:
+        logger.warning("wrote %s job outcome(s) held while the database was away", written)
+    return written
 
 
 def on_revoked(task) -> None:

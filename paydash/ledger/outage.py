@@ -96,3 +96,29 @@ def kind_of(exc: BaseException) -> Outage | None:
             return BROKER
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+# SQLSTATEs that mean the connection or the server went away, not that the statement failed:
+# class 08 (connection exception), and the server shutting down or starting up.
+_GONE_STATES = ("57P01", "57P02", "57P03")
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """True when `exc` says the database connection was lost (not a failed statement).
+
+    A lock timeout or a constraint violation is the task's own failure and counts; a
+    server that restarted, refused the connection or vanished from the network does not.
+    """
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, sa.exc.DBAPIError):
+            if seen.connection_invalidated:
+                return True
+            seen = seen.orig
+            continue
+        state = getattr(seen, "sqlstate", None)
+        if type(seen).__module__.startswith("psycopg") and type(seen).__name__ in (
+                "OperationalError", "InterfaceError"):
+            return state is None or state.startswith("08") or state in _GONE_STATES
+        seen = seen.__cause__ or seen.__context__
+    return False

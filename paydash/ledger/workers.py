@@ -150,9 +150,10 @@ def mark_stopped() -> None:
 
 
 def start_heartbeat(app, huey, interval: float, on_recover=None,
-                    recovery_interval: float = 5.0) -> bool:
+                    recovery_interval: float = 5.0, on_beat=None) -> bool:
     """Start this process's heartbeat thread once (a forked child starts its own).
 
+    `on_beat` runs after each beat (outcomes held during a database outage).
     `on_recover` (a recovery pass) runs every `recovery_interval` on a thread of its own,
     never on the worker threads: recovery must not queue behind the work it rescues, and
     heartbeats must not wait for it (draining a backlog after a broker outage can take
@@ -167,6 +168,8 @@ def start_heartbeat(app, huey, interval: float, on_recover=None,
     def heartbeat():
         leave_if_orphaned()
         beat([task.id for task in list(huey._tasks_in_flight)])
+        if on_beat is not None:
+            on_beat()
 
     _every(interval, app, heartbeat, "paydash-heartbeat")
     if on_recover is not None:
