@@ -221,6 +221,7 @@ def install_hooks(huey) -> None:
     """Attach the ledger to `huey`: start-up and shutdown of a worker, the claim before
     each task, its outcome after, and the enqueue, interrupt and revoke signals."""
     fencing.install()
+    outage.quiet_huey_while_away()
     @huey.on_startup()
     @in_app_context
     def _on_startup():

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from flask import current_app
 from huey.api import PeriodicTask
 
+from paydash.clock import utcnow as local_utcnow
 from paydash.extensions import db
 from paydash.ledger import fencing
 from paydash.ledger import outage
@@ -576,8 +577,12 @@ def on_revoked(task) -> None:
 
 def on_skipped(task, skip: Skip) -> None:
     """A claim refused: log it; a paused task goes back on the schedule a little later."""
-    logger.info("job %s not run: %s", task.id, skip.reason)
+    # During an outage every queued job passes here every few seconds: the outage's own
+    # lines say it (`paydash.ledger.outage`).
+    quiet = outage.DATABASE.ongoing or outage.BROKER.ongoing
+    logger.log(logging.DEBUG if quiet else logging.INFO, "job %s not run: %s", task.id, skip.reason)
     if skip.reschedule:
-        eta = utcnow() + dt.timedelta(seconds=5)
+        # Huey's scheduler runs on this host's clock, not the database's.
+        eta = local_utcnow() + dt.timedelta(seconds=5)
         task.eta = eta
         huey().add_schedule(task)

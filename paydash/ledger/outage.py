@@ -122,3 +122,21 @@ def connection_lost(exc: BaseException) -> bool:
             return state is None or state.startswith("08") or state in _GONE_STATES
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+class QuietWhileAway(logging.Filter):
+    """Drops Huey's per-task lines while an outage lasts: each queued job is picked up,
+    refused its claim and rescheduled every few seconds until the database is back."""
+
+    NOISY = ("Executing %s", "Task %s cancelled by %s (pre-execute).",
+             "Added task %s to schedule, eta %s")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not ((DATABASE.ongoing or BROKER.ongoing) and record.msg in self.NOISY)
+
+
+def quiet_huey_while_away() -> None:
+    """Attach `QuietWhileAway` to Huey's logger (once)."""
+    huey_logger = logging.getLogger("huey")
+    if not any(isinstance(f, QuietWhileAway) for f in huey_logger.filters):
+        huey_logger.addFilter(QuietWhileAway())

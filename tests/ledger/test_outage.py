@@ -127,3 +127,15 @@ def test_an_outcome_the_database_could_not_take_is_written_once_it_answers(ledge
     assert (job.state, job.attempts) == (JobState.PENDING.value, 0)
     assert task.id in queued_task_ids(broker.huey)
     outage.DATABASE.answered()
+
+
+def test_hueys_per_task_lines_are_dropped_only_while_an_outage_lasts(caplog):
+    caplog.set_level(logging.INFO, logger="huey")
+    outage.quiet_huey_while_away()
+    huey_logger = logging.getLogger("huey")
+    outage.DATABASE.failed("claim", lost_connection())
+    huey_logger.info("Executing %s", "task-1")
+    outage.DATABASE.answered()
+    huey_logger.info("Executing %s", "task-2")
+    executing = [r.getMessage() for r in caplog.records if r.name == "huey"]
+    assert executing == ["Executing task-2"]
