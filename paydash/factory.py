@@ -14,6 +14,7 @@ import tasks  # noqa: F401
 from paydash import audit
 from paydash import broker
 from paydash import cli
+from paydash import dbconnect
 from paydash import formatting
 from paydash.config import INSTANCE
 from paydash.config import Config
@@ -23,7 +24,9 @@ from paydash.extensions import db
 from paydash.extensions import migrate
 from paydash.ledger import actions
 from paydash.ledger import bridge
+from paydash.ledger import jobs as jobs_ledger
 from paydash.ledger.queue import configure_huey
+from paydash.services import upload_recovery
 from paydash.web import account
 from paydash.web import admin
 from paydash.web import alerts
@@ -68,6 +71,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     configure_huey(broker.huey, app.config)
     app.extensions["huey"] = broker.huey
     app.extensions[actions.AUDIT_HOOK] = audit.record
+    app.extensions[jobs_ledger.FAILED_HOOK] = upload_recovery.jobs_failed  # Issue 13, hole 8.
     if app.config.get("HUEY_IMMEDIATE"):
         bridge.use_app(app)
 
@@ -95,7 +99,8 @@ def _size_pool(app: Flask) -> None:
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///:memory:"):
         options.setdefault("pool_size", app.config["DB_POOL_SIZE"])
         options.setdefault("max_overflow", 10)
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = dbconnect.engine_options(
+        app.config["SQLALCHEMY_DATABASE_URI"], options, app.config)  # Issue 13: keepalives, timeouts.
 
 
 def _configure_logging() -> None:

@@ -13,9 +13,9 @@ import traceback as tb
 import sqlalchemy as sa
 from huey.exceptions import TaskTimeout
 
-from paydash.clock import utcnow
 from paydash.extensions import db
 from paydash.ledger import writer
+from paydash.ledger.dbclock import utcnow
 from paydash.ledger.models import Job
 from paydash.ledger.models import JobState
 
@@ -43,18 +43,19 @@ def current_task():
     return getattr(_local, "task", None)
 
 
-def fence() -> None:
+def fence(session=None) -> None:
     """Inside a task's effect transaction: lock the job row; raise LeaseLost if not ours.
 
     A task that commits its effect in the same transaction as this call has its effect
     applied only while its attempt still owns the job, so an attempt that recovery or a
-    shutdown already gave to another worker cannot add a second effect.
+    shutdown already gave to another worker cannot add a second effect. Every commit a
+    task makes runs this first (`paydash.ledger.fencing`); calling it by hand is optional.
     """
     task = current_task()
     if task is None:
         return
     _make_durable(task)
-    owned = db.session.execute(
+    owned = (session or db.session).execute(
         sa.update(Job).where(*this_attempt(task)).values(heartbeat_at=utcnow())
     ).rowcount
     if not owned:
@@ -111,6 +112,29 @@ def describe_error(exception: BaseException) -> str:
         return f"timed out: {exception}"
     text = str(exception) or type(exception).__name__
     return f"{type(exception).__name__}: {text}"[:2000]
+
+
+_interrupt = threading.Event()
+
+
+def interrupt_requested() -> None:
+    """The consumer asked this process to stop its running tasks now (its interrupt signal)."""
+    _interrupt.set()
+
+
+def interrupted_by_shutdown(exception: BaseException) -> bool:
+    """Did the attempt end because the consumer was stopping, whatever the error says?
+
+    Huey interrupts a task with KeyboardInterrupt; a database driver busy at that moment
+    often turns it into an error of its own (psycopg: "cannot exit pipeline mode while
+    busy"). Any error once this process was told to stop is read as the interruption.
+    """
+    seen = exception
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return _interrupt.is_set()
 
 
 def lost_its_lease(exception: BaseException) -> bool:

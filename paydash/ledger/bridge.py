@@ -7,6 +7,7 @@ Huey instance itself lives in `paydash.broker`, which installs these hooks on it
 import functools
 import logging
 import os
+import signal
 import threading
 
 from flask import current_app
@@ -17,7 +18,10 @@ from huey.api import PeriodicTask
 from huey.exceptions import CancelExecution
 
 from paydash.extensions import db
+from paydash.ledger import attempt
+from paydash.ledger import fencing
 from paydash.ledger import jobs
+from paydash.ledger import outage
 from paydash.ledger import recovery
 from paydash.ledger import workers
 from paydash.ledger import writer
@@ -133,13 +137,16 @@ def in_app_context(fn):
 
 
 def fenced(fn):
-    """A task that lost its job to another attempt stops without a retry of its own."""
+    """Every commit of the task is fenced; one that lost its job stops without a retry."""
     @functools.wraps(fn)
     def inner(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            with fencing.task_body():
+                return fn(*args, **kwargs)
         except jobs.LeaseLost as exc:
             logger.warning("%s", exc)
+            if has_app_context():  # What the lost attempt wrote is dropped here, not later.
+                db.session.rollback()
             raise CancelExecution(retry=False) from exc
     return inner
 
@@ -158,17 +165,76 @@ def periodic_task(huey, validate_datetime, **settings):
     return decorator
 
 
+def claim_before_running(task) -> None:
+    """Claim the task's job, or raise CancelExecution: a task without its claim never runs.
+
+    Any error on the way (a lock timeout reading the paused tasks, a database outage)
+    cancels the attempt. The message is put back on the schedule a little later; should
+    that fail too (the broker is down as well), the ledger still holds the job PENDING and
+    recovery enqueues it again once nothing holds it. Huey's own retries are never used
+    for this, so an outage cannot spend a job's attempts or drop its message.
+    """
+    try:
+        if jobs.claim_behind(task):  # The common case: no app context, no database round trip.
+            return
+        with flask_app().app_context():
+            jobs.claim(task, is_periodic=isinstance(task, PeriodicTask))
+        return
+    except jobs.Skip as skip:
+        refused = skip
+    except Exception as exc:
+        if not outage.report(f"claiming job {task.id}", exc):
+            logger.exception("job %s: its claim could not be made; rescheduled", task.id)
+        refused = jobs.Skip("its claim could not be made", reschedule=True)
+    try:
+        with flask_app().app_context():
+            jobs.on_skipped(task, refused)
+    except Exception as exc:  # The broker is down too: recovery re-enqueues it later.
+        logger.warning("job %s: not run and not rescheduled (%s); recovery will enqueue it",
+                       task.id, exc)
+    raise CancelExecution(retry=False)
+
+
+def _note_interrupts() -> None:
+    """In a process worker, remember the consumer's interrupt signal before Huey acts on it.
+
+    Huey's handler raises KeyboardInterrupt inside the running task; whatever error that
+    turns into, the ledger then records an interruption, not a failed attempt. Only the
+    main thread of a process can set handlers: thread workers skip this (the consumer
+    reports their interrupted tasks itself).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(signum)
+        if not callable(previous) or getattr(previous, "notes_interrupts", False):
+            continue
+
+        def noting(number, frame, previous=previous):
+            attempt.interrupt_requested()
+            return previous(number, frame)
+
+        noting.notes_interrupts = True
+        signal.signal(signum, noting)
+
+
 def install_hooks(huey) -> None:
     """Attach the ledger to `huey`: start-up and shutdown of a worker, the claim before
     each task, its outcome after, and the enqueue, interrupt and revoke signals."""
+    fencing.install()
+    outage.quiet_huey_while_away()
     @huey.on_startup()
     @in_app_context
     def _on_startup():
         cfg = current_app.config
         workers.register(cfg["WORKER_TYPE"], cfg["WORKERS"], backend_name(huey))
         jobs.start_ledger_writer(flask_app())
+        workers.die_with_parent()
+        _note_interrupts()
         if workers.start_heartbeat(flask_app(), huey, cfg["HEARTBEAT_INTERVAL"],
-                                   on_beat=recovery.drain_outbox):
+                                   on_recover=recovery.recovery_pass,
+                                   recovery_interval=cfg["RECOVERY_INTERVAL"],
+                                   on_beat=jobs.write_deferred):
             # Once per consumer process: jobs a previous run left behind go back on the queue.
             recovery.recover_lost_jobs()
         keep_app_context()  # Last: this hook runs in a context of its own, popped on return.
@@ -181,26 +247,20 @@ def install_hooks(huey) -> None:
 
     @huey.pre_execute()
     def _claim(task):
-        if jobs.claim_behind(task):  # The common case: no app context, no database round trip.
-            return
-        try:
-            with flask_app().app_context():
-                jobs.claim(task, is_periodic=isinstance(task, PeriodicTask))
-        except jobs.Skip as skip:
-            with flask_app().app_context():
-                jobs.on_skipped(task, skip)
-            raise CancelExecution(retry=False) from None
-        except Exception:
-            # Without a claim the task must not run: try again once the database answers.
-            logger.exception("job %s: could not claim it; rescheduled to try again", task.id)
-            with flask_app().app_context():
-                jobs.on_skipped(task, jobs.Skip("database unreachable", reschedule=True))
-            raise CancelExecution(retry=False) from None
+        claim_before_running(task)
 
     @huey.post_execute()
     def _finish(task, task_value, exception):
-        if not jobs.finish_behind(task, task_value, exception):  # No app context needed for that.
-            in_app_context(jobs.finish)(task, task_value, exception)
+        try:
+            if not jobs.finish_behind(task, task_value, exception):  # No app context needed.
+                in_app_context(jobs.finish)(task, task_value, exception)
+        except Exception as exc:
+            if outage.kind_of(exc) is not outage.DATABASE:
+                raise
+            # Written by the heartbeat thread once the database answers (`write_deferred`).
+            outage.database_unreachable(f"outcome of job {task.id}", exc)
+            task.ledger_interrupted = True  # The ledger re-enqueues it, not Huey.
+            jobs.defer_outcome(task, task_value, exception)
 
     @huey.signal(signals.SIGNAL_ENQUEUED)
     @in_app_context

@@ -1,6 +1,8 @@
 """No job lost: find jobs the broker lost or a dead worker dropped, and run them again.
 
-Runs every minute from the maintenance task and once when a consumer starts:
+Runs every RECOVERY_INTERVAL seconds on a thread of each consumer (never on its worker
+threads, so it never waits behind work), once when a consumer starts, and every minute
+from the maintenance task as a backstop:
 - the outbox: PENDING jobs never enqueued (the broker was down when they were created);
 - expired leases: STARTED jobs whose worker stopped heart-beating;
 - broker data loss: PENDING or RETRY jobs the broker should hold but does not.
@@ -13,10 +15,10 @@ from dataclasses import field
 import sqlalchemy as sa
 from flask import current_app
 
-from paydash.clock import utcnow
 from paydash.extensions import db
 from paydash.ledger import jobs
 from paydash.ledger import workers
+from paydash.ledger.dbclock import utcnow
 from paydash.ledger.models import Job
 from paydash.ledger.models import JobState
 from paydash.ledger.models import Worker
@@ -58,6 +60,32 @@ def recover_lost_jobs(now: dt.datetime | None = None) -> RecoveryReport:
     return report
 
 
+# Any fixed number, the same in every process: the key of recovery's advisory lock.
+RECOVERY_LOCK_KEY = 7_240_113
+
+
+def recovery_pass() -> RecoveryReport | None:
+    """A pass from a consumer's recovery thread: one at a time across every consumer.
+
+    Each consumer tries every RECOVERY_INTERVAL; on PostgreSQL the one that holds the
+    advisory lock runs the pass and the others skip it (None), so ten consumers do not
+    make ten times the work. The lock is the session's: a consumer that dies mid-pass
+    releases it with its connection.
+    """
+    if db.engine.dialect.name != "postgresql":
+        return recover_lost_jobs()
+    with db.engine.connect() as conn:
+        if not conn.scalar(sa.select(sa.func.pg_try_advisory_lock(RECOVERY_LOCK_KEY))):
+            conn.rollback()
+            return None
+        conn.commit()
+        try:
+            return recover_lost_jobs()
+        finally:
+            conn.execute(sa.select(sa.func.pg_advisory_unlock(RECOVERY_LOCK_KEY)))
+            conn.commit()
+
+
 def drain_outbox(now: dt.datetime | None = None) -> list[str]:
     """Enqueue PENDING jobs never enqueued; called every heartbeat, so cheap when empty."""
     now = now or utcnow()
@@ -85,25 +113,36 @@ def _expire_leases(now: dt.datetime, lease: float, report: RecoveryReport) -> No
                                     Job.last_sign_of_life < cutoff).limit(5000)
     ).all()
     for job in silent_jobs:
-        silent = int((now - job.last_sign_of_life).total_seconds())
+        silent = round((now - job.last_sign_of_life).total_seconds())
         _release(job, now, f"worker {job.worker_id} stopped heart-beating {silent} s ago",
                  report, Job.last_sign_of_life < cutoff)
     for job in _jobs_of_dead_local_workers(cutoff):
         _release(job, now, f"worker {job.worker_id} is no longer running", report)
     if report.requeued_dead_worker:
         jobs.dispatch(report.requeued_dead_worker, announce=False)
+    jobs.notify_failed(report.failed_dead_worker)
 
 
 def _jobs_of_dead_local_workers(cutoff: dt.datetime) -> list[sa.Row]:
-    """STARTED jobs, not yet silent past the lease, of processes that died on this host."""
+    """STARTED jobs, not yet silent past the lease, of processes that died on this machine.
+
+    Only workers of this machine, boot and PID namespace are looked up in the process
+    table (`workers.process_is_gone`); any other worker keeps its jobs until its lease ends.
+    """
+    if not workers.MACHINE:
+        return []
     running = db.session.execute(
         sa.select(*_SNAPSHOT).where(Job.state == JobState.STARTED.value,
-                                    Job.last_sign_of_life >= cutoff)
+                                    Job.last_sign_of_life >= cutoff,
+                                    Job.worker_id != workers.current_worker_id())
         .limit(5000)).all()
-    me = workers.current_worker_id()
-    return [job for job in running
-            if workers.process_is_gone(job.worker_id)
-            or (job.worker_id == me and job.started_at < workers.PROCESS_STARTED_AT)]
+    ids = {job.worker_id for job in running if job.worker_id}
+    if not ids:
+        return []
+    local = {w.id: w for w in db.session.scalars(
+        sa.select(Worker).where(Worker.id.in_(ids), Worker.machine == workers.MACHINE))}
+    gone = {wid for wid, worker in local.items() if workers.process_is_gone(worker)}
+    return [job for job in running if job.worker_id in gone]
 
 
 def _release(job: sa.Row, now: dt.datetime, why: str, report: RecoveryReport, *still) -> None:
