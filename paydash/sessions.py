@@ -97,16 +97,25 @@ def _read(sid: str):
     params = compiled.construct_params({"sid": sid})
     if compiled.positional:
         params = tuple(params[name] for name in compiled.positiontup)
-    connection = engine.raw_connection()
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+    connection = None
     try:
+        connection = engine.raw_connection()  # The pool does not wrap a failed connect.
         cursor = connection.cursor()
         try:
             cursor.execute(str(compiled), params)
             found = cursor.fetchone()
         finally:
             cursor.close()
+    except dbapi_error as exc:
+        # Raised as SQLAlchemy would, so a database outage answers 503 (web/errors.py), not
+        # 500; a broken connection is not handed to the next request.
+        if connection is not None:
+            connection.invalidate(exc)
+        raise sa.exc.DBAPIError.instance(str(compiled), params, exc, dbapi_error) from exc
     finally:  # The pool ends any transaction the DBAPI began (rollback on return).
-        connection.close()
+        if connection is not None:
+            connection.close()
     if found is None:
         return None
     row = _Row(*found)

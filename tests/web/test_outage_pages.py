@@ -52,3 +52,22 @@ def test_sign_in_answers_503_not_500(signed_in_then_outage):
     response = anonymous.post("/login", data={"email": "hr@acme.test", "password": PASSWORD})
     assert response.status_code == 503
     assert "Your data is safe" in response.get_data(as_text=True)
+
+
+def test_a_signed_in_request_whose_session_check_fails_in_the_driver_answers_503(tmp_path, sqlite_url):
+    """The session check runs on the DBAPI cursor (paydash/sessions.py): an error the driver
+    raises there must reach the outage handler as SQLAlchemy's OperationalError, not a 500.
+    (The table is dropped so the driver itself fails on the statement.)"""
+    import sqlalchemy as sa  # noqa: PLC0415
+    app = make_app(base_config(tmp_path, sqlite_url))
+    People(app)
+    client = login(app.test_client(), "hr@acme.test")
+    with app.app_context():
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("DROP TABLE user_session"))
+    response = client.get("/")
+    assert response.status_code == 503
+    assert "Your data is safe" in response.get_data(as_text=True)
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
