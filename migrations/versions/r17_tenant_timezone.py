@@ -23,5 +23,6 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table("tenant") as batch_op:
-        batch_op.drop_column("timezone")
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35 and later): a batch copy of `tenant`
+    # would drop the table that other tables' foreign keys point at, which SQLite refuses.
+    op.drop_column("tenant", "timezone")
