@@ -173,6 +173,7 @@ class Reader:
         self.data = data
         self.book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
         self.rows = None
+        self.sheet = None
         self.offset = 0
 
     def sheets(self) -> list:
@@ -183,7 +184,12 @@ class Reader:
 
     def open(self, name: str, part: str, others: list[str]) -> tuple:
         self.rows = None
-        sheet = self.book.get_sheet_by_name(name)
+        # The header search reads the top of a sheet, then the data pass reads it all:
+        # the sheet calamine loaded last is kept, so it is parsed once.
+        if self.sheet is None or self.sheet.name != name:
+            self.sheet = None
+            self.sheet = self.book.get_sheet_by_name(name)
+        sheet = self.sheet
         height = sheet.total_height if sheet.start else 0
         width = min(sheet.total_width if sheet.start else 0, MAX_COLUMNS)
         if height * max(width, 1) > MAX_CELLS:
