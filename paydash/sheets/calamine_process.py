@@ -14,11 +14,7 @@ hostile file somehow took over still cannot make the parent run code.
 
 Requests and answers:
 - the workbook's bytes → ("ok", [(name, is_worksheet, visible), ...]) or ("error", kind, detail)
-- ("open", name, part, others) → ("ok", rows, uncached, first_uncached, cell_errors) where
-  `part` is the sheet's .xlsx part (scanned for what calamine does not report: formulas with
-  no cached value and error cells such as #DIV/0!), or "" for .xls/.ods; `part` and the
-  `others` (shared strings, an .ods's content) are also checked for NUL characters, which
-  XML forbids and calamine lets through into the text
+- ("open", name) → ("ok", rows): the sheet loaded (kept for the next "open" of the same name)
 - ("next", count) → ("rows", rows, dates, finished, peak_mb): up to `count` rows from the top
   of the sheet, cells[0] being column A; `dates` lists (row, column, kind, text) for date
   and time cells, which marshal cannot carry, sent as "" in `rows`.
@@ -75,15 +71,20 @@ def peak_mb() -> int:
     return 0
 
 
-# --- What calamine does not report, found in the .xlsx sheet part -----------------------------
+# --- What calamine does not report, found in the .xlsx sheet part ------------------------------
+# Run by the parent while the child parses (see paydash.sheets.reader): formulas with no
+# cached value, error cells such as #DIV/0!, and NUL characters, which XML forbids and
+# calamine lets through into the text.
 
 _CELL = re.compile(rb"<(?:[\w.-]+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:[\w.-]+:)?c>)", re.DOTALL)
 _REF = re.compile(rb'\br\s*=\s*["\']([A-Za-z]{1,3})(\d+)["\']')
 _TYPE = re.compile(rb'\bt\s*=\s*["\'](\w+)["\']')
 _FORMULA = re.compile(rb"<(?:[\w.-]+:)?f\b")
 _VALUE = re.compile(rb"<(?:[\w.-]+:)?v\b[^>]*>([^<]*)<")
-_ROW_END = re.compile(rb"</(?:[\w.-]+:)?row>")
-_ERROR_MARK = re.compile(rb"""\bt\s*=\s*["']e["']""")
+_TAG_PREFIX = re.compile(rb"</(?:[\w.-]+:)?$")
+# Literal marks found with bytes' own fast search; only a chunk holding one is searched
+# cell by cell (a regex that starts at every "<" costs a second per 10,000 rows).
+_MARKS = (b"<f", b":f", b'"e"', b"'e'")
 
 
 def _column_index(letters: bytes) -> int:
@@ -107,7 +108,7 @@ class PartScan:
     def feed(self, piece: bytes) -> None:
         if b"\x00" in piece:
             raise NulInXml
-        if not (_FORMULA.search(piece) or _ERROR_MARK.search(piece)):
+        if not any(mark in piece for mark in _MARKS):
             return
         for match in _CELL.finditer(piece):
             attrs, body = match.group(1), match.group(2) or b""
@@ -137,15 +138,21 @@ def check_no_nul(archive: zipfile.ZipFile, part: str) -> None:
                 raise NulInXml
 
 
+def _last_row_end(chunk: bytes) -> int:
+    """Where the chunk's last </row> (or </x:row>) ends, so no cell is cut in two; 0 if none."""
+    at = len(chunk)
+    while (at := chunk.rfind(b"row>", 0, at)) > 0:
+        if _TAG_PREFIX.search(chunk, max(0, at - 40), at):
+            return at + 4
+    return 0
+
+
 def scan_part(archive: zipfile.ZipFile, part: str) -> PartScan:
     scan, tail = PartScan(), b""
     with archive.open(part) as stream:
         while chunk := stream.read(SCAN_CHUNK):
             chunk = tail + chunk
-            cut = None
-            for cut in _ROW_END.finditer(chunk, max(0, len(chunk) - SCAN_CHUNK // 2)):
-                pass
-            end = cut.end() if cut else 0
+            end = _last_row_end(chunk)
             scan.feed(chunk[:end])
             tail = chunk[end:]
     scan.feed(tail)
@@ -182,7 +189,7 @@ class Reader:
                  meta.visible == calamine.SheetVisibleEnum.Visible)
                 for meta in self.book.sheets_metadata]
 
-    def open(self, name: str, part: str, others: list[str]) -> tuple:
+    def open(self, name: str) -> tuple:
         self.rows = None
         # The header search reads the top of a sheet, then the data pass reads it all:
         # the sheet calamine loaded last is kept, so it is parsed once.
@@ -194,19 +201,9 @@ class Reader:
         width = min(sheet.total_width if sheet.start else 0, MAX_COLUMNS)
         if height * max(width, 1) > MAX_CELLS:
             return ("error", "cells", f"{height:,} rows × {width:,} columns")
-        scan = PartScan()
-        if part or others:
-            with zipfile.ZipFile(io.BytesIO(self.data)) as archive:
-                try:
-                    for other in others:
-                        check_no_nul(archive, other)
-                    if part:
-                        scan = scan_part(archive, part)
-                except NulInXml:
-                    return ("error", "nul", "it contains a NUL character, which XML forbids")
         self.offset = sheet.start[1] if sheet.start else 0
         self.rows = sheet.iter_rows()
-        return ("ok", height, scan.uncached, scan.first_uncached, scan.errors)
+        return ("ok", height)
 
     def next(self, count: int) -> tuple:
         batch, finished = [], self.rows is None
@@ -262,7 +259,7 @@ def main() -> None:
     while (request := receive(source)) is not None:
         try:
             if request[0] == "open":
-                send(sink, reader.open(request[1], request[2], request[3]))
+                send(sink, reader.open(request[1]))
             else:
                 send_bytes(sink, reader.next(request[1]))
         except MemoryError:

@@ -47,6 +47,8 @@ CHILD_TIMEOUT = 600             # seconds one answer from the child may take
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _CHILD_SCRIPT = calamine_process.__file__
 _DTD = re.compile(rb"<!\s*(doctype|entity)", re.IGNORECASE)
+_ZIP_ERRORS = (zipfile.BadZipFile, KeyError, zlib.error, EOFError, ValueError, OSError,
+               RuntimeError, NotImplementedError)
 _UTF16_DECLARATION = re.compile(r"""encoding\s*=\s*["']utf-?16(le|be)?["']""", re.IGNORECASE)
 _DATES = {"datetime": dt.datetime.fromisoformat, "date": dt.date.fromisoformat,
           "time": dt.time.fromisoformat,
@@ -90,7 +92,7 @@ class Workbook:
     def __init__(self, data: bytes):
         self.kind = _kind(data)
         self.archive = None
-        self._data, self._child = data, None
+        self._data, self._child, self._scans = data, None, {}
         try:
             if self.kind != "xls":
                 self.archive = zipfile.ZipFile(io.BytesIO(data))
@@ -128,9 +130,21 @@ class Workbook:
         """The sheet's rows, in batches from the reading child; see SheetStream."""
         return SheetStream(self, sheet)
 
+    def _scan(self, sheet: SheetInfo) -> calamine_process.PartScan:
+        """The sheet's part scanned once (formulas without values, error cells, NULs)."""
+        if sheet.path not in self._scans:
+            archive = zipfile.ZipFile(io.BytesIO(self._data)) if self.archive else None
+            for part in self._extra_parts:
+                if part in archive.NameToInfo:
+                    calamine_process.check_no_nul(archive, part)
+            self._extra_parts = []
+            self._scans[sheet.path] = (calamine_process.scan_part(archive, sheet.path)
+                                       if self.kind == "xlsx" else calamine_process.PartScan())
+        return self._scans[sheet.path]
+
     def _reader(self) -> "_Child":
         if self._child is None:
-            self._child = _Child(self._data, self._extra_parts)
+            self._child = _Child(self._data)
             weakref.finalize(self, self._child.stop)
         return self._child
 
@@ -181,7 +195,17 @@ class SheetStream:
     def __iter__(self) -> Iterator[tuple[int, list]]:
         child = self.workbook._reader()
         started = time.perf_counter()
-        self._total, self.uncached, self.first_uncached, errors = child.open(self.sheet)
+        child.ask_open(self.sheet)
+        try:  # while the child parses the sheet, look for what calamine does not report
+            scan, problem = self.workbook._scan(self.sheet), None
+        except calamine_process.NulInXml:
+            scan, problem = None, unreadable("it contains a NUL character, which XML forbids")
+        except _ZIP_ERRORS as exc:
+            scan, problem = None, unreadable(f"sheet '{self.sheet.name}': {_short(exc)}")
+        self._total = child.opened(self.sheet)
+        if problem:
+            raise problem
+        self.uncached, self.first_uncached, errors = scan.uncached, scan.first_uncached, scan.errors
         fixes = {(row, col): text for row, col, text in errors}
         number, size, finished = 0, FIRST_BATCH_ROWS, False
         while not finished:
@@ -209,8 +233,7 @@ def _apply_errors(cells: list, number: int, fixes: dict) -> None:
 class _Child:
     """The reading child process and its requests (see paydash.sheets.calamine_process)."""
 
-    def __init__(self, data: bytes, extra_parts: list[str]):
-        self.extra_parts = extra_parts
+    def __init__(self, data: bytes):
         self.process = subprocess.Popen(
             [sys.executable, "-I", _CHILD_SCRIPT, str(CHILD_MEMORY)], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -221,10 +244,12 @@ class _Child:
         answer = self._answer("")
         self.sheets = answer[1]
 
-    def open(self, sheet: SheetInfo) -> tuple:
-        self._ask(("open", sheet.name, sheet.path, self.extra_parts), sheet.name)
-        _ok, total, uncached, first, errors = self._answer(sheet.name)
-        return total, uncached, first, errors
+    def ask_open(self, sheet: SheetInfo) -> None:
+        self._ask(("open", sheet.name), sheet.name)
+
+    def opened(self, sheet: SheetInfo) -> int:
+        """The answer to `ask_open`: the sheet's row count."""
+        return self._answer(sheet.name)[1]
 
     def next(self, sheet: SheetInfo, count: int) -> tuple:
         self._ask(("next", count), sheet.name)
