@@ -117,8 +117,9 @@ def make_app(label: str):
     config = {"SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{WORK / label}.db",
               "HUEY_SQLITE_PATH": str(WORK / f"{label}-huey.db"), "REDIS_URL": None,
               "HUEY_NAME": f"paydash_bench_{uuid.uuid4().hex[:8]}",
-              # The 100,000-row file is ~13 MB, past the default 10 MB upload limit.
-              "MAX_CONTENT_LENGTH": 64 * 1024 * 1024}
+              # The 100,000-row file is ~13 MB and the 500,000-row one ~65 MB, past the
+              # default 10 MB upload limit.
+              "MAX_CONTENT_LENGTH": 512 * 1024 * 1024}
     app = create_app(config)
     with app.app_context():
         db.create_all()
