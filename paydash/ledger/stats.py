@@ -312,7 +312,9 @@ def _newest_successes(connection, tenant_id: int | None, names: list[str],
                                    Job.finished_at >= since, Job.runtime_seconds.is_not(None)),
                             tenant_id).order_by(Job.finished_at.desc()).limit(1)
               for name in names]
-    rows = connection.execute(sa.union_all(*probes) if len(probes) > 1 else probes[0]).all()
+    # Each probe as a derived table: SQLite refuses a parenthesised SELECT … LIMIT in a UNION.
+    parts = [sa.select(*probe.subquery(f"probe{i}").c) for i, probe in enumerate(probes)]
+    rows = connection.execute(sa.union_all(*parts) if len(parts) > 1 else probes[0]).all()
     return {task: (finished, job_id) for task, finished, job_id in rows}
 
 

@@ -52,11 +52,12 @@ def test_percentiles_are_kept_while_nothing_finishes_and_follow_a_new_success(le
     with ledger_app.app_context():
         for i in range(10):
             add_success(1.0 + i, now - dt.timedelta(minutes=30 + i))
-        first = stats.runtime_percentiles(None, ["noop"], now)
-        queries, again = sample_queries(ledger_app, lambda: stats.runtime_percentiles(None, ["noop"], now))
+        # Two task names: the newest-success check is then one UNION of probes.
+        first = stats.runtime_percentiles(None, ["noop", "other"], now)
+        queries, again = sample_queries(ledger_app, lambda: stats.runtime_percentiles(None, ["noop", "other"], now))
         assert again == first and queries == []          # kept: only the one-probe check ran
         add_success(100.0, now - dt.timedelta(minutes=1))
-        queries, after = sample_queries(ledger_app, lambda: stats.runtime_percentiles(None, ["noop"], now))
+        queries, after = sample_queries(ledger_app, lambda: stats.runtime_percentiles(None, ["noop", "other"], now))
     assert first[0]["count"] == 10 and first[0]["p99"] == 10.0
     assert len(queries) == 1 and after[0]["count"] == 11 and after[0]["p99"] == 100.0
 
