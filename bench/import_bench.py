@@ -262,18 +262,18 @@ def main() -> None:
         filecheck.MAX_INFLATED = 1024 * 1024 * 1024
     print(f"import_bench {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    head = "".join(f"{name + ' s':>21}" for name in readers)
+    head = "".join(f"{name + ' s':>23}" for name in readers)
     print(f"{'rows':>8} {'file MB':>8} {'runs':>4}{head} {'pipeline s':>11} "
-          + "".join(f"{'÷ ' + name:>21}" for name in readers)
+          + "".join(f"{'÷ ' + name:>23}" for name in readers)
           + f" {'receive':>8} {'validate':>9} {'commit+sync':>12} {'consumer MB':>12} "
           f"{'reader child MB':>16} {'sum MB':>7}")
     for rows in sizes:
         result = measure(rows, args.big_runs if rows >= 100_000 else args.runs, readers)
         stage, anchors = result["pipeline"], result["readers"]
         print(f"{rows:>8,} {result['mb']:>8.1f} {result['runs']:>4}"
-              + "".join(f"{anchors[name]:>21.2f}" for name in readers)
+              + "".join(f"{anchors[name]:>23.2f}" for name in readers)
               + f" {stage['total']:>11.2f}"
-              + "".join(f"{stage['total'] / anchors[name]:>21.2f}" for name in readers)
+              + "".join(f"{stage['total'] / anchors[name]:>23.2f}" for name in readers)
               + f" {stage['receive']:>8.2f} {stage['validate']:>9.2f} {stage['commit_sync']:>12.2f} "
               f"{result['rss']:>12.0f} {result['child_rss']:>16.0f} "
               f"{result['rss'] + result['child_rss']:>7.0f}", flush=True)
