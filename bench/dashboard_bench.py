@@ -40,12 +40,13 @@ os.environ.pop("REDIS_URL", None)
 
 import sqlalchemy as sa  # noqa: E402
 
+from bench import environment  # noqa: E402
 from paydash import accounts  # noqa: E402
 from paydash.charts import aggregation  # noqa: E402
 from paydash.extensions import db  # noqa: E402
 from paydash.services import demo  # noqa: E402
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PG_ADMIN = environment.database_url()
 EMAIL, PASSWORD = "hr@bench.paydash", "bench-password-1"
 QUERIES = {
     "12 months, all departments": "/api/dashboard/summary?period=12m",
@@ -75,7 +76,7 @@ def make_database(kind: str) -> tuple[str, callable]:
                          {"n": name})
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name, drop
+    return environment.sibling_database(name), drop
 
 
 def build_app(url: str, cache_seconds: float | None = None):

@@ -6,7 +6,7 @@ Measures, side by side in one run:
 
     .venv/bin/python bench/hr_wait_bench.py [--runs 5] [--rows 2000]
 
-Needs Redis at 127.0.0.1:6379 for the Redis column. Prints medians per backend.
+Needs Redis for the Redis column: BENCH_REDIS_URL (default redis://127.0.0.1:6379/0). Prints medians per backend.
 """
 import argparse
 import io
@@ -30,6 +30,7 @@ os.environ["PAYDASH_INSTANCE"] = str(WORK / "instance")
 import sqlalchemy as sa  # noqa: E402
 from openpyxl import Workbook  # noqa: E402
 
+from bench import environment  # noqa: E402
 from paydash import accounts  # noqa: E402
 from paydash.extensions import db  # noqa: E402
 from paydash.ledger.models import Job  # noqa: E402
@@ -137,7 +138,7 @@ def main() -> None:
     args = parser.parse_args()
     data = build_sheet(args.rows)
     rows = {"sqlite queue": bench_backend("sqlite", None, data, args.runs),
-            "redis queue": bench_backend("redis", "redis://127.0.0.1:6379/0", data, args.runs)}
+            "redis queue": bench_backend("redis", environment.redis_url(), data, args.runs)}
     print(f"\nWhat HR waits for: {args.rows}-row sheet, {args.runs} runs each, real huey_consumer "
           f"(2 thread workers), SQLite app database\n")
     print(f"{'queue':14} {'upload→preview p50':>20} {'max':>8} {'confirm→dashboard p50':>23} {'max':>8}")

@@ -24,8 +24,10 @@ import sqlalchemy as sa
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+from bench import environment  # noqa: E402
+
+PG_ADMIN_URL = environment.database_url()
+REDIS_URL = environment.redis_url()
 DB_NAME = f"paydash_api_bench_{uuid.uuid4().hex[:8]}"
 PASSWORD = "bench-password-1"
 TENANTS = 50
@@ -56,7 +58,7 @@ def build(rows: int, reuse: bool = False):
         with admin.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{DB_NAME}"'))
         admin.dispose()
-    os.environ.update(DATABASE_URL=PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + DB_NAME,
+    os.environ.update(DATABASE_URL=environment.sibling_database(DB_NAME),
                       REDIS_URL=REDIS_URL, SECRET_KEY="bench-secret", HUEY_NAME=DB_NAME)
     from app import create_app  # noqa: PLC0415  (reads the environment set above)
     from paydash import accounts  # noqa: PLC0415

@@ -29,12 +29,14 @@ import redis
 import sqlalchemy as sa
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+sys.path.insert(0, str(ROOT))
+from bench import environment  # noqa: E402
+
+REDIS_URL = environment.redis_url()
+PG_ADMIN_URL = environment.database_url()
 RUN = uuid.uuid4().hex[:8]
 LEDGER_DB = f"paydash_ledger_bench_{RUN}"
-LEDGER_URL = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + LEDGER_DB
-sys.path.insert(0, str(ROOT))
+LEDGER_URL = environment.sibling_database(LEDGER_DB)
 
 
 def start(cmd: list[str], env: dict, log: pathlib.Path) -> subprocess.Popen:

@@ -200,6 +200,66 @@ def legacy_xls() -> bytes:
     return compound_file({"Workbook": bof + struct.pack("<HH", 0x000A, 0)})
 
 
+# --- Real .xls and .ods (issue 18: calamine reads them) --------------------------------------
+
+ODS_NS = ('xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+          'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+          'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"')
+
+
+def xls_bytes(rows: list[list] | None = None, *, banner: str | None = None, hidden_first: bool = False) -> bytes:
+    import xlwt  # noqa: PLC0415  (a test-only dependency; only these cases need it)
+    rows = [HEADERS, *ROWS] if rows is None else rows
+    book = xlwt.Workbook()
+    if hidden_first:
+        notes = book.add_sheet("Notes")
+        notes.write(0, 0, "Employee ID")
+        notes.write(0, 1, "Net Pay")
+        notes.visibility = 1
+    sheet = book.add_sheet("Salary")
+    offset = 0
+    if banner:
+        sheet.write(0, 0, banner)
+        offset = 2
+    for r, values in enumerate(rows):
+        for c, value in enumerate(values):
+            if value != "":
+                sheet.write(r + offset, c, value)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def ods_cell(value) -> str:
+    if value == "":
+        return "<table:table-cell/>"
+    if isinstance(value, (int, float)):
+        return (f'<table:table-cell office:value-type="float" office:value="{value!r}">'
+                f"<text:p>{value}</text:p></table:table-cell>")
+    return f'<table:table-cell office:value-type="string"><text:p>{escape(value)}</text:p></table:table-cell>'
+
+
+def ods_bytes(rows: list[list] | None = None, *, content_head: str = "", manifest_extra: str = "") -> bytes:
+    rows = [HEADERS, *ROWS] if rows is None else rows
+    body = "".join("<table:table-row>" + "".join(ods_cell(v) for v in row) + "</table:table-row>"
+                   for row in rows)
+    content = (f'<?xml version="1.0" encoding="UTF-8"?>{content_head}<office:document-content {ODS_NS} '
+               'office:version="1.2"><office:body><office:spreadsheet><table:table table:name="Salary">'
+               f"{body}</table:table></office:spreadsheet></office:body></office:document-content>")
+    manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
+                'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+                '<manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+                f'<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml">{manifest_extra}'
+                "</manifest:file-entry></manifest:manifest>")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet",
+                         compress_type=zipfile.ZIP_STORED)
+        archive.writestr("content.xml", content)
+        archive.writestr("META-INF/manifest.xml", manifest)
+    return buffer.getvalue()
+
+
 # --- Zip-level attacks ----------------------------------------------------------------------------
 
 
@@ -555,9 +615,11 @@ CASES: list[Case] = [
          "refused", ("web page", "xlsx")),
     Case("random_bytes", _const(random.Random(1).randbytes(4096)), "refused", ("not an Excel workbook",)),
     Case("password_protected", encrypted_xlsx, "refused", ("password", "xlsx without a password")),
-    Case("legacy_xls", legacy_xls, "refused", (".xls", "Save As", "xlsx")),
+    Case("legacy_xls", legacy_xls, "fatal", ("sheet",), note="an .xls with no sheet in it"),
+    Case("real_xls.xls", xls_bytes, "imports", rows=3, note="Excel 97-2003, written by xlwt"),
+    Case("real_ods.ods", ods_bytes, "imports", rows=3, note="OpenDocument, written as raw XML"),
     Case("xlsb_renamed", xlsb_renamed, "refused", (".xlsb", "xlsx")),
-    Case("ods_renamed", ods_renamed, "refused", (".ods", "xlsx")),
+    Case("ods_renamed", ods_renamed, "fatal", ("sheet",), note="an .ods with no table in it"),
     Case("docx_renamed", docx_renamed, "refused", ("Word",)),
     Case("plain_zip", lambda: zip_bytes({"notes.txt": b"hello"}), "refused", ("not an Excel workbook",)),
     Case("truncated_zip", truncated, "refused", ("Upload the original file again",)),
@@ -594,11 +656,13 @@ CASES: list[Case] = [
     Case("missing_workbook_part", missing_part("xl/workbook.xml"), "refused", ("not an Excel workbook",)),
     Case("missing_sheet_part", missing_part("xl/worksheets/sheet1.xml"), "fatal", ("missing",)),
     Case("malformed_sheet_xml", bad_xml_sheet, "fatal", ("could not be read",)),
-    Case("shared_string_out_of_range", shared_string_out_of_range, "imports", rows=3),
+    Case("shared_string_out_of_range", shared_string_out_of_range, "fatal", ("could not be read",),
+         note="calamine refuses a string index past the table (issue 18; it was read as empty)"),
     Case("nul_in_xml", nul_in_xml, "fatal", ("could not be read",)),
     Case("utf16_sheet_xml", utf16_sheet, "imports", rows=3),
     Case("zip_inside_sheet_part", nested_zip_sheet, "fatal", ("could not be read",)),
-    Case("huge_cell_reference", huge_cell_reference, "imports", rows=3),
+    Case("huge_cell_reference", huge_cell_reference, "fatal", ("too large",),
+         note="calamine places the cell, so the sheet spans past Excel's grid (issue 18)"),
     Case("data_only_in_hidden_sheet", data_only_in_hidden_sheet, "fatal", ("header row", "Hidden")),
     Case("no_header_row", no_header, "fatal", ("No header row",)),
     Case("empty_sheet", empty_sheet, "fatal", ("No header row",)),

@@ -79,7 +79,7 @@ def reject(code: str, detail: str = "") -> FileRejected:
 
 
 def check_upload(data: bytes, filename: str, max_bytes: int) -> None:
-    """Refuse (FileRejected) anything but a sane .xlsx; cheap: no sheet is parsed."""
+    """Refuse (FileRejected) anything but a sane .xlsx, .xls or .ods; cheap: no sheet is parsed."""
     if not data:
         raise reject("empty")
     if len(data) > max_bytes:
@@ -87,6 +87,9 @@ def check_upload(data: bytes, filename: str, max_bytes: int) -> None:
             f"The file is {_size(len(data))}; the limit is {_size(max_bytes)}. Delete unused "
             "sheets, pictures and empty formatted rows, save, and upload again."))
     kind = sniff(data)
+    if kind == "legacy_xls":
+        check_xls(data)
+        return
     if kind != "zip":
         raise reject(kind)
     check_xlsx_zip(data)
@@ -161,7 +164,8 @@ def _check_kind(archive: zipfile.ZipFile, names: set[str]) -> None:
     if "xl/workbook.bin" in names:
         raise reject("xlsb")
     if "mimetype" in names:
-        raise reject("ods")
+        check_ods(archive, names)
+        return
     if any(name.startswith(("word/", "ppt/")) for name in names):
         raise reject("docx")
     if "xl/workbook.xml" not in names:
@@ -174,6 +178,37 @@ def _check_kind(archive: zipfile.ZipFile, names: set[str]) -> None:
             NotImplementedError):
         raise reject("damaged") from None
     if len(content_types) < 1024 * 1024 and any(t in content_types for t in _MACRO_TYPES):
+        raise reject("macro")
+
+
+# --- Excel 97-2003 (.xls) and OpenDocument (.ods): calamine reads both (issue 18) -------------
+
+ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
+_XLS_MACROS = "_VBA_PROJECT_CUR".encode("utf-16-le")
+
+
+def check_xls(data: bytes) -> None:
+    """An .xls (a Workbook stream in a compound file): refuse macros; the rest is the reader's."""
+    if _XLS_MACROS in data:
+        raise reject("macro")
+
+
+def check_ods(archive: zipfile.ZipFile, names: set[str]) -> None:
+    """An OpenDocument package: a spreadsheet, with content, not encrypted."""
+    try:
+        mimetype = archive.read("mimetype").strip()
+        manifest = (archive.read("META-INF/manifest.xml") if "META-INF/manifest.xml" in names
+                    else b"")
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, RuntimeError,
+            NotImplementedError):
+        raise reject("damaged") from None
+    if mimetype != ODS_MIMETYPE:
+        raise reject("docx" if mimetype.startswith(b"application/vnd.oasis") else "not_xlsx")
+    if b"encryption-data" in manifest:
+        raise reject("encrypted")
+    if "content.xml" not in names:
+        raise reject("damaged")
+    if any(name.lower().startswith("basic/") for name in names):
         raise reject("macro")
 
 

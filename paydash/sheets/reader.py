@@ -1,15 +1,26 @@
-"""Stream the rows of an .xlsx worksheet with expat, in bounded memory (pure).
+"""Read the rows of an .xlsx, .xls or .ods worksheet with python-calamine (pure: bytes in, rows out).
 
-Why not python-calamine or openpyxl: calamine (Rust) parses fast but builds the whole
-sheet as one dense grid — about 170 MB more at 100,000 rows × 23 columns, and gigabytes
-for a sheet with one cell at A1 and one at XFD1048576 — and openpyxl's read-only mode is
-several times slower than this. Expat (C) hands us one row at a time: memory stays flat
-whatever the sheet's shape, and formulas without a cached value are seen in the same pass.
-DTDs are refused outright, which closes entity expansion and external entities.
+The parsing is calamine's (Rust, well kept, ten times faster than a Python-level parser);
+this module keeps the guards around it. Before calamine sees a byte of a zip workbook:
+entry count, encrypted entries, and every part's XML prolog inspected with expat, so a
+DTD (entity expansion, external entities) is refused outright. Calamine then runs in a
+child process (`paydash.sheets.calamine_process`) under an address-space limit and a cap
+on the cells a sheet may span, and rows come back in batches: the worker's own memory
+stays flat whatever the sheet's size or shape, and a sheet that would need gigabytes ends
+in a message. What calamine does not report (formulas with no cached value, error cells)
+is found in the .xlsx part by a byte scan in the same child.
 """
+import datetime as dt
 import io
+import logging
+import marshal
 import posixpath
 import re
+import select
+import subprocess
+import sys
+import time
+import weakref
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -18,30 +29,30 @@ from xml.parsers import expat
 
 from defusedxml import ElementTree
 
-from paydash.sheets.headers import column_letter
+from paydash.sheets import calamine_process
+
+logger = logging.getLogger(__name__)
 
 REL_NAMESPACES = ("http://schemas.openxmlformats.org/officeDocument/2006/relationships",
                   "http://purl.oclc.org/ooxml/officeDocument/relationships")
 PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
-MAX_COLUMNS = 1024      # cells further right than column AMJ are not read
+MAX_COLUMNS = calamine_process.MAX_COLUMNS
+MAX_ENTRIES = 2000
 CHUNK = 64 * 1024
+BATCH_ROWS = 4096
+FIRST_BATCH_ROWS = 64           # the header search reads a few rows of each sheet
+CHILD_MEMORY = 3 << 30          # address space of the reading child (≈ 1.4 GB of sheet)
+CHILD_TIMEOUT = 600             # seconds one answer from the child may take
 
-_ROW, _CELL, _VALUE, _TEXT, _FORMULA, _INLINE, _PHONETIC = range(7)
-_LOCAL_TAGS = {"row": _ROW, "c": _CELL, "v": _VALUE, "t": _TEXT, "f": _FORMULA, "is": _INLINE,
-               "rPh": _PHONETIC}
-_ROOT = re.compile(rb"<([A-Za-z_][\w.-]*:)?worksheet\b")
-_COLUMN_CACHE: dict[str, int] = {}
-
-
-def _tags_for(head: bytes) -> dict[str, int]:
-    """Element names as this file spells them: "c", or "x:c" when the file uses a prefix.
-
-    Expat runs without namespace processing because that is a third faster; the prefix
-    the worksheet element uses is the one its cells use.
-    """
-    match = _ROOT.search(head)
-    prefix = match.group(1).decode() if match and match.group(1) else ""
-    return {prefix + name: tag for name, tag in _LOCAL_TAGS.items()}
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_CHILD_SCRIPT = calamine_process.__file__
+_DTD = re.compile(rb"<!\s*(doctype|entity)", re.IGNORECASE)
+_ZIP_ERRORS = (zipfile.BadZipFile, KeyError, zlib.error, EOFError, ValueError, OSError,
+               RuntimeError, NotImplementedError)
+_UTF16_DECLARATION = re.compile(r"""encoding\s*=\s*["']utf-?16(le|be)?["']""", re.IGNORECASE)
+_DATES = {"datetime": dt.datetime.fromisoformat, "date": dt.date.fromisoformat,
+          "time": dt.time.fromisoformat,
+          "timedelta": lambda text: dt.timedelta(seconds=float(text))}
 
 
 class WorkbookUnreadable(Exception):
@@ -59,9 +70,6 @@ class SheetInfo:
     visible: bool
 
 
-class _Refused(Exception):
-    pass
-
 
 def unreadable(detail: str) -> WorkbookUnreadable:
     return WorkbookUnreadable(
@@ -69,19 +77,41 @@ def unreadable(detail: str) -> WorkbookUnreadable:
         "File › Save As › Excel Workbook (.xlsx), and upload it again.")
 
 
+def too_large(sheet: str, detail: str = "") -> WorkbookUnreadable:
+    span = f" (it spans {detail})" if detail else ""
+    return WorkbookUnreadable(
+        f"Sheet '{sheet}' is too large to read{span}. This usually means a stray value or "
+        "formatting far below or to the right of the salary rows. Delete the empty rows and "
+        "columns after the data (or copy the salary rows into a new workbook), save, and "
+        "upload again.")
+
+
 class Workbook:
-    """An .xlsx opened for streaming: its worksheets, shared strings, and a row reader."""
+    """A workbook (.xlsx, .xls or .ods) opened for reading: its worksheets and a row reader."""
 
     def __init__(self, data: bytes):
+        self.kind = _kind(data)
+        self.archive = None
+        self._data, self._child, self._scans = data, None, {}
         try:
-            self.archive = zipfile.ZipFile(io.BytesIO(data))
-            self.sheets, strings_path = self._read_structure()
-            self.strings = self._read_shared_strings(strings_path)
+            if self.kind != "xls":
+                self.archive = zipfile.ZipFile(io.BytesIO(data))
+                utf16 = _check_parts(self.archive)
+                if utf16:
+                    self._data = _utf8_package(self.archive, utf16)
+            self._extra_parts = ["content.xml"] if self.kind == "ods" else []
+            if self.kind == "xlsx":
+                self.sheets, strings = self._read_structure()
+                self._extra_parts = [strings] if strings else []
         except WorkbookUnreadable:
             raise
-        except (zipfile.BadZipFile, KeyError, zlib.error, EOFError, ValueError,
-                expat.ExpatError, ElementTree.ParseError, _Refused) as exc:
+        except (zipfile.BadZipFile, KeyError, zlib.error, EOFError, ValueError, OSError,
+                RuntimeError, NotImplementedError, expat.ExpatError, ElementTree.ParseError,
+                _Refused) as exc:
             raise unreadable(_short(exc)) from None
+        if self.kind != "xlsx":
+            self.sheets = [SheetInfo(name, "", visible)
+                           for name, worksheet, visible in self._reader().sheets if worksheet]
 
     @property
     def visible(self) -> list[SheetInfo]:
@@ -93,11 +123,30 @@ class Workbook:
 
     @property
     def has_external_links(self) -> bool:
-        return any(name.startswith("xl/externalLinks/") for name in self.archive.namelist())
+        return self.kind == "xlsx" and any(
+            name.startswith("xl/externalLinks/") for name in self.archive.namelist())
 
     def rows(self, sheet: SheetInfo) -> "SheetStream":
-        """The sheet's rows, streamed; see SheetStream."""
+        """The sheet's rows, in batches from the reading child; see SheetStream."""
         return SheetStream(self, sheet)
+
+    def _scan(self, sheet: SheetInfo) -> calamine_process.PartScan:
+        """The sheet's part scanned once (formulas without values, error cells, NULs)."""
+        if sheet.path not in self._scans:
+            archive = zipfile.ZipFile(io.BytesIO(self._data)) if self.archive else None
+            for part in self._extra_parts:
+                if part in archive.NameToInfo:
+                    calamine_process.check_no_nul(archive, part)
+            self._extra_parts = []
+            self._scans[sheet.path] = (calamine_process.scan_part(archive, sheet.path)
+                                       if self.kind == "xlsx" else calamine_process.PartScan())
+        return self._scans[sheet.path]
+
+    def _reader(self) -> "_Child":
+        if self._child is None:
+            self._child = _Child(self._data)
+            weakref.finalize(self, self._child.stop)
+        return self._child
 
     def _read_structure(self) -> tuple[list[SheetInfo], str | None]:
         book = ElementTree.fromstring(self.archive.read("xl/workbook.xml"))
@@ -121,209 +170,235 @@ class Workbook:
                                         element.get("state", "visible") == "visible"))
         return sheets, strings_path
 
-    def _read_shared_strings(self, path: str | None) -> list[str]:
-        if not path or path not in self.archive.NameToInfo:
-            return []
-        strings, parts, state = [], [], {"depth": 0, "in_text": False}
-
-        def start(name, _attrs):
-            local = name.rsplit(" ", 1)[-1]
-            if local == "rPh":
-                state["depth"] += 1
-            elif local == "t" and not state["depth"]:
-                state["in_text"] = True
-            elif local == "si":
-                parts.clear()
-
-        def end(name):
-            local = name.rsplit(" ", 1)[-1]
-            if local == "rPh":
-                state["depth"] -= 1
-            elif local == "t":
-                state["in_text"] = False
-            elif local == "si":
-                strings.append("".join(parts))
-
-        def text(data):
-            if state["in_text"]:
-                parts.append(data)
-
-        parser = _parser(start, end, text, namespaces=True)
-        with self.archive.open(path) as stream:
-            while chunk := stream.read(CHUNK):
-                parser.Parse(chunk, False)
-        parser.Parse(b"", True)
-        return strings
-
 
 class SheetStream:
     """Iterates (sheet row number, cells) — cells[0] is column A, empty cells are "".
 
-    Numbers come as float, text as str, booleans as bool, cell errors as str ("#DIV/0!").
-    `uncached` counts formula cells seen so far with no cached value (calamine and Excel
-    read those as empty); `first_uncached` is the first one's address. `estimate_rows()`
-    guesses the sheet's row count from how far through its XML the stream is.
+    Numbers come as float (whole numbers from .xls/.ods may come as int), text as str,
+    booleans as bool, dates and times as datetime objects, cell errors as str ("#DIV/0!",
+    .xlsx only: calamine gives .xls/.ods errors as empty cells). `uncached` counts the
+    sheet's formula cells with no cached value (Excel and calamine read those as empty);
+    `first_uncached` is the first one's address. `estimate_rows()` is the sheet's row count
+    once the stream has started.
     """
 
     def __init__(self, workbook: Workbook, sheet: SheetInfo):
         self.workbook, self.sheet = workbook, sheet
         self.uncached, self.first_uncached = 0, None
-        self.rows_read, self._consumed = 0, 0
-        try:
-            self._size = workbook.archive.getinfo(sheet.path).file_size
-        except KeyError:
-            raise unreadable(f"sheet '{sheet.name}' is missing from the file") from None
+        self.rows_read, self._total = 0, 0
+        if workbook.kind == "xlsx" and sheet.path not in workbook.archive.NameToInfo:
+            raise unreadable(f"sheet '{sheet.name}' is missing from the file")
 
     def estimate_rows(self) -> int:
-        if not self._consumed:
-            return self.rows_read
-        return max(self.rows_read, round(self.rows_read * self._size / self._consumed))
+        return max(self.rows_read, self._total)
 
     def __iter__(self) -> Iterator[tuple[int, list]]:
-        done: list[tuple[int, list]] = []
+        child = self.workbook._reader()
+        started = time.perf_counter()
+        child.ask_open(self.sheet)
+        try:  # while the child parses the sheet, look for what calamine does not report
+            scan, problem = self.workbook._scan(self.sheet), None
+        except calamine_process.NulInXml:
+            scan, problem = None, unreadable("it contains a NUL character, which XML forbids")
+        except _ZIP_ERRORS as exc:
+            scan, problem = None, unreadable(f"sheet '{self.sheet.name}': {_short(exc)}")
+        self._total = child.opened(self.sheet)
+        if problem:
+            raise problem
+        self.uncached, self.first_uncached, errors = scan.uncached, scan.first_uncached, scan.errors
+        fixes = {(row, col): text for row, col, text in errors}
+        number, size, finished = 0, FIRST_BATCH_ROWS, False
+        while not finished:
+            rows, dates, finished, peak = child.next(self.sheet, size)
+            size = BATCH_ROWS
+            for index, col, kind, text in dates:
+                rows[index][col] = _DATES[kind](text)
+            for cells in rows:
+                number += 1
+                if fixes:
+                    _apply_errors(cells, number, fixes)
+                self.rows_read += 1
+                yield number, cells
+        logger.info("sheet read in a child process: %d rows, peak %d MB, %.2f s",
+                    self.rows_read, peak, time.perf_counter() - started)
+
+
+def _apply_errors(cells: list, number: int, fixes: dict) -> None:
+    for col in range(len(cells)):
+        text = fixes.get((number, col))
+        if text is not None:
+            cells[col] = text
+
+
+class _Child:
+    """The reading child process and its requests (see paydash.sheets.calamine_process)."""
+
+    def __init__(self, data: bytes):
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", _CHILD_SCRIPT, str(CHILD_MEMORY)], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         try:
-            with self.workbook.archive.open(self.sheet.path) as stream:
-                chunk = stream.read(CHUNK)
-                parser = _parser(*self._handlers(done, _tags_for(chunk)))
-                while chunk:
-                    parser.Parse(chunk, False)
-                    self._consumed += len(chunk)
-                    if done:
-                        self.rows_read += len(done)
-                        yield from done
-                        done.clear()
-                    chunk = stream.read(CHUNK)
-                parser.Parse(b"", True)
-        except (expat.ExpatError, zipfile.BadZipFile, zlib.error, EOFError, _Refused) as exc:
-            raise unreadable(f"sheet '{self.sheet.name}': {_short(exc)}") from None
-        self.rows_read += len(done)
-        yield from done
+            calamine_process.send_bytes(self.process.stdin, data)
+        except (BrokenPipeError, OSError):
+            pass  # the answer below says why the child went away
+        answer = self._answer("")
+        self.sheets = answer[1]
 
-    def _handlers(self, done: list, tags: dict):
-        """Expat callbacks that build one row list at a time (the hot loop of an import)."""
-        strings = self.workbook.strings
-        columns = _COLUMN_CACHE
-        row: list = []
-        texts: list[str] = []
-        row_number, col, kind, formula, collect, phonetic = 0, -1, None, False, False, 0
+    def ask_open(self, sheet: SheetInfo) -> None:
+        self._ask(("open", sheet.name), sheet.name)
 
-        def start(name, attrs):
-            nonlocal row_number, col, kind, formula, collect, phonetic
-            tag = tags.get(name)
-            if tag is None:
-                return
-            if tag == _CELL:
-                ref = attrs.get("r")
-                if ref:
-                    letters = ref.rstrip("0123456789")
-                    col = columns.get(letters)
-                    if col is None:
-                        col = columns[letters] = _column_index(letters) if len(letters) < 4 else -1
-                else:
-                    col += 1
-                kind = attrs.get("t")
-                formula = False
-                texts.clear()
-            elif tag == _VALUE:
-                collect = True
-            elif tag == _TEXT:
-                collect = not phonetic
-            elif tag == _ROW:
-                number = attrs.get("r")
-                row_number = int(number) if number and number.isdigit() else row_number + 1
-                col = -1
-                row.clear()
-            elif tag == _FORMULA:
-                formula = True
-            elif tag == _PHONETIC:
-                phonetic += 1
+    def opened(self, sheet: SheetInfo) -> int:
+        """The answer to `ask_open`: the sheet's row count."""
+        return self._answer(sheet.name)[1]
 
-        def end(name):
-            nonlocal collect, phonetic
-            tag = tags.get(name)
-            if tag is None:
-                return
-            if tag == _CELL:
-                if 0 <= col < MAX_COLUMNS:
-                    raw = "".join(texts) if texts else ""
-                    if formula and not raw and kind != "str":
-                        self._uncached(col, row_number)
-                    _place(row, col, _cell_value(kind, raw, strings))
-            elif tag == _VALUE or tag == _TEXT:
-                collect = False
-            elif tag == _ROW:
-                done.append((row_number, row.copy()))
-            elif tag == _PHONETIC:
-                phonetic -= 1
+    def next(self, sheet: SheetInfo, count: int) -> tuple:
+        self._ask(("next", count), sheet.name)
+        _rows, rows, dates, finished, peak = self._answer(sheet.name)
+        return rows, dates, finished, peak
 
-        def text(data):
-            if collect:
-                texts.append(data)
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process.stdout.close()
 
-        return start, end, text
-
-    def _uncached(self, col: int, row_number: int) -> None:
-        self.uncached += 1
-        if self.first_uncached is None:
-            self.first_uncached = f"{column_letter(col)}{row_number}"
-
-
-def _place(row: list, col: int, value) -> None:
-    if col == len(row):
-        row.append(value)
-    elif col > len(row):
-        row.extend([""] * (col - len(row)))
-        row.append(value)
-    else:
-        row[col] = value
-
-
-def _cell_value(kind: str | None, raw: str, strings: list):
-    if kind is None or kind == "n":
-        if not raw:
-            return ""
+    def _ask(self, request: tuple, sheet: str) -> None:
         try:
-            return float(raw)
-        except ValueError:
-            return raw
-    if kind == "s":
+            calamine_process.send(self.process.stdin, request)
+        except (BrokenPipeError, OSError):
+            raise self._gone(sheet) from None
+
+    def _answer(self, sheet: str) -> tuple:
+        stdout = self.process.stdout
+        ready, _, _ = select.select([stdout], [], [], CHILD_TIMEOUT)
+        if not ready:
+            self.process.kill()
+            raise unreadable(f"reading sheet '{sheet}' took over {CHILD_TIMEOUT // 60} minutes"
+                             if sheet else f"opening it took over {CHILD_TIMEOUT // 60} minutes")
+        payload = calamine_process.receive_bytes(stdout)
+        if payload is None:
+            raise self._gone(sheet)
+        answer = marshal.loads(payload)
+        if answer[0] == "error":
+            raise _error(answer[1], answer[2], sheet)
+        return answer
+
+    def _gone(self, sheet: str) -> WorkbookUnreadable:
         try:
-            return strings[int(raw)]
-        except (ValueError, IndexError):
-            return ""
-    if kind == "b":
-        return raw.strip() == "1"
-    return raw  # inlineStr, str (formula text), e (#N/A...), d (ISO date)
+            code = self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        logger.warning("the sheet reader's child process ended with %s", code)
+        # Killed by a signal (the allocator aborting at the address-space limit) or out of memory.
+        return too_large(sheet or "1") if code and code < 0 else unreadable("the reader stopped")
 
 
-def _parser(start, end, text, namespaces: bool = False):
-    parser = expat.ParserCreate(namespace_separator=" " if namespaces else None)
-    parser.buffer_text = True
-    parser.buffer_size = CHUNK
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.CharacterDataHandler = text
+def _error(kind: str, detail: str, sheet: str) -> WorkbookUnreadable:
+    if kind in ("memory", "cells"):
+        return too_large(sheet or "1", detail)
+    if kind == "PasswordError":
+        return WorkbookUnreadable(
+            "This workbook is password-protected, so Paydash cannot read it. Open it, remove "
+            "the password, save it, and upload it again.")
+    if kind == "WorksheetNotFound":
+        return unreadable(f"sheet '{sheet}' is missing from the file")
+    return unreadable(f"sheet '{sheet}': {detail}" if sheet else detail or kind)
+
+
+def _kind(data: bytes) -> str:
+    if data[:8] == _OLE:
+        return "xls"
+    if data[:4] != b"PK\x03\x04" and data[:4] != b"PK\x05\x06":
+        raise unreadable("it is neither a zip package nor an Excel 97-2003 file")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError) as exc:
+        raise unreadable(_short(exc)) from None
+    if "xl/workbook.xml" in names:
+        return "xlsx"
+    if "content.xml" in names and "mimetype" in names:
+        return "ods"
+    raise unreadable("it has no workbook part")
+
+
+def _check_parts(archive: zipfile.ZipFile) -> list[str]:
+    """The guards that hold before calamine sees the package: entries, encryption, DTDs.
+
+    Returns the parts written in UTF-16, which calamine cannot read (Excel never writes
+    them, but they are valid XML): the child gets a copy of the package with those parts
+    in UTF-8.
+    """
+    entries = archive.infolist()
+    if len(entries) > MAX_ENTRIES:
+        raise unreadable(f"it has {len(entries):,} parts")
+    utf16 = []
+    for entry in entries:
+        if entry.flag_bits & 0x1:
+            raise unreadable("its parts are encrypted")
+        if _check_prolog(archive, entry)[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            utf16.append(entry.filename)
+    return utf16
+
+
+def _utf8_package(archive: zipfile.ZipFile, names: list[str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as copy:
+        for entry in archive.infolist():
+            part = archive.read(entry)
+            if entry.filename in names:
+                text = _UTF16_DECLARATION.sub('encoding="UTF-8"', part.decode("utf-16"), count=1)
+                part = text.encode("utf-8")
+            copy.writestr(entry.filename, part)
+    return buffer.getvalue()
+
+
+def _check_prolog(archive: zipfile.ZipFile, entry: zipfile.ZipInfo) -> bytes:
+    """Refuse a DTD in the part's XML prolog (parsed only up to the root element); its head."""
+    parser = expat.ParserCreate()
     parser.StartDoctypeDeclHandler = _refuse_doctype
     parser.EntityDeclHandler = _refuse_doctype
-    return parser
+    parser.StartElementHandler = _root_reached
+    head = b""
+    with archive.open(entry) as stream:
+        try:
+            while chunk := stream.read(CHUNK):
+                if len(head) < CHUNK:
+                    head += chunk[:CHUNK]
+                parser.Parse(chunk, False)
+            parser.Parse(b"", True)
+        except _RootReached:
+            return head
+        except expat.ExpatError:
+            # Not XML expat can read (a picture, or a broken part calamine will refuse):
+            # still refuse anything that declares a DTD near the start, in any encoding.
+            for text in (head, head.decode("utf-16", "ignore").encode(),
+                         head.decode("utf-16-be", "ignore").encode()):
+                if _DTD.search(text):
+                    raise _Refused("it declares a DTD, which Excel never writes") from None
+    return head
+
+
+class _RootReached(Exception):
+    pass
+
+
+def _root_reached(*_args):
+    raise _RootReached
+
+
+class _Refused(Exception):
+    pass
 
 
 def _refuse_doctype(*_args):
     # A workbook never declares a DTD; one here is an entity attack, not a spreadsheet.
     raise _Refused("it holds hidden instructions that Excel never writes")
-
-
-def _column_index(ref: str) -> int:
-    index = 0
-    for char in ref:
-        code = ord(char)
-        if 65 <= code <= 90:
-            index = index * 26 + code - 64
-        elif 97 <= code <= 122:
-            index = index * 26 + code - 96
-        else:
-            break
-    return index - 1
 
 
 def _resolve(target: str) -> str:

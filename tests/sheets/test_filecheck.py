@@ -57,9 +57,12 @@ def test_a_password_protected_workbook_says_to_remove_the_password():
     assert "save it as .xlsx without a password" in rejected.message
 
 
-def test_a_legacy_xls_renamed_xlsx_is_named_as_such():
-    rejected = refusal(ole_container("Root Entry", "Workbook", "\x05SummaryInformation"))
-    assert rejected.code == "legacy_xls" and "97-2003" in rejected.message
+def test_a_legacy_xls_passes_to_the_reader_since_calamine_reads_it():
+    check_upload(ole_container("Root Entry", "Workbook", "\x05SummaryInformation"), "salary.xls", LIMIT)
+
+
+def test_an_old_office_file_that_is_not_a_workbook_is_still_refused():
+    assert refusal(ole_container("Root Entry", "WordDocument")).code == "ole"
 
 
 def test_an_xlsb_is_refused_with_save_as_advice():
@@ -67,10 +70,14 @@ def test_an_xlsb_is_refused_with_save_as_advice():
     assert refusal(data).code == "xlsb"
 
 
-def test_an_ods_is_refused_with_libreoffice_advice():
+def test_an_ods_passes_to_the_reader_since_calamine_reads_it():
     data = zip_of({"mimetype": b"application/vnd.oasis.opendocument.spreadsheet", "content.xml": b"<x/>"})
-    rejected = refusal(data)
-    assert rejected.code == "ods" and "LibreOffice" in rejected.message
+    check_upload(data, "salary.ods", LIMIT)
+
+
+def test_an_opendocument_text_is_refused_as_a_document():
+    data = zip_of({"mimetype": b"application/vnd.oasis.opendocument.text", "content.xml": b"<x/>"})
+    assert refusal(data).code == "docx"
 
 
 def test_a_csv_renamed_xlsx_is_refused():

@@ -30,7 +30,17 @@ import json, resource, sys, time
 sys.path.insert(0, sys.argv[2])
 # A runaway allocation fails fast instead of taking the machine down with it.
 resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+import logging, re
 from paydash.sheets.filecheck import FileRejected, check_upload
+# The reader logs its calamine child's own peak: kept apart from this process's.
+child_peaks = []
+class Peaks(logging.Handler):
+    def emit(self, record):
+        found = re.search(r"peak (\d+) MB", record.getMessage())
+        if found:
+            child_peaks.append(int(found.group(1)))
+logging.getLogger("paydash.sheets.reader").addHandler(Peaks())
+logging.getLogger("paydash.sheets.reader").setLevel(logging.INFO)
 from paydash.sheets.salary_sheet import read_salary_sheet
 def peak_rss_mb():
     # VmHWM belongs to this process's own address space; getrusage's ru_maxrss would
@@ -52,7 +62,7 @@ report = read_salary_sheet(data)
 result.update(fatal=report.fatal, employees=report.employee_count, errors=report.error_count,
               first_errors=[e.as_dict()["message"] for e in report.errors[:3]],
               warnings=report.warnings[:20], seconds=round(time.monotonic() - start, 1),
-              peak_rss_mb=peak_rss_mb())
+              peak_rss_mb=peak_rss_mb(), reader_child_peak_mb=max(child_peaks, default=0))
 print(json.dumps(result))
 """
 

@@ -1,0 +1,94 @@
+"""Bulk insert of salary rows (COPY on PostgreSQL, executemany on SQLite) stores what sa.insert stores."""
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+from conftest import People
+from conftest import base_config
+from conftest import dispose_app
+from conftest import make_app
+
+from paydash.extensions import db
+from paydash.models import SalaryRow
+from paydash.services import bulk_insert
+
+COMPARED = ("employee_key", "employee_code", "employee_name", "department", "designation",
+            "fixed_salary", "paid_days", "ot_hours", "gross", "tds", "net", "extra", "source",
+            "sheet_row")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_app(request, tmp_path):
+    url = (f"sqlite:///{tmp_path / 'bulk.db'}" if request.param == "sqlite"
+           else request.getfixturevalue("pg_url"))
+    app = make_app(base_config(tmp_path, url, HUEY_IMMEDIATE=True))
+    people = People(app)
+    yield app, people.tenant_a
+    dispose_app(app)
+
+
+def rows(tenant_id: int, month: int) -> list[dict]:
+    return [
+        {"tenant_id": tenant_id, "year": 2025, "month": month, "employee_key": "E001",
+         "employee_code": "E001", "employee_name": "Ravi O'Brien, \"Jr\"\tand\\co",
+         "department": "Sales", "fixed_salary": Decimal("30000.25"), "paid_days": Decimal("30"),
+         "gross": Decimal("123456789012.34"), "tds": Decimal("0.01"), "net": Decimal("-5.50"),
+         "extra": {"PF": "1,800.00", "note": "line\nbreak"}, "sheet_row": 2},
+        # Left out: name, department, money and source take the columns' defaults.
+        {"tenant_id": tenant_id, "year": 2025, "month": month, "employee_key": "E002",
+         "employee_code": None, "extra": None, "sheet_row": None},
+    ]
+
+
+def stored(month: int) -> list[tuple]:
+    result = db.session.execute(sa.select(*(getattr(SalaryRow, name) for name in COMPARED))
+                                .where(SalaryRow.month == month).order_by(SalaryRow.employee_key))
+    return [tuple(row) for row in result]
+
+
+def test_bulk_insert_stores_exactly_what_sqlalchemy_insert_stores(database_app):
+    app, tenant_id = database_app
+    with app.app_context():
+        assert bulk_insert.insert_rows(db.session, SalaryRow.__table__, rows(tenant_id, 1)) == 2
+        for row in rows(tenant_id, 2):  # one at a time: executemany wants the same keys
+            db.session.execute(sa.insert(SalaryRow.__table__), row)
+        db.session.commit()
+        ours, theirs = stored(1), stored(2)
+    assert ours == theirs
+    assert ours[0][5] == Decimal("30000.25") and ours[0][8] == Decimal("123456789012.34")
+    assert ours[0][2] == "Ravi O'Brien, \"Jr\"\tand\\co" and ours[0][11]["note"] == "line\nbreak"
+    assert ours[1][2:4] == ("", "Unassigned") and ours[1][8] == Decimal(0) and ours[1][12] == "excel"
+
+
+def test_bulk_insert_goes_around_sqlalchemys_per_row_statement_handling(database_app):
+    app, tenant_id = database_app
+    seen = []
+    with app.app_context():
+        db.session.connection()  # the transaction starts before the listener looks
+
+        def record(_conn, _cursor, statement, *_args):
+            seen.append(statement)
+
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            bulk_insert.insert_rows(db.session, SalaryRow.__table__, rows(tenant_id, 5) * 1)
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", record)
+        db.session.commit()
+        assert len(stored(5)) == 2
+    assert not [statement for statement in seen if "INSERT" in statement.upper()]
+
+
+def test_bulk_insert_is_part_of_the_callers_transaction(database_app):
+    app, tenant_id = database_app
+    with app.app_context():
+        bulk_insert.insert_rows(db.session, SalaryRow.__table__, rows(tenant_id, 3))
+        db.session.rollback()
+        assert stored(3) == []
+
+
+def test_a_key_that_is_not_a_column_is_an_error_not_a_silent_drop(database_app):
+    app, tenant_id = database_app
+    with app.app_context(), pytest.raises(KeyError, match="grosss"):
+        bulk_insert.insert_rows(db.session, SalaryRow.__table__,
+                                [dict(rows(tenant_id, 4)[0], grosss=Decimal(1))])
