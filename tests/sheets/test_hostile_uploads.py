@@ -21,8 +21,10 @@ from paydash.extensions import db
 from paydash.models import Upload
 
 # Contents of files outside the app that an entity or a path could try to pull in.
-OUTSIDE_FILES = ("root:x:0:0", pathlib.Path("/etc/hostname").read_text().strip() if
-                 pathlib.Path("/etc/hostname").exists() else "root:x:0:0")
+_HOSTNAME = pathlib.Path("/etc/hostname").read_text().strip() if pathlib.Path("/etc/hostname").exists() else ""
+# What an entity pointing outside the file would pull in. A short host name ("vm") is left
+# out: as a plain substring it turns up in ordinary page text and proves nothing.
+OUTSIDE_FILES = ("root:x:0:0", *([_HOSTNAME] if len(_HOSTNAME) >= 6 else []))
 
 
 @pytest.fixture(scope="module")
