@@ -43,18 +43,19 @@ def current_task():
     return getattr(_local, "task", None)
 
 
-def fence() -> None:
+def fence(session=None) -> None:
     """Inside a task's effect transaction: lock the job row; raise LeaseLost if not ours.
 
     A task that commits its effect in the same transaction as this call has its effect
     applied only while its attempt still owns the job, so an attempt that recovery or a
-    shutdown already gave to another worker cannot add a second effect.
+    shutdown already gave to another worker cannot add a second effect. Every commit a
+    task makes runs this first (`paydash.ledger.fencing`); calling it by hand is optional.
     """
     task = current_task()
     if task is None:
         return
     _make_durable(task)
-    owned = db.session.execute(
+    owned = (session or db.session).execute(
         sa.update(Job).where(*this_attempt(task)).values(heartbeat_at=utcnow())
     ).rowcount
     if not owned:

@@ -17,7 +17,9 @@ from huey.api import PeriodicTask
 from huey.exceptions import CancelExecution
 
 from paydash.extensions import db
+from paydash.ledger import fencing
 from paydash.ledger import jobs
+from paydash.ledger import outage
 from paydash.ledger import recovery
 from paydash.ledger import workers
 from paydash.ledger import writer
@@ -133,13 +135,16 @@ def in_app_context(fn):
 
 
 def fenced(fn):
-    """A task that lost its job to another attempt stops without a retry of its own."""
+    """Every commit of the task is fenced; one that lost its job stops without a retry."""
     @functools.wraps(fn)
     def inner(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            with fencing.task_body():
+                return fn(*args, **kwargs)
         except jobs.LeaseLost as exc:
             logger.warning("%s", exc)
+            if has_app_context():  # What the lost attempt wrote is dropped here, not later.
+                db.session.rollback()
             raise CancelExecution(retry=False) from exc
     return inner
 
@@ -158,9 +163,39 @@ def periodic_task(huey, validate_datetime, **settings):
     return decorator
 
 
+def claim_before_running(task) -> None:
+    """Claim the task's job, or raise CancelExecution: a task without its claim never runs.
+
+    Any error on the way (a lock timeout reading the paused tasks, a database outage)
+    cancels the attempt. The message is put back on the schedule a little later; should
+    that fail too (the broker is down as well), the ledger still holds the job PENDING and
+    recovery enqueues it again once nothing holds it. Huey's own retries are never used
+    for this, so an outage cannot spend a job's attempts or drop its message.
+    """
+    try:
+        if jobs.claim_behind(task):  # The common case: no app context, no database round trip.
+            return
+        with flask_app().app_context():
+            jobs.claim(task, is_periodic=isinstance(task, PeriodicTask))
+        return
+    except jobs.Skip as skip:
+        refused = skip
+    except Exception as exc:
+        outage.database_unreachable("claim", exc)
+        refused = jobs.Skip("the database did not answer its claim", reschedule=True)
+    try:
+        with flask_app().app_context():
+            jobs.on_skipped(task, refused)
+    except Exception as exc:  # The broker is down too: recovery re-enqueues it later.
+        logger.warning("job %s: not run and not rescheduled (%s); recovery will enqueue it",
+                       task.id, exc)
+    raise CancelExecution(retry=False)
+
+
 def install_hooks(huey) -> None:
     """Attach the ledger to `huey`: start-up and shutdown of a worker, the claim before
     each task, its outcome after, and the enqueue, interrupt and revoke signals."""
+    fencing.install()
     @huey.on_startup()
     @in_app_context
     def _on_startup():
@@ -181,21 +216,7 @@ def install_hooks(huey) -> None:
 
     @huey.pre_execute()
     def _claim(task):
-        if jobs.claim_behind(task):  # The common case: no app context, no database round trip.
-            return
-        try:
-            with flask_app().app_context():
-                jobs.claim(task, is_periodic=isinstance(task, PeriodicTask))
-        except jobs.Skip as skip:
-            with flask_app().app_context():
-                jobs.on_skipped(task, skip)
-            raise CancelExecution(retry=False) from None
-        except Exception:
-            # Without a claim the task must not run: try again once the database answers.
-            logger.exception("job %s: could not claim it; rescheduled to try again", task.id)
-            with flask_app().app_context():
-                jobs.on_skipped(task, jobs.Skip("database unreachable", reschedule=True))
-            raise CancelExecution(retry=False) from None
+        claim_before_running(task)
 
     @huey.post_execute()
     def _finish(task, task_value, exception):

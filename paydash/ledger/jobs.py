@@ -18,6 +18,7 @@ from huey.api import PeriodicTask
 
 from paydash.clock import utcnow
 from paydash.extensions import db
+from paydash.ledger import fencing
 from paydash.ledger import writer as ledger_writer
 from paydash.ledger.attempt import JobDeadlineExceeded  # noqa: F401  (re-exported, as below)
 from paydash.ledger.attempt import LeaseLost  # noqa: F401
@@ -290,7 +291,7 @@ def settle_refused(app, attempt, finish: tuple | None) -> None:
     thread that wrote the batch.
     """
     task = attempt.task
-    with app.app_context():
+    with app.app_context(), fencing.bookkeeping():
         try:
             _claim_row(task, now=attempt.started_at)
         except Skip as skip:

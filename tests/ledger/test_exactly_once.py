@@ -1,0 +1,224 @@
+"""One job, one effect: the holes fault injection found (issue 13), one behaviour each.
+
+The consumer's hooks are driven in-process through `huey.execute`, with the real ledger
+writer, on SQLite and on PostgreSQL; faults are a real table lock or a failing read.
+"""
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+from conftest import People
+from conftest import base_config
+from conftest import make_app
+from hostile_files import valid_xlsx
+from sqlalchemy.orm import Session
+
+from paydash import broker
+from paydash.clock import utcnow
+from paydash.extensions import db
+from paydash.ledger import bridge
+from paydash.ledger import jobs
+from paydash.ledger import writer as ledger_writer
+from paydash.ledger.models import Job
+from paydash.ledger.models import JobState
+from paydash.ledger.queue import queued_task_ids
+from paydash.ledger.queue import task_wrapper
+from paydash.models import ChartAggregatedData
+from paydash.models import SalaryRow
+from paydash.models import Upload
+from paydash.models import UploadStatus
+from paydash.services import imports
+from tasks import maintenance
+from tasks.diagnostics import probe_counts
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def hooked_app(request, tmp_path, sqlite_url):
+    url = sqlite_url if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    app = make_app(base_config(tmp_path, url, LEDGER_FLUSH_SECONDS=3600))
+    previous = bridge.use_app(app)
+    with app.app_context():
+        jobs.start_ledger_writer(app)
+        yield app
+        bridge.use_app(previous)
+        ledger_writer.stop()
+        ledger_writer._writer = None
+        db.session.remove()
+        db.engine.dispose()
+
+
+def probe(key: str):
+    job = jobs.create_job("diagnostic_probe", args=(key, 0.0))
+    db.session.commit()
+    return task_wrapper(broker.huey, "diagnostic_probe")((key, 0.0), {}, id=job.id), job.id
+
+
+def stored(job_id: str) -> Job:
+    db.session.expire_all()
+    return db.session.get(Job, job_id)
+
+
+def failing_read(*args, **kwargs):
+    raise sa.exc.OperationalError("SELECT paused_task", {}, Exception("lock timeout"))
+
+
+# --- Hole 1: a task whose claim cannot be made does not run ---------------------------------
+
+
+def test_a_task_whose_paused_check_fails_does_not_run_and_is_rescheduled(hooked_app, monkeypatch):
+    task, job_id = probe("no-claim")
+    monkeypatch.setattr(ledger_writer.LedgerWriter, "is_paused", failing_read)
+    broker.huey.execute(task)
+    assert probe_counts() == {"effects": 0, "executions": 0}
+    job = stored(job_id)
+    assert (job.state, job.attempts) == (JobState.PENDING.value, 0)
+    assert job_id in queued_task_ids(broker.huey)  # Not dropped: it runs once the read works.
+    monkeypatch.undo()
+    broker.huey.execute(task, timestamp=task.eta)  # The read works again when it is due.
+    ledger_writer.current().flush()
+    assert probe_counts() == {"effects": 1, "executions": 1}
+    assert (stored(job_id).state, stored(job_id).attempts) == (JobState.SUCCESS.value, 1)
+
+
+def test_a_task_whose_claim_fails_with_the_broker_down_too_is_left_for_recovery(
+        hooked_app, monkeypatch):
+    task, job_id = probe("no-claim-no-broker")
+    monkeypatch.setattr(ledger_writer.LedgerWriter, "is_paused", failing_read)
+    monkeypatch.setattr(broker.huey, "add_schedule", failing_read)
+    broker.huey.execute(task)
+    assert probe_counts() == {"effects": 0, "executions": 0}
+    job = stored(job_id)
+    assert (job.state, job.attempts) == (JobState.PENDING.value, 0)
+
+
+# --- Hole 2: every effectful commit of a task is fenced -------------------------------------
+
+
+class Thief:
+    """Takes the running attempt's job over just before the task's first write.
+
+    As recovery and another worker would (lease expired, claimed again elsewhere): the job
+    row gets another attempt's start time and worker, from another connection. The task's
+    own transaction has written nothing yet, so the takeover never waits on it.
+    """
+
+    def __init__(self):
+        self.stolen = None
+        self.armed = False
+
+    def steal(self, session) -> None:
+        task = jobs.current_task()
+        if not self.armed or self.stolen or task is None:
+            return
+        self.stolen = task.id
+        jobs.claim_now()  # The attempt's claim is in the database before it is taken over.
+        with db.engine.begin() as conn:
+            conn.execute(sa.update(Job).where(Job.id == task.id).values(
+                started_at=task.ledger_started_at + dt.timedelta(seconds=1), worker_id="thief:1"))
+
+    def on_execute(self, state) -> None:
+        if state.is_insert or state.is_update or state.is_delete:
+            self.steal(state.session)
+
+    def before_flush(self, session, context, instances) -> None:
+        if session.new or session.dirty or session.deleted:
+            self.steal(session)
+
+
+@pytest.fixture
+def thief():
+    found = Thief()
+    sa.event.listen(Session, "do_orm_execute", found.on_execute)
+    sa.event.listen(Session, "before_flush", found.before_flush)
+    yield found
+    sa.event.remove(Session, "do_orm_execute", found.on_execute)
+    sa.event.remove(Session, "before_flush", found.before_flush)
+
+
+def run_next(thief: Thief | None = None):
+    """Dequeue the next task and run it through the consumer's hooks."""
+    task = broker.huey.dequeue()
+    if thief is not None:
+        thief.armed = True
+    broker.huey.execute(task)
+    if thief is not None:
+        thief.armed = False
+    ledger_writer.current().flush()
+    return task
+
+
+def run_periodic(task_function, thief: Thief):
+    task = task_function.s()
+    thief.armed = True
+    broker.huey.execute(task)
+    thief.armed = False
+    return task
+
+
+def assert_taken_over(thief: Thief, task) -> None:
+    assert thief.stolen == task.id
+    job = stored(task.id)
+    assert (job.state, job.worker_id) == (JobState.STARTED.value, "thief:1")
+
+
+@pytest.fixture
+def upload_of(hooked_app):
+    people = People(hooked_app)
+    upload = imports.receive_upload(people.tenant_a, people.hr_a, "oct.xlsx", valid_xlsx(), 2024, 10)
+    return people, upload.id
+
+
+def test_an_import_taken_over_before_its_first_write_changes_nothing(upload_of, thief):
+    people, upload_id = upload_of
+    task = run_next(thief)
+    assert_taken_over(thief, task)
+    db.session.expire_all()
+    assert db.session.get(Upload, upload_id).status == UploadStatus.RECEIVED.value
+
+
+def test_a_commit_taken_over_before_its_first_write_stores_no_row(upload_of, thief):
+    people, upload_id = upload_of
+    run_next()
+    imports.confirm_upload(upload_id, people.tenant_a, people.hr_a)
+    task = run_next(thief)
+    assert_taken_over(thief, task)
+    db.session.expire_all()
+    assert db.session.get(Upload, upload_id).status == UploadStatus.PREVIEW.value
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(SalaryRow)) == 0
+
+
+def test_a_chart_sync_taken_over_before_its_first_write_writes_no_chart(upload_of, thief):
+    people, upload_id = upload_of
+    run_next()
+    imports.confirm_upload(upload_id, people.tenant_a, people.hr_a)
+    run_next()
+    task = run_next(thief)
+    assert task.name == "sync_chart_data_batch"
+    assert_taken_over(thief, task)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ChartAggregatedData)) == 0
+
+
+def test_a_chart_cleanup_taken_over_deletes_nothing(upload_of, thief):
+    people, upload_id = upload_of
+    run_next()
+    imports.confirm_upload(upload_id, people.tenant_a, people.hr_a)
+    run_next()
+    run_next()
+    charts = db.session.scalar(sa.select(sa.func.count()).select_from(ChartAggregatedData))
+    assert charts
+    db.session.execute(sa.update(ChartAggregatedData).values(
+        refreshed_at=utcnow() - dt.timedelta(days=400)))
+    db.session.commit()
+    task = run_periodic(maintenance.cleanup_old_chart_data, thief)
+    assert_taken_over(thief, task)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ChartAggregatedData)) == charts
+
+
+def test_a_history_prune_taken_over_deletes_nothing(hooked_app, thief):
+    old = jobs.create_job("noop", args=(0,))
+    old.state, old.finished_at = JobState.SUCCESS.value, utcnow() - dt.timedelta(days=400)
+    old_id = old.id
+    db.session.commit()
+    task = run_periodic(maintenance.prune_history, thief)
+    assert_taken_over(thief, task)
+    assert stored(old_id) is not None
