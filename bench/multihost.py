@@ -47,12 +47,12 @@ SECRET = "multihost-secret"
 PASSWORD = "multihost-pass-9"
 SCENARIOS = ["one-host", "two-hosts", "cut", "dead", "frozen", "same-name", "skew",
              "redis-wiped", "pg-restart"]
-SHORT = ["two-hosts", "cut", "same-name", "redis-wiped"]
+SHORT = ["cut", "same-name", "redis-wiped"]
 
 
 def parse(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--scenarios", default=",".join(SCENARIOS))
+    p.add_argument("--scenarios", default=None, help=f"default: {','.join(SCENARIOS)}")
     p.add_argument("--short", action="store_true",
                    help=f"the suite's version: {','.join(SHORT)} with a small load")
     p.add_argument("--tenants", type=int, default=3, help="HR users, one tenant each")
@@ -68,13 +68,15 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                    help="more settings for every app process (repeatable)")
     p.add_argument("--keep-logs", action="store_true")
+    p.add_argument("--json", default="", help="also write the table's rows to this file")
     p.add_argument("--inside", default="", help=argparse.SUPPRESS)
     p.add_argument("--work", default="", help=argparse.SUPPRESS)
     o = p.parse_args(argv)
     if o.short:
-        o.scenarios = ",".join(SHORT)
+        o.scenarios = o.scenarios or ",".join(SHORT)
         o.tenants, o.uploads, o.saves, o.rows = 2, 2, 1, 1500
         o.lease, o.heartbeat, o.grace, o.timeout = 10, 2, 8, 120
+    o.scenarios = o.scenarios or ",".join(SCENARIOS)
     return o
 
 

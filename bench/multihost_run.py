@@ -1,5 +1,6 @@
 """The driver of bench/multihost.py, run on the `hr` host: services, load, faults, table."""
 import datetime as dt
+import json
 import os
 import pathlib
 import signal
@@ -99,7 +100,7 @@ class Cluster:
         new = wait_until(lambda: self.worker_rows() - before, 60, 0.25)
         if not new:
             raise RuntimeError(f"the consumer on {host} did not register; see {host}.log")
-        self.worker_ids[host] = set(new)
+        self.worker_ids[host] = {worker_id for worker_id, _started in new}
 
     def stop_worker(self, host: str) -> None:
         self.net.heal(host)
@@ -112,9 +113,10 @@ class Cluster:
         if proc:
             proc.wait(10)
 
-    def worker_rows(self) -> set[str]:
+    def worker_rows(self) -> set[tuple]:
+        """(id, started_at) of every Worker row: a restart under a reused id is new too."""
         with self.engine.connect() as conn:
-            return set(conn.scalars(sa.text("SELECT id FROM worker")))
+            return set(conn.execute(sa.text("SELECT id, started_at FROM worker")).all())
 
     def db_now(self) -> dt.datetime:
         with self.engine.connect() as conn:
@@ -228,8 +230,8 @@ class Load:
         with self.c.engine.connect() as conn:
             return conn.execute(sa.text(
                 "SELECT id, attempts FROM job WHERE tenant_id = ANY(:t) AND state = 'STARTED' "
-                "AND worker_id = ANY(:w) AND (:task IS NULL OR task_name = :task)"),
-                {"t": self.tenants, "w": list(ids), "task": task}).all()
+                "AND worker_id = ANY(:w) AND task_name LIKE :task"),
+                {"t": self.tenants, "w": list(ids), "task": f"%{task or ''}"}).all()
 
     def unfinished(self) -> list[tuple]:
         with self.c.engine.connect() as conn:
@@ -293,7 +295,7 @@ def cut_and_heal(load: Load, o) -> tuple:
     caught = wait_commit_on(load, "w1", o.timeout)
     load.c.net.cut("w1")
     watch = Takeover(load.c, caught, load.c.worker_ids["w1"]).start()
-    took = watch.wait(o.lease + 60)
+    took = watch.wait(o.lease + 180)
     load.c.net.heal("w1")
     return took, f"{len(caught)} jobs on w1 when cut; healed after takeover"
 
@@ -303,14 +305,14 @@ def dead_host(load: Load, o) -> tuple:
     load.c.net.cut("w1")  # The power goes: no FIN, no RST, nothing more from this host.
     load.c.net.signal_host("w1", signal.SIGKILL)
     watch = Takeover(load.c, caught, load.c.worker_ids["w1"]).start()
-    return watch.wait(o.lease + 120), f"{len(caught)} jobs on w1 when it died"
+    return watch.wait(o.lease + 180), f"{len(caught)} jobs on w1 when it died"
 
 
 def frozen(load: Load, o) -> tuple:
     caught = wait_commit_on(load, "w1", o.timeout)
     load.c.net.signal_host("w1", signal.SIGSTOP)
     watch = Takeover(load.c, caught, load.c.worker_ids["w1"]).start()
-    took = watch.wait(o.lease + 60)
+    took = watch.wait(o.lease + 180)
     load.c.net.signal_host("w1", signal.SIGCONT)
     return took, f"{len(caught)} jobs on w1 when stopped; SIGCONT after takeover"
 
@@ -325,7 +327,7 @@ def same_name(load: Load, o) -> tuple:
     load.c.procs.pop("w2", None)
     watch = Takeover(load.c, caught, lost).start()
     load.c.start_worker("w2", "vm")
-    return watch.wait(o.lease + 60), f"w2 killed and restarted with {len(caught)} jobs"
+    return watch.wait(o.lease + 180), f"w2 killed and restarted with {len(caught)} jobs"
 
 
 def skewed(load: Load, o) -> tuple:
@@ -337,7 +339,7 @@ def redis_wiped(load: Load, o) -> tuple:
     caught = load.unfinished()
     load.c.redis.cli("FLUSHALL")
     watch = Takeover(load.c, caught, set()).start()
-    return watch.wait(o.grace + 120), f"FLUSHALL with {len(caught)} jobs unfinished"
+    return watch.wait(o.grace + 180), f"FLUSHALL with {len(caught)} jobs unfinished"
 
 
 def pg_restart(load: Load, o) -> tuple:
@@ -346,7 +348,7 @@ def pg_restart(load: Load, o) -> tuple:
     caught = load.unfinished()
     load.c.pg.restart("fast")
     watch = Takeover(load.c, caught, set()).start()
-    return watch.wait(o.lease + 120), f"restarted (fast) with {len(caught)} jobs unfinished"
+    return watch.wait(o.lease + 180), f"restarted (fast) with {len(caught)} jobs unfinished"
 
 
 FAULTS = {"one-host": None, "two-hosts": None, "cut": cut_and_heal, "dead": dead_host,
@@ -403,6 +405,8 @@ def drive(o, net: Network, work: pathlib.Path) -> int:
     finally:
         c.close()
         print_table(rows, o)
+        if o.json:
+            pathlib.Path(o.json).write_text(json.dumps({"lease": o.lease, "rows": rows}))
     good = all(r["completed"] == r["jobs"] and not r["duplicate effects"] and not r["lost"]
                and not r["stuck"] and (r["takeover s"] == "-" or (
                    r["takeover s"] != "never" and float(r["takeover s"]) <= o.lease + 15))
