@@ -58,7 +58,7 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--tenants", type=int, default=3, help="HR users, one tenant each")
     p.add_argument("--uploads", type=int, default=3, help="months uploaded per tenant")
     p.add_argument("--saves", type=int, default=2, help="months saved in the browser per tenant")
-    p.add_argument("--rows", type=int, default=4000, help="employees per sheet")
+    p.add_argument("--rows", type=int, default=3000, help="employees per sheet")
     p.add_argument("--workers", type=int, default=4, help="threads per consumer")
     p.add_argument("--lease", type=float, default=20)
     p.add_argument("--heartbeat", type=float, default=3)

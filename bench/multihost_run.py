@@ -40,6 +40,7 @@ class Cluster:
         self.web_url = f"http://{net.address('web')}:8000"
         self.procs: dict[str, subprocess.Popen] = {}
         self.worker_ids: dict[str, set[str]] = {"w1": set(), "w2": set()}
+        self.notes: list[str] = []  # What the current scenario's table row should say.
         self.env = dict(
             os.environ, SECRET_KEY=SECRET, PAYDASH_ENV="production",
             DATABASE_URL=f"postgresql://postgres@{data}:5432/paydash",
@@ -97,10 +98,20 @@ class Cluster:
                                 "--workers", str(self.o.workers), "--worker-type", "thread",
                                 "--delay", "0.05", "--max-delay", "0.1", "--backoff", "1.2",
                                 "--graceful-signal", "TERM", "--shutdown-timeout", "5"], env)
-        new = wait_until(lambda: self.worker_rows() - before, 60, 0.25)
-        if not new:
+        new = wait_until(lambda: self.worker_rows() - before, 30, 0.25)
+        if new:
+            self.worker_ids[host] = {worker_id for worker_id, _started in new}
+            return
+        # No row of its own: it took over another consumer's row (the same "host:pid").
+        with self.engine.connect() as conn:
+            shared = set(conn.scalars(sa.text("SELECT id FROM worker WHERE host = :h "
+                                              "AND stopped_at IS NULL"), {"h": hostname}))
+        if not shared:
             raise RuntimeError(f"the consumer on {host} did not register; see {host}.log")
-        self.worker_ids[host] = {worker_id for worker_id, _started in new}
+        self.worker_ids[host] = shared
+        note = f"{host} shares Worker row {', '.join(sorted(shared))}"
+        if note not in self.notes:
+            self.notes.append(note)
 
     def stop_worker(self, host: str) -> None:
         self.net.heal(host)
@@ -335,11 +346,23 @@ def skewed(load: Load, o) -> tuple:
 
 
 def redis_wiped(load: Load, o) -> tuple:
-    wait_until(lambda: len(load.unfinished()) >= 2, o.timeout, 0.1)
-    caught = load.unfinished()
+    """Jobs waiting in Redis when it is wiped: both consumers are paused (for less than half
+    the lease, so no running job is taken over) until some queue up, then FLUSHALL."""
+    def queued():
+        with load.c.engine.connect() as conn:
+            return conn.execute(sa.text(
+                "SELECT id, attempts FROM job WHERE tenant_id = ANY(:t) AND state = 'PENDING' "
+                "AND enqueued_at IS NOT NULL"), {"t": load.tenants}).all()
+    wait_until(lambda: load.unfinished(), o.timeout, 0.1)
+    for host in ("w1", "w2"):
+        load.c.net.signal_host(host, signal.SIGSTOP)
+    wait_until(lambda: len(queued()) >= 2, o.lease / 2, 0.1)
+    caught = queued()
     load.c.redis.cli("FLUSHALL")
+    for host in ("w1", "w2"):
+        load.c.net.signal_host(host, signal.SIGCONT)
     watch = Takeover(load.c, caught, set()).start()
-    return watch.wait(o.grace + 180), f"FLUSHALL with {len(caught)} jobs unfinished"
+    return watch.wait(o.grace + 180), f"FLUSHALL with {len(caught)} jobs waiting in Redis"
 
 
 def pg_restart(load: Load, o) -> tuple:
@@ -367,6 +390,7 @@ def scenario(c: Cluster, name: str, o) -> dict:
         names = {"w1": "vm", "w2": "vm"}
     skew = {"w1": o.skew, "w2": -o.skew} if name == "skew" else {"w1": 0, "w2": 0}
     hosts = ["w1"] if name == "one-host" else ["w1", "w2"]
+    c.notes = []
     for host in hosts:
         c.start_worker(host, names[host], skew[host])
     load = Load(c, name, o).start()
@@ -380,7 +404,7 @@ def scenario(c: Cluster, name: str, o) -> dict:
     done = m["states"].get("SUCCESS", 0)
     stuck = m["jobs"] - done - m["states"].get("FAILURE", 0) - m["states"].get("REVOKED", 0)
     lost = m["states"].get("FAILURE", 0) + m["states"].get("REVOKED", 0) + m["missing effects"]
-    notes = [note] if note else []
+    notes = ([note] if note else []) + c.notes
     if m["wrong row counts"]:
         notes.append(f"{m['wrong row counts']} periods with a wrong row count")
     notes += load.errors[:3]
