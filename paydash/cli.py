@@ -8,10 +8,10 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from paydash import accounts
-from paydash.clock import utcnow
 from paydash.extensions import db
 from paydash.ledger import jobs
 from paydash.ledger import stats
+from paydash.ledger.dbclock import utcnow
 from paydash.ledger.models import Job
 from paydash.ledger.models import JobState
 from paydash.ledger.models import Worker

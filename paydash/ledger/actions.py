@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask import current_app
 
-from paydash.clock import utcnow
 from paydash.extensions import db
 from paydash.ledger import jobs
+from paydash.ledger.dbclock import utcnow
 from paydash.ledger.models import Job
 from paydash.ledger.models import JobState
 from paydash.ledger.models import PausedTask

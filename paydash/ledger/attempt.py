@@ -13,9 +13,9 @@ import traceback as tb
 import sqlalchemy as sa
 from huey.exceptions import TaskTimeout
 
-from paydash.clock import utcnow
 from paydash.extensions import db
 from paydash.ledger import writer
+from paydash.ledger.dbclock import utcnow
 from paydash.ledger.models import Job
 from paydash.ledger.models import JobState
 

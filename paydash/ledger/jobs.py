@@ -16,7 +16,6 @@ import sqlalchemy as sa
 from flask import current_app
 from huey.api import PeriodicTask
 
-from paydash.clock import utcnow
 from paydash.extensions import db
 from paydash.ledger import fencing
 from paydash.ledger import writer as ledger_writer
@@ -32,6 +31,7 @@ from paydash.ledger.attempt import fence  # noqa: F401
 from paydash.ledger.attempt import lost_its_lease
 from paydash.ledger.attempt import outcome_message
 from paydash.ledger.attempt import this_attempt
+from paydash.ledger.dbclock import utcnow
 from paydash.ledger.models import Job
 from paydash.ledger.models import JobEvent
 from paydash.ledger.models import JobState

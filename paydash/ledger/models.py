@@ -12,8 +12,8 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
-from paydash.clock import utcnow
 from paydash.extensions import db
+from paydash.ledger.dbclock import utcnow
 
 
 class JobState(str, enum.Enum):
@@ -112,9 +112,13 @@ class JobEvent(db.Model):
 class Worker(db.Model):
     """One row per consumer process, kept alive by its heartbeat thread."""
 
-    id: Mapped[str] = mapped_column(sa.String(120), primary_key=True)  # "host:pid"
-    host: Mapped[str] = mapped_column(sa.String(200))
+    id: Mapped[str] = mapped_column(sa.String(120), primary_key=True)  # "host:pid:key"
+    host: Mapped[str] = mapped_column(sa.String(200))  # For people: clones share hostnames.
     pid: Mapped[int]
+    # Issue 13: the identity is unique per process start; `machine` names the machine,
+    # boot and PID namespace where `pid` means something (None: judged by lease alone).
+    process_key: Mapped[str | None] = mapped_column(sa.String(32), unique=True, index=True)
+    machine: Mapped[str | None] = mapped_column(sa.String(32))
     worker_type: Mapped[str] = mapped_column(sa.String(16))
     concurrency: Mapped[int] = mapped_column(default=1)
     queue_backend: Mapped[str] = mapped_column(sa.String(16), default="sqlite")

@@ -13,10 +13,10 @@ from dataclasses import field
 import sqlalchemy as sa
 from flask import current_app
 
-from paydash.clock import utcnow
 from paydash.extensions import db
 from paydash.ledger import jobs
 from paydash.ledger import workers
+from paydash.ledger.dbclock import utcnow
 from paydash.ledger.models import Job
 from paydash.ledger.models import JobState
 from paydash.ledger.models import Worker
@@ -85,7 +85,7 @@ def _expire_leases(now: dt.datetime, lease: float, report: RecoveryReport) -> No
                                     Job.last_sign_of_life < cutoff).limit(5000)
     ).all()
     for job in silent_jobs:
-        silent = int((now - job.last_sign_of_life).total_seconds())
+        silent = round((now - job.last_sign_of_life).total_seconds())
         _release(job, now, f"worker {job.worker_id} stopped heart-beating {silent} s ago",
                  report, Job.last_sign_of_life < cutoff)
     for job in _jobs_of_dead_local_workers(cutoff):
@@ -95,15 +95,25 @@ def _expire_leases(now: dt.datetime, lease: float, report: RecoveryReport) -> No
 
 
 def _jobs_of_dead_local_workers(cutoff: dt.datetime) -> list[sa.Row]:
-    """STARTED jobs, not yet silent past the lease, of processes that died on this host."""
+    """STARTED jobs, not yet silent past the lease, of processes that died on this machine.
+
+    Only workers of this machine, boot and PID namespace are looked up in the process
+    table (`workers.process_is_gone`); any other worker keeps its jobs until its lease ends.
+    """
+    if not workers.MACHINE:
+        return []
     running = db.session.execute(
         sa.select(*_SNAPSHOT).where(Job.state == JobState.STARTED.value,
-                                    Job.last_sign_of_life >= cutoff)
+                                    Job.last_sign_of_life >= cutoff,
+                                    Job.worker_id != workers.current_worker_id())
         .limit(5000)).all()
-    me = workers.current_worker_id()
-    return [job for job in running
-            if workers.process_is_gone(job.worker_id)
-            or (job.worker_id == me and job.started_at < workers.PROCESS_STARTED_AT)]
+    ids = {job.worker_id for job in running if job.worker_id}
+    if not ids:
+        return []
+    local = {w.id: w for w in db.session.scalars(
+        sa.select(Worker).where(Worker.id.in_(ids), Worker.machine == workers.MACHINE))}
+    gone = {wid for wid, worker in local.items() if workers.process_is_gone(worker)}
+    return [job for job in running if job.worker_id in gone]
 
 
 def _release(job: sa.Row, now: dt.datetime, why: str, report: RecoveryReport, *still) -> None:

@@ -4,8 +4,8 @@ import datetime as dt
 import sqlalchemy as sa
 from flask import current_app
 
-from paydash.clock import utcnow
 from paydash.extensions import db
+from paydash.ledger.dbclock import utcnow
 from paydash.ledger.models import Job
 from paydash.ledger.models import JobEvent
 from paydash.ledger.models import JobState

@@ -15,9 +15,9 @@ from dataclasses import fields
 
 import sqlalchemy as sa
 
-from paydash.clock import utcnow
 from paydash.extensions import db
 from paydash.ledger import rollups
+from paydash.ledger.dbclock import utcnow
 from paydash.ledger.jobs import job_as_dict
 from paydash.ledger.models import FINISHED_STATES
 from paydash.ledger.models import Job

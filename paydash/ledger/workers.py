@@ -1,21 +1,28 @@
-"""Consumer processes in the ledger: registration, heartbeats and leases.
+"""Consumer processes in the ledger: identity, registration, heartbeats and leases.
 
-Each consumer process has one Worker row ("host:pid") and one heartbeat thread, which
-every HEARTBEAT_INTERVAL seconds refreshes the row and the heartbeat of every job the
-process is running. A job whose heartbeat is older than LEASE_SECONDS belongs to a
-worker that died; `paydash.ledger.recovery` puts it back on the queue.
+Each consumer process has one Worker row and one heartbeat thread, which every
+HEARTBEAT_INTERVAL seconds refreshes the row and the heartbeat of every job the process
+is running. A job whose heartbeat is older than LEASE_SECONDS belongs to a worker that
+died; `paydash.ledger.recovery` puts it back on the queue.
+
+A worker's identity is made once per process start ("host:pid:key", the key random), so
+cloned VMs and containers that share a hostname and even PIDs never share a row or judge
+each other's jobs. The hostname and pid are for people. Whether a worker's process is
+gone is read from the local process table only for workers of this very machine, boot
+and PID namespace (`MACHINE`); every other worker is judged by its lease alone.
 """
 import datetime as dt
+import hashlib
 import logging
-import multiprocessing
 import os
 import socket
 import threading
+import uuid
 
 import sqlalchemy as sa
 
-from paydash.clock import utcnow
 from paydash.extensions import db
+from paydash.ledger.dbclock import utcnow
 from paydash.ledger.models import Job
 from paydash.ledger.models import JobState
 from paydash.ledger.models import Worker
@@ -23,21 +30,58 @@ from paydash.ledger.models import Worker
 logger = logging.getLogger(__name__)
 
 _started_in_pid: int | None = None
-# When this consumer started (forked workers inherit it): a job this id claimed before
-# then was claimed by an earlier process that had the same pid (a restarted container).
-PROCESS_STARTED_AT = utcnow()
 _lock = threading.Lock()
 
 
-def consumer_pid() -> int:
-    """The pid of the consumer: process workers are forked children of it."""
-    parent = multiprocessing.parent_process()
-    # The parent's recorded pid, not getppid(): an orphaned child must keep its identity.
-    return parent.pid if parent is not None else os.getpid()
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def machine_identity() -> str:
+    """This machine, boot and PID namespace: where a pid means the same process.
+
+    The machine id alone is shared by cloned VMs and by containers built from one image;
+    the boot id tells apart machines (and boots) and the PID namespace containers on one
+    kernel. Empty where none of it can be read: such workers are judged by lease only.
+    """
+    try:
+        pid_namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        pid_namespace = ""
+    parts = [_read("/etc/machine-id") or _read("/var/lib/dbus/machine-id"),
+             _read("/proc/sys/kernel/random/boot_id"), pid_namespace]
+    if not all(parts):
+        return ""
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
+# Made when the consumer process starts (the module is imported before Huey forks its
+# process workers, so they inherit the consumer's identity).
+MACHINE = machine_identity()
+PROCESS_KEY = uuid.uuid4().hex
+_identity = (os.getpid(), f"{socket.gethostname()}:{os.getpid()}:{PROCESS_KEY[:12]}")
 
 
 def current_worker_id() -> str:
-    return f"{socket.gethostname()}:{consumer_pid()}"
+    """This consumer process's worker id, "host:pid:key", unique per process start."""
+    return _identity[1]
+
+
+def new_identity() -> str:
+    """Take a new identity (a process that is a new consumer, not a forked worker of one)."""
+    global PROCESS_KEY, _identity
+    PROCESS_KEY = uuid.uuid4().hex
+    _identity = (os.getpid(), f"{socket.gethostname()}:{os.getpid()}:{PROCESS_KEY[:12]}")
+    return _identity[1]
+
+
+def consumer_pid() -> int:
+    """The pid of the consumer this process works for (process workers are its children)."""
+    return _identity[0]
 
 
 def register(worker_type: str, concurrency: int, backend: str) -> None:
@@ -47,14 +91,15 @@ def register(worker_type: str, concurrency: int, backend: str) -> None:
     the same moment, so a lost race to insert the row becomes an update.
     """
     wid = current_worker_id()
-    host, pid = wid.rsplit(":", 1)
     now = utcnow()
     values = dict(worker_type=worker_type, concurrency=concurrency, queue_backend=backend,
                   heartbeat_at=now, stopped_at=None)
     if db.session.get(Worker, wid) is None:
         try:
             with db.session.begin_nested():
-                db.session.add(Worker(id=wid, host=host, pid=int(pid), started_at=now, **values))
+                db.session.add(Worker(id=wid, host=socket.gethostname(), pid=consumer_pid(),
+                                      process_key=PROCESS_KEY, machine=MACHINE or None,
+                                      started_at=now, **values))
             db.session.commit()
             logger.info("worker %s registered (%s x %s, %s)", wid, concurrency, worker_type, backend)
             return
@@ -64,17 +109,14 @@ def register(worker_type: str, concurrency: int, backend: str) -> None:
     db.session.commit()
 
 
-def process_is_gone(worker_id: str | None) -> bool:
-    """True when `worker_id` names a process on this host that no longer exists."""
-    if not worker_id or ":" not in worker_id:
+def process_is_gone(worker: Worker | None) -> bool:
+    """True when `worker` ran on this machine and PID namespace and its process is gone."""
+    if worker is None or not MACHINE or worker.machine != MACHINE:
         return False
-    host, pid = worker_id.rsplit(":", 1)
-    if host != socket.gethostname() or not pid.isdigit() or worker_id == current_worker_id():
-        return False
-    if int(pid) == os.getpid():  # A forked worker checking its own consumer's id.
+    if worker.id == current_worker_id() or worker.pid in (os.getpid(), consumer_pid()):
         return False
     try:
-        os.kill(int(pid), 0)
+        os.kill(worker.pid, 0)
     except ProcessLookupError:
         return True
     except PermissionError:  # It exists, under another user.

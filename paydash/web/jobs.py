@@ -14,10 +14,10 @@ from flask import request
 from flask import url_for
 
 from paydash import accounts
-from paydash.clock import utcnow
 from paydash.extensions import db
 from paydash.ledger import actions
 from paydash.ledger import stats
+from paydash.ledger.dbclock import utcnow
 from paydash.ledger.models import JobState
 from paydash.ledger.queue import registered_task_names
 from paydash.models import Role

@@ -21,9 +21,9 @@ from prometheus_client import generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.core import HistogramMetricFamily
 
-from paydash.clock import utcnow
 from paydash.extensions import db
 from paydash.ledger import stats
+from paydash.ledger.dbclock import utcnow
 from paydash.ledger.models import Job
 from paydash.ledger.models import JobState
 from paydash.ledger.queue import broker_reachable

@@ -4,9 +4,16 @@ The consumer's hooks are driven in-process through `huey.execute`, with the real
 writer, on SQLite and on PostgreSQL; faults are a real table lock or a failing read.
 """
 import datetime as dt
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import types
 
 import pytest
 import sqlalchemy as sa
+from conftest import ROOT
 from conftest import People
 from conftest import base_config
 from conftest import make_app
@@ -14,13 +21,18 @@ from hostile_files import valid_xlsx
 from sqlalchemy.orm import Session
 
 from paydash import broker
+from paydash import clock
 from paydash.clock import utcnow
 from paydash.extensions import db
 from paydash.ledger import bridge
+from paydash.ledger import dbclock
 from paydash.ledger import jobs
+from paydash.ledger import recovery
+from paydash.ledger import workers
 from paydash.ledger import writer as ledger_writer
 from paydash.ledger.models import Job
 from paydash.ledger.models import JobState
+from paydash.ledger.models import Worker
 from paydash.ledger.queue import queued_task_ids
 from paydash.ledger.queue import task_wrapper
 from paydash.models import ChartAggregatedData
@@ -37,10 +49,12 @@ def hooked_app(request, tmp_path, sqlite_url):
     url = sqlite_url if request.param == "sqlite" else request.getfixturevalue("pg_url")
     app = make_app(base_config(tmp_path, url, LEDGER_FLUSH_SECONDS=3600))
     previous = bridge.use_app(app)
+    dbclock.forget()
     with app.app_context():
         jobs.start_ledger_writer(app)
         yield app
         bridge.use_app(previous)
+        dbclock.forget()
         ledger_writer.stop()
         ledger_writer._writer = None
         db.session.remove()
@@ -222,3 +236,109 @@ def test_a_history_prune_taken_over_deletes_nothing(hooked_app, thief):
     task = run_periodic(maintenance.prune_history, thief)
     assert_taken_over(thief, task)
     assert stored(old_id) is not None
+
+
+# --- Hole 4: leases are judged on the database's clock --------------------------------------
+
+
+def host_clock_off_by(monkeypatch, seconds: float) -> None:
+    """This host's clock runs `seconds` away from the true (database) time.
+
+    The system time `paydash.clock` reads is what is skewed, so every caller sees it.
+    """
+    skew = dt.timedelta(seconds=seconds)
+
+    class SkewedDatetime(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return dt.datetime.now(tz) + skew
+
+    monkeypatch.setattr(clock, "dt", types.SimpleNamespace(datetime=SkewedDatetime, UTC=dt.UTC))
+    dbclock.forget()
+
+
+@pytest.mark.parametrize("skew", [-300, 300])
+def test_five_minutes_of_skew_between_hosts_takes_over_no_live_job(hooked_app, monkeypatch, skew):
+    task, job_id = probe("skewed")
+    host_clock_off_by(monkeypatch, skew)  # The worker's host.
+    jobs.claim(task)
+    workers.beat([job_id])
+    host_clock_off_by(monkeypatch, -skew)  # Recovery runs on a host skewed the other way.
+    report = recovery.recover_lost_jobs()
+    assert report.requeued_dead_worker == [] and report.failed_dead_worker == []
+    assert stored(job_id).state == JobState.STARTED.value
+
+
+def test_a_silent_job_is_still_taken_over_by_a_skewed_host(hooked_app, monkeypatch):
+    task, job_id = probe("silent")
+    jobs.claim(task)
+    db.session.execute(sa.update(Job).where(Job.id == job_id).values(
+        heartbeat_at=dbclock.utcnow() - dt.timedelta(seconds=61)))
+    db.session.commit()
+    host_clock_off_by(monkeypatch, -300)  # Five minutes behind: the lease still expired.
+    report = recovery.recover_lost_jobs()
+    assert report.requeued_dead_worker == [job_id]
+
+
+# --- Hole 3: a worker's identity is unique per process start --------------------------------
+
+
+def identities_in_new_pid_namespaces(count: int) -> list[list[str]]:
+    """[worker id, pid, machine] of processes alive at once, each in a PID namespace of its own."""
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare is not installed")
+    code = ("import os, sys; from paydash.ledger import workers; "
+            "print(workers.current_worker_id(), os.getpid(), workers.MACHINE, flush=True); "
+            "sys.stdin.read()")
+    started = [subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c", code],
+                                cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True,
+                                env=dict(os.environ, PYTHONPATH=str(ROOT)))
+               for _ in range(count)]
+    lines = [proc.stdout.readline().split() for proc in started]  # All alive meanwhile.
+    for proc in started:
+        proc.communicate("", timeout=60)
+    if any(proc.returncode != 0 or not line for proc, line in zip(started, lines)):
+        pytest.skip("cannot make PID namespaces here (not root?)")
+    return lines
+
+
+def test_two_consumers_with_the_same_hostname_and_pid_have_different_identities():
+    first, second = identities_in_new_pid_namespaces(2)
+    assert first[1] == second[1] == "1"  # The same pid, on the same hostname...
+    assert first[0] != second[0]  # ...yet two workers,
+    assert first[2] != second[2]  # in two PID namespaces: neither reads the other's pid.
+
+
+def twin_worker(pid: int, machine: str | None) -> Worker:
+    """A live consumer elsewhere that shares this host's name (a cloned VM, a container)."""
+    twin = Worker(id=f"{socket.gethostname()}:{pid}:twin", host=socket.gethostname(), pid=pid,
+                  process_key="twin", machine=machine, worker_type="thread",
+                  heartbeat_at=dbclock.utcnow())
+    db.session.add(twin)
+    db.session.commit()
+    return twin
+
+
+def job_running_on(worker_id: str) -> str:
+    job = jobs.create_job("noop", args=(0,))
+    job.state, job.worker_id = JobState.STARTED.value, worker_id
+    job.started_at = job.heartbeat_at = dbclock.utcnow()
+    db.session.commit()
+    return job.id
+
+
+@pytest.mark.parametrize("pid", ["absent here", "the same as ours"])
+def test_a_live_twin_on_another_machine_keeps_its_jobs(hooked_app, pid):
+    """Its pid means nothing in this PID namespace: only its lease can say it is dead."""
+    twin = twin_worker(os.getpid() if pid == "the same as ours" else 2**22 + 9, "another-machine")
+    job_id = job_running_on(twin.id)
+    report = recovery.recover_lost_jobs()
+    assert report.requeued_dead_worker == [] and report.failed_dead_worker == []
+    assert stored(job_id).state == JobState.STARTED.value
+
+
+def test_a_dead_consumer_of_this_machine_is_released_at_once(hooked_app):
+    gone = twin_worker(2**22 + 9, workers.MACHINE)
+    job_id = job_running_on(gone.id)
+    assert recovery.recover_lost_jobs().requeued_dead_worker == [job_id]

@@ -159,8 +159,10 @@ def test_heart_beating_job_is_left_alone(ledger_app):
 def test_job_of_a_process_gone_from_this_host_is_released_without_waiting(ledger_app):
     job = probe_job()
     jobs.claim(task_for(job))
-    gone = f"{workers.current_worker_id().rsplit(':', 1)[0]}:{2**22 + 7}"
-    db.session.execute(sa.update(Job).where(Job.id == job.id).values(worker_id=gone))
+    gone = Worker(id="this-host:4194311:dead", host="this-host", pid=2**22 + 7,
+                  machine=workers.MACHINE, worker_type="thread", heartbeat_at=utcnow())
+    db.session.add(gone)
+    db.session.execute(sa.update(Job).where(Job.id == job.id).values(worker_id=gone.id))
     db.session.commit()
     report = recovery.recover_lost_jobs()
     assert report.requeued_dead_worker == [job.id]
