@@ -104,6 +104,12 @@ class Config:
     HEARTBEAT_INTERVAL = _float("HEARTBEAT_INTERVAL", 15)
     LEASE_SECONDS = _float("LEASE_SECONDS", 60)
     ENQUEUE_GRACE_SECONDS = _float("ENQUEUE_GRACE_SECONDS", 120)
+    # PostgreSQL connections (paydash/dbconnect.py): unset, each follows LEASE_SECONDS.
+    DB_KEEPALIVES_IDLE = os.environ.get("DB_KEEPALIVES_IDLE")
+    DB_KEEPALIVES_INTERVAL = os.environ.get("DB_KEEPALIVES_INTERVAL")
+    DB_KEEPALIVES_COUNT = os.environ.get("DB_KEEPALIVES_COUNT")
+    DB_IDLE_IN_TRANSACTION_SECONDS = os.environ.get("DB_IDLE_IN_TRANSACTION_SECONDS")
+    DB_LOCK_TIMEOUT_SECONDS = os.environ.get("DB_LOCK_TIMEOUT_SECONDS")
 
     # The ledger's write-behind (paydash/ledger_writer.py): claims and successes of attempts
     # that change nothing are written in batches, at most this many seconds late.

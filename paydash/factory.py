@@ -14,6 +14,7 @@ import tasks  # noqa: F401
 from paydash import audit
 from paydash import broker
 from paydash import cli
+from paydash import dbconnect
 from paydash import formatting
 from paydash.config import INSTANCE
 from paydash.config import Config
@@ -89,7 +90,8 @@ def _size_pool(app: Flask) -> None:
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///:memory:"):
         options.setdefault("pool_size", app.config["DB_POOL_SIZE"])
         options.setdefault("max_overflow", 10)
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = dbconnect.engine_options(
+        app.config["SQLALCHEMY_DATABASE_URI"], options, app.config)  # Issue 13: keepalives, timeouts.
 
 
 def _configure_logging() -> None:

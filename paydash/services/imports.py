@@ -86,12 +86,14 @@ def validate_upload(upload_id: int, tenant_id: int) -> dict:
         return {"refused": f"upload {upload_id} does not belong to tenant {tenant_id}"}
     if upload.status not in VALIDATABLE:
         return _summary(upload)
+    content, sha256 = upload.content, upload.sha256
     upload.status = UploadStatus.VALIDATING.value
     db.session.commit()
-    # No write transaction is open while parsing: progress goes through its own connection.
-    stager = staging.RowStager(upload.sha256)
+    # No transaction is open while parsing (the server ends one left idle for long; see
+    # paydash/dbconnect.py): progress goes through its own connection.
+    stager = staging.RowStager(sha256)
     try:
-        report = read_salary_sheet(upload.content, progress=_report_progress("Validating"),
+        report = read_salary_sheet(content, progress=_report_progress("Validating"),
                                    keep=stager.add)
     except Exception:
         logger.exception("upload %s: validation failed (tenant %s)", upload_id, tenant_id)

@@ -342,3 +342,30 @@ def test_a_dead_consumer_of_this_machine_is_released_at_once(hooked_app):
     gone = twin_worker(2**22 + 9, workers.MACHINE)
     job_id = job_running_on(gone.id)
     assert recovery.recover_lost_jobs().requeued_dead_worker == [job_id]
+
+
+def test_a_task_whose_claim_waits_on_a_locked_table_does_not_run(tmp_path, pg_url):
+    """The issue's reproduction: paused_task locked by hand, claims time out on the lock."""
+    app = make_app(base_config(tmp_path, pg_url, LEDGER_FLUSH_SECONDS=3600,
+                               DB_LOCK_TIMEOUT_SECONDS=1))
+    previous = bridge.use_app(app)
+    admin = sa.create_engine(pg_url)
+    try:
+        with app.app_context():
+            jobs.start_ledger_writer(app)
+            task, job_id = probe("locked")
+            with admin.connect() as holder:
+                holder.begin()
+                holder.exec_driver_sql("LOCK TABLE paused_task IN ACCESS EXCLUSIVE MODE")
+                broker.huey.execute(task)
+            assert probe_counts() == {"effects": 0, "executions": 0}
+            assert (stored(job_id).state, stored(job_id).attempts) == (JobState.PENDING.value, 0)
+            assert job_id in queued_task_ids(broker.huey)
+    finally:
+        bridge.use_app(previous)
+        ledger_writer.stop()
+        ledger_writer._writer = None
+        admin.dispose()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
