@@ -1,5 +1,6 @@
 """The driver of bench/multihost.py, run on the `hr` host: services, load, faults, table."""
 import datetime as dt
+import glob
 import json
 import os
 import pathlib
@@ -27,6 +28,14 @@ from bench.multihost_load import salary_sheet
 from bench.multihost_net import Network
 from bench.private_services import PrivatePostgres
 from bench.private_services import PrivateRedis
+
+
+def faketime_library() -> str:
+    """libfaketime's shared object (Debian's `faketime` package), to shift one host's clock."""
+    found = sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))
+    if not found:
+        raise RuntimeError("the clock skew scenario needs libfaketime (apt install faketime)")
+    return found[0]
 
 
 class Cluster:
@@ -90,10 +99,14 @@ class Cluster:
     def start_worker(self, host: str, hostname: str, skew: int = 0) -> None:
         """`huey_consumer` as PID 1 of a new PID namespace, with its own hostname (and clock)."""
         before = self.worker_rows()
-        clock = ["faketime", "-f", f"{skew:+d}"] if skew else []
-        env = dict(self.env, FAKETIME_DONT_FAKE_MONOTONIC="1")
+        env = dict(self.env)
+        if skew:
+            # libfaketime preloaded directly: the `faketime` wrapper names a semaphore after
+            # its PID, and both consumers are PID 1 of their own PID namespace.
+            env.update(LD_PRELOAD=faketime_library(), FAKETIME=f"{skew:+d}",
+                       FAKETIME_DONT_FAKE_MONOTONIC="1")
         self.spawn(host, host, ["unshare", "--uts", "--pid", "--fork", "--mount-proc", "sh", "-c",
-                                'hostname "$0" && exec "$@"', hostname, *clock,
+                                'hostname "$0" && exec "$@"', hostname,
                                 str(VENV_BIN / "huey_consumer"), "huey_app.huey",
                                 "--workers", str(self.o.workers), "--worker-type", "thread",
                                 "--delay", "0.05", "--max-delay", "0.1", "--backoff", "1.2",
