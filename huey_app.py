@@ -10,12 +10,15 @@ from paydash.broker import huey  # noqa: F401  (named on the consumer's command 
 from paydash.config import is_consumer
 from paydash.factory import create_app
 from paydash.ledger import bridge
+from paydash.ledger import workers
 
 bridge.set_app_factory(create_app)
 
 import tasks  # noqa: E402,F401  Registers every task with `huey`.
 
 if is_consumer():
+    # Its forked workers and scheduler die with it: orphans ran jobs under a dead id.
+    workers.die_with_consumer()
     # Build the app, and set up the ORM's mappers, before the consumer forks its process
     # workers, so they share both instead of each doing it while the queue waits.
     bridge.flask_app()

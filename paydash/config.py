@@ -103,7 +103,10 @@ class Config:
     # No job lost: heartbeats and leases (seconds).
     HEARTBEAT_INTERVAL = _float("HEARTBEAT_INTERVAL", 15)
     LEASE_SECONDS = _float("LEASE_SECONDS", 60)
-    ENQUEUE_GRACE_SECONDS = _float("ENQUEUE_GRACE_SECONDS", 120)
+    # A job enqueued this long ago that no queue holds is re-enqueued (Redis lost it).
+    ENQUEUE_GRACE_SECONDS = _float("ENQUEUE_GRACE_SECONDS", 20)
+    # Each consumer's recovery thread: leases, lost messages and the outbox, this often.
+    RECOVERY_INTERVAL = _float("RECOVERY_INTERVAL", 5)
     # PostgreSQL connections (paydash/dbconnect.py): unset, each follows LEASE_SECONDS.
     DB_KEEPALIVES_IDLE = os.environ.get("DB_KEEPALIVES_IDLE")
     DB_KEEPALIVES_INTERVAL = os.environ.get("DB_KEEPALIVES_INTERVAL")

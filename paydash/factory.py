@@ -24,7 +24,9 @@ from paydash.extensions import db
 from paydash.extensions import migrate
 from paydash.ledger import actions
 from paydash.ledger import bridge
+from paydash.ledger import jobs as jobs_ledger
 from paydash.ledger.queue import configure_huey
+from paydash.services import upload_recovery
 from paydash.web import admin
 from paydash.web import api
 from paydash.web import auth
@@ -65,6 +67,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     configure_huey(broker.huey, app.config)
     app.extensions["huey"] = broker.huey
     app.extensions[actions.AUDIT_HOOK] = audit.record
+    app.extensions[jobs_ledger.FAILED_HOOK] = upload_recovery.jobs_failed  # Issue 13, hole 8.
     if app.config.get("HUEY_IMMEDIATE"):
         bridge.use_app(app)
 

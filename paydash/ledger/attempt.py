@@ -114,6 +114,29 @@ def describe_error(exception: BaseException) -> str:
     return f"{type(exception).__name__}: {text}"[:2000]
 
 
+_interrupt = threading.Event()
+
+
+def interrupt_requested() -> None:
+    """The consumer asked this process to stop its running tasks now (its interrupt signal)."""
+    _interrupt.set()
+
+
+def interrupted_by_shutdown(exception: BaseException) -> bool:
+    """Did the attempt end because the consumer was stopping, whatever the error says?
+
+    Huey interrupts a task with KeyboardInterrupt; a database driver busy at that moment
+    often turns it into an error of its own (psycopg: "cannot exit pipeline mode while
+    busy"). Any error once this process was told to stop is read as the interruption.
+    """
+    seen = exception
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return _interrupt.is_set()
+
+
 def lost_its_lease(exception: BaseException) -> bool:
     """True when the attempt stopped because another attempt owns the job."""
     return isinstance(exception, LeaseLost) or isinstance(exception.__cause__, LeaseLost)

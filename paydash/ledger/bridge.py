@@ -7,6 +7,7 @@ Huey instance itself lives in `paydash.broker`, which installs these hooks on it
 import functools
 import logging
 import os
+import signal
 import threading
 
 from flask import current_app
@@ -17,6 +18,7 @@ from huey.api import PeriodicTask
 from huey.exceptions import CancelExecution
 
 from paydash.extensions import db
+from paydash.ledger import attempt
 from paydash.ledger import fencing
 from paydash.ledger import jobs
 from paydash.ledger import outage
@@ -192,18 +194,46 @@ def claim_before_running(task) -> None:
     raise CancelExecution(retry=False)
 
 
+def _note_interrupts() -> None:
+    """In a process worker, remember the consumer's interrupt signal before Huey acts on it.
+
+    Huey's handler raises KeyboardInterrupt inside the running task; whatever error that
+    turns into, the ledger then records an interruption, not a failed attempt. Only the
+    main thread of a process can set handlers: thread workers skip this (the consumer
+    reports their interrupted tasks itself).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(signum)
+        if not callable(previous) or getattr(previous, "notes_interrupts", False):
+            continue
+
+        def noting(number, frame, previous=previous):
+            attempt.interrupt_requested()
+            return previous(number, frame)
+
+        noting.notes_interrupts = True
+        signal.signal(signum, noting)
+
+
 def install_hooks(huey) -> None:
     """Attach the ledger to `huey`: start-up and shutdown of a worker, the claim before
     each task, its outcome after, and the enqueue, interrupt and revoke signals."""
     fencing.install()
+    outage.quiet_huey_while_away()
     @huey.on_startup()
     @in_app_context
     def _on_startup():
         cfg = current_app.config
         workers.register(cfg["WORKER_TYPE"], cfg["WORKERS"], backend_name(huey))
         jobs.start_ledger_writer(flask_app())
+        workers.die_with_parent()
+        _note_interrupts()
         if workers.start_heartbeat(flask_app(), huey, cfg["HEARTBEAT_INTERVAL"],
-                                   on_beat=recovery.drain_outbox):
+                                   on_recover=recovery.recovery_pass,
+                                   recovery_interval=cfg["RECOVERY_INTERVAL"],
+                                   on_beat=jobs.write_deferred):
             # Once per consumer process: jobs a previous run left behind go back on the queue.
             recovery.recover_lost_jobs()
         keep_app_context()  # Last: this hook runs in a context of its own, popped on return.
@@ -220,8 +250,16 @@ def install_hooks(huey) -> None:
 
     @huey.post_execute()
     def _finish(task, task_value, exception):
-        if not jobs.finish_behind(task, task_value, exception):  # No app context needed for that.
-            in_app_context(jobs.finish)(task, task_value, exception)
+        try:
+            if not jobs.finish_behind(task, task_value, exception):  # No app context needed.
+                in_app_context(jobs.finish)(task, task_value, exception)
+        except Exception as exc:
+            if outage.kind_of(exc) is not outage.DATABASE:
+                raise
+            # Written by the heartbeat thread once the database answers (`write_deferred`).
+            outage.database_unreachable(f"outcome of job {task.id}", exc)
+            task.ledger_interrupted = True  # The ledger re-enqueues it, not Huey.
+            jobs.defer_outcome(task, task_value, exception)
 
     @huey.signal(signals.SIGNAL_ENQUEUED)
     @in_app_context

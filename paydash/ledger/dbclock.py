@@ -73,6 +73,8 @@ def _try_to_measure() -> None:
         return  # Another thread is measuring; the last offset serves meanwhile.
     try:
         _tried_at = time.monotonic()
+        if db.engine.url.database in (None, "", ":memory:"):
+            return  # One shared in-memory connection: never borrow it (nor its transaction).
         with db.engine.connect() as conn:
             measure(conn)
     except Exception as exc:  # The database is away: keep the last offset.

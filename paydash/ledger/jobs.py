@@ -9,6 +9,7 @@ import datetime as dt
 import functools
 import json
 import logging
+import threading
 import uuid
 from collections.abc import Iterable
 
@@ -16,8 +17,10 @@ import sqlalchemy as sa
 from flask import current_app
 from huey.api import PeriodicTask
 
+from paydash.clock import utcnow as local_utcnow
 from paydash.extensions import db
 from paydash.ledger import fencing
+from paydash.ledger import outage
 from paydash.ledger import writer as ledger_writer
 from paydash.ledger.attempt import JobDeadlineExceeded  # noqa: F401  (re-exported, as below)
 from paydash.ledger.attempt import LeaseLost  # noqa: F401
@@ -28,6 +31,7 @@ from paydash.ledger.attempt import current_task  # noqa: F401
 from paydash.ledger.attempt import describe_error
 from paydash.ledger.attempt import failure_values
 from paydash.ledger.attempt import fence  # noqa: F401
+from paydash.ledger.attempt import interrupted_by_shutdown
 from paydash.ledger.attempt import lost_its_lease
 from paydash.ledger.attempt import outcome_message
 from paydash.ledger.attempt import this_attempt
@@ -51,8 +55,25 @@ CLAIMABLE = ledger_writer.CLAIMABLE
 DISPATCH_BATCH = 500
 
 
+# The host app's callable, under this key in `app.extensions`, told the ids of jobs the
+# ledger has just failed for good (so it can release what waited on them).
+FAILED_HOOK = "ledger.on_failed"
+
+
 def huey():
     return current_app.extensions["huey"]
+
+
+def notify_failed(job_ids: list[str]) -> None:
+    """Tell the host app which jobs just failed for good; its errors never stop the ledger."""
+    hook = current_app.extensions.get(FAILED_HOOK)
+    if hook is None or not job_ids:
+        return
+    try:
+        hook(job_ids)
+    except Exception:
+        logger.exception("the host's failed-jobs hook failed for %s", job_ids)
+        db.session.rollback()
 
 
 def worker_id() -> str:
@@ -126,7 +147,8 @@ def _dispatch_batch(ids: list[str], announce: bool) -> bool:
         try:
             enqueue(row, reserved=True)
         except Exception as exc:  # Broker down: the committed rows are the outbox.
-            logger.warning("job %s: enqueue failed (%s); recovery will enqueue it", row.id, exc)
+            if not outage.report(f"enqueueing job {row.id}", exc):
+                logger.warning("job %s: enqueue failed (%s); recovery will enqueue it", row.id, exc)
             _release([r.id for r in rows[n:]], announce)
             return False
     return True
@@ -437,6 +459,16 @@ def finish(task, value, exception: BaseException | None) -> None:
     if exception is not None and lost_its_lease(exception):
         logger.warning("job %s: attempt abandoned: %s", task.id, describe_error(exception))
         return
+    if exception is not None and (interrupted_by_shutdown(exception)
+                                  or outage.connection_lost(exception)):
+        # Not a failure: the job goes back on the queue and the attempt is not counted.
+        task.ledger_interrupted = True  # Huey must not re-enqueue it as a retry too.
+        why = ("interrupted by a worker shutdown" if interrupted_by_shutdown(exception)
+               else "stopped: the database connection was lost")
+        logger.warning("job %s: %s (%s)", task.id, why, describe_error(exception))
+        _reset_session()
+        on_interrupted(task, why)
+        return
     now = utcnow()
     started = getattr(task, "ledger_started_at", None)
     runtime = (now - started).total_seconds() if started else None
@@ -463,10 +495,21 @@ def _write_outcome(task, values: dict, runtime: float | None,
     message = outcome_message(values, row.attempts)
     _record_event(conn, task.id, values["state"], message, worker_id(), now)
     db.session.commit()
+    if values["state"] == JobState.FAILURE.value:
+        notify_failed([task.id])
     logger.info("job %s tenant %s: %s", task.id, row.tenant_id, message if exception else "SUCCESS")
 
 
-def on_interrupted(task) -> None:
+def _reset_session() -> None:
+    """Drop what the interrupted attempt left in the session (its connection may be broken)."""
+    try:
+        db.session.rollback()
+    except Exception:  # A connection left busy by the interruption: a new one is taken.
+        logger.debug("rolling back after an interruption failed", exc_info=True)
+        db.session.remove()
+
+
+def on_interrupted(task, why: str = "interrupted by a worker shutdown") -> None:
     """The consumer is shutting down mid-task: put the job back on the queue at once.
 
     An interrupted attempt does not count against the job's attempts.
@@ -483,12 +526,45 @@ def on_interrupted(task) -> None:
                 enqueued_at=None, worker_id=None)
     )
     if result.rowcount:
-        add_event(task.id, JobState.PENDING.value,
-                  "interrupted by a worker shutdown; back on the queue", worker_id())
+        add_event(task.id, JobState.PENDING.value, f"{why}; back on the queue", worker_id())
     db.session.commit()
     if result.rowcount:
-        logger.warning("job %s: interrupted by a worker shutdown; re-enqueued", task.id)
+        logger.warning("job %s: %s; re-enqueued", task.id, why)
         dispatch([task.id])
+
+
+# Outcomes the post-execute hook could not write (the database was away), by task id:
+# the heartbeat thread writes them once it answers, so those jobs run again within
+# seconds of its return instead of waiting for their lease to expire.
+_deferred: dict[str, tuple] = {}
+_deferred_lock = threading.Lock()
+
+
+def defer_outcome(task, value, exception: BaseException | None) -> None:
+    with _deferred_lock:
+        _deferred[task.id] = (task, value, exception)
+
+
+def write_deferred() -> int:
+    """Write the outcomes deferred by an outage (heartbeat thread); how many were written."""
+    with _deferred_lock:
+        waiting = list(_deferred.values())
+    written = 0
+    for task, value, exception in waiting:
+        _local.task = None
+        try:
+            finish(task, value, exception)
+        except Exception as exc:
+            if outage.kind_of(exc) is not outage.DATABASE:
+                raise
+            _reset_session()
+            return written  # Still away: the next beat tries again.
+        with _deferred_lock:
+            _deferred.pop(task.id, None)
+        written += 1
+    if written:
+        logger.warning("wrote %s job outcome(s) held while the database was away", written)
+    return written
 
 
 def on_revoked(task) -> None:
@@ -501,8 +577,12 @@ def on_revoked(task) -> None:
 
 def on_skipped(task, skip: Skip) -> None:
     """A claim refused: log it; a paused task goes back on the schedule a little later."""
-    logger.info("job %s not run: %s", task.id, skip.reason)
+    # During an outage every queued job passes here every few seconds: the outage's own
+    # lines say it (`paydash.ledger.outage`).
+    quiet = outage.DATABASE.ongoing or outage.BROKER.ongoing
+    logger.log(logging.DEBUG if quiet else logging.INFO, "job %s not run: %s", task.id, skip.reason)
     if skip.reschedule:
-        eta = utcnow() + dt.timedelta(seconds=5)
+        # Huey's scheduler runs on this host's clock, not the database's.
+        eta = local_utcnow() + dt.timedelta(seconds=5)
         task.eta = eta
         huey().add_schedule(task)

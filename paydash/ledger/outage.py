@@ -9,6 +9,8 @@ import logging
 import threading
 import time
 
+import sqlalchemy as sa
+
 logger = logging.getLogger(__name__)
 
 
@@ -72,3 +74,69 @@ def database_unreachable(where: str, exc: BaseException) -> None:
 
 def database_answered() -> None:
     DATABASE.answered()
+
+
+def report(where: str, exc: BaseException) -> bool:
+    """Count `exc` against the outage it belongs to; False when it is neither kind."""
+    kind = kind_of(exc)
+    if kind is None:
+        return False
+    kind.failed(where, exc)
+    return True
+
+
+def kind_of(exc: BaseException) -> Outage | None:
+    """DATABASE for a database error, BROKER for a Redis one, None for anything else."""
+    seen = exc
+    while seen is not None:
+        module = type(seen).__module__
+        if isinstance(seen, sa.exc.DBAPIError) or module.startswith(("psycopg", "sqlite3")):
+            return DATABASE
+        if module.startswith("redis") or isinstance(seen, ConnectionError):
+            return BROKER
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+# SQLSTATEs that mean the connection or the server went away, not that the statement failed:
+# class 08 (connection exception), and the server shutting down or starting up.
+_GONE_STATES = ("57P01", "57P02", "57P03")
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """True when `exc` says the database connection was lost (not a failed statement).
+
+    A lock timeout or a constraint violation is the task's own failure and counts; a
+    server that restarted, refused the connection or vanished from the network does not.
+    """
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, sa.exc.DBAPIError):
+            if seen.connection_invalidated:
+                return True
+            seen = seen.orig
+            continue
+        state = getattr(seen, "sqlstate", None)
+        if type(seen).__module__.startswith("psycopg") and type(seen).__name__ in (
+                "OperationalError", "InterfaceError"):
+            return state is None or state.startswith("08") or state in _GONE_STATES
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+class QuietWhileAway(logging.Filter):
+    """Drops Huey's per-task lines while an outage lasts: each queued job is picked up,
+    refused its claim and rescheduled every few seconds until the database is back."""
+
+    NOISY = ("Executing %s", "Task %s cancelled by %s (pre-execute).",
+             "Added task %s to schedule, eta %s")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not ((DATABASE.ongoing or BROKER.ongoing) and record.msg in self.NOISY)
+
+
+def quiet_huey_while_away() -> None:
+    """Attach `QuietWhileAway` to Huey's logger (once)."""
+    huey_logger = logging.getLogger("huey")
+    if not any(isinstance(f, QuietWhileAway) for f in huey_logger.filters):
+        huey_logger.addFilter(QuietWhileAway())

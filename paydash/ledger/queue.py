@@ -17,6 +17,7 @@ from huey.serializer import SignedSerializer
 from huey.storage import PriorityRedisStorage
 from huey.storage import SqliteStorage
 
+from paydash.ledger import outage
 from paydash.ledger.attempt import current_task
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,38 @@ class BestEffortCleanup:
             return False
 
 
-class LedgerRedisStorage(BestEffortCleanup, PriorityRedisStorage):
+class QuietOutage:
+    """Storage whose consumer loops report a broker outage once, not a traceback a poll.
+
+    Each worker polls the queue and the scheduler reads its schedule many times a second;
+    with Redis away Huey logged a traceback for every poll (121,580 lines in one minute).
+    A failed poll now finds nothing (the loop backs off as when the queue is empty) and
+    counts against `outage.BROKER`: one warning when it starts, a line a minute, one when
+    it ends.
+    """
+
+    def dequeue(self):
+        try:
+            data = super().dequeue()
+        except Exception as exc:
+            if outage.kind_of(exc) is not outage.BROKER:
+                raise
+            outage.BROKER.failed("reading the queue", exc)
+            return None
+        outage.BROKER.answered()
+        return data
+
+    def read_schedule(self, ts):
+        try:
+            return super().read_schedule(ts)
+        except Exception as exc:
+            if outage.kind_of(exc) is not outage.BROKER:
+                raise
+            outage.BROKER.failed("reading the schedule", exc)
+            return []
+
+
+class LedgerRedisStorage(QuietOutage, BestEffortCleanup, PriorityRedisStorage):
     pass
 
 
@@ -113,6 +145,13 @@ class LedgerHuey(Huey):
         if running is not None and key == running.revoke_id:
             return False
         return super().delete(key)
+
+    def _requeue_task(self, task, timestamp, retry_eta=None):
+        # An attempt interrupted by a shutdown went back on the queue through the ledger,
+        # uncounted (`jobs.finish`): Huey's retry of it would be a second message.
+        if getattr(task, "ledger_interrupted", False):
+            return None
+        return super()._requeue_task(task, timestamp, retry_eta)
 
     def forget_revoke_flag(self, task) -> None:
         """Delete `task`'s revoke flag, even from the thread still running that attempt."""

@@ -1,6 +1,8 @@
 """No job lost: find jobs the broker lost or a dead worker dropped, and run them again.
 
-Runs every minute from the maintenance task and once when a consumer starts:
+Runs every RECOVERY_INTERVAL seconds on a thread of each consumer (never on its worker
+threads, so it never waits behind work), once when a consumer starts, and every minute
+from the maintenance task as a backstop:
 - the outbox: PENDING jobs never enqueued (the broker was down when they were created);
 - expired leases: STARTED jobs whose worker stopped heart-beating;
 - broker data loss: PENDING or RETRY jobs the broker should hold but does not.
@@ -58,6 +60,32 @@ def recover_lost_jobs(now: dt.datetime | None = None) -> RecoveryReport:
     return report
 
 
+# Any fixed number, the same in every process: the key of recovery's advisory lock.
+RECOVERY_LOCK_KEY = 7_240_113
+
+
+def recovery_pass() -> RecoveryReport | None:
+    """A pass from a consumer's recovery thread: one at a time across every consumer.
+
+    Each consumer tries every RECOVERY_INTERVAL; on PostgreSQL the one that holds the
+    advisory lock runs the pass and the others skip it (None), so ten consumers do not
+    make ten times the work. The lock is the session's: a consumer that dies mid-pass
+    releases it with its connection.
+    """
+    if db.engine.dialect.name != "postgresql":
+        return recover_lost_jobs()
+    with db.engine.connect() as conn:
+        if not conn.scalar(sa.select(sa.func.pg_try_advisory_lock(RECOVERY_LOCK_KEY))):
+            conn.rollback()
+            return None
+        conn.commit()
+        try:
+            return recover_lost_jobs()
+        finally:
+            conn.execute(sa.select(sa.func.pg_advisory_unlock(RECOVERY_LOCK_KEY)))
+            conn.commit()
+
+
 def drain_outbox(now: dt.datetime | None = None) -> list[str]:
     """Enqueue PENDING jobs never enqueued; called every heartbeat, so cheap when empty."""
     now = now or utcnow()
@@ -92,6 +120,7 @@ def _expire_leases(now: dt.datetime, lease: float, report: RecoveryReport) -> No
         _release(job, now, f"worker {job.worker_id} is no longer running", report)
     if report.requeued_dead_worker:
         jobs.dispatch(report.requeued_dead_worker, announce=False)
+    jobs.notify_failed(report.failed_dead_worker)
 
 
 def _jobs_of_dead_local_workers(cutoff: dt.datetime) -> list[sa.Row]:

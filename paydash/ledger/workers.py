@@ -11,23 +11,29 @@ each other's jobs. The hostname and pid are for people. Whether a worker's proce
 gone is read from the local process table only for workers of this very machine, boot
 and PID namespace (`MACHINE`); every other worker is judged by its lease alone.
 """
+import ctypes
 import datetime as dt
 import hashlib
 import logging
 import os
+import signal
 import socket
+import sys
 import threading
 import uuid
 
 import sqlalchemy as sa
 
 from paydash.extensions import db
+from paydash.ledger import outage
 from paydash.ledger.dbclock import utcnow
 from paydash.ledger.models import Job
 from paydash.ledger.models import JobState
 from paydash.ledger.models import Worker
 
 logger = logging.getLogger(__name__)
+
+PR_SET_PDEATHSIG = 1  # From <sys/prctl.h>.
 
 _started_in_pid: int | None = None
 _lock = threading.Lock()
@@ -143,12 +149,15 @@ def mark_stopped() -> None:
     db.session.commit()
 
 
-def start_heartbeat(app, huey, interval: float, on_beat=None) -> bool:
+def start_heartbeat(app, huey, interval: float, on_recover=None,
+                    recovery_interval: float = 5.0, on_beat=None) -> bool:
     """Start this process's heartbeat thread once (a forked child starts its own).
 
-    `on_beat` (the outbox drain) runs every interval on a thread of its own: draining a
-    backlog after a broker outage can take minutes, and heartbeats must not wait for it,
-    or the leases of the jobs running meanwhile expire and they run twice.
+    `on_beat` runs after each beat (outcomes held during a database outage).
+    `on_recover` (a recovery pass) runs every `recovery_interval` on a thread of its own,
+    never on the worker threads: recovery must not queue behind the work it rescues, and
+    heartbeats must not wait for it (draining a backlog after a broker outage can take
+    minutes), or the leases of the jobs running meanwhile expire and they run twice.
     """
     global _started_in_pid
     with _lock:
@@ -157,12 +166,50 @@ def start_heartbeat(app, huey, interval: float, on_beat=None) -> bool:
         _started_in_pid = os.getpid()
 
     def heartbeat():
+        leave_if_orphaned()
         beat([task.id for task in list(huey._tasks_in_flight)])
+        if on_beat is not None:
+            on_beat()
 
     _every(interval, app, heartbeat, "paydash-heartbeat")
-    if on_beat is not None:
-        _every(interval, app, on_beat, "paydash-outbox")
+    if on_recover is not None:
+        _every(recovery_interval, app, on_recover, "paydash-recovery")
     return True
+
+
+def leave_if_orphaned() -> None:
+    """A process worker whose consumer died exits: its jobs are recovered under the lease.
+
+    Left running, an orphan kept taking jobs under the dead consumer's id and kept that
+    consumer looking alive. PR_SET_PDEATHSIG (`die_with_parent`) covers Linux; this
+    check, each heartbeat, covers the rest.
+    """
+    if os.getpid() != consumer_pid() and os.getppid() != consumer_pid():
+        logger.warning("worker %s: its consumer (pid %s) is gone; this process exits",
+                       current_worker_id(), consumer_pid())
+        os._exit(70)
+
+
+def die_with_consumer() -> None:
+    """Every process the consumer forks (workers, scheduler) dies with it (call once, in it)."""
+    if sys.platform.startswith("linux"):
+        os.register_at_fork(after_in_child=die_with_parent)
+
+
+def die_with_parent() -> None:
+    """In a forked process worker: ask Linux to send SIGKILL when the consumer dies."""
+    if os.getpid() == consumer_pid() or not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    except (OSError, AttributeError) as exc:
+        logger.warning("worker %s: cannot ask to die with the consumer (%s); the heartbeat "
+                       "checks instead", current_worker_id(), exc)
+        return
+    if os.getppid() != consumer_pid():  # The consumer died before the request was made.
+        os._exit(70)
 
 
 def _every(interval: float, app, fn, name: str) -> None:
@@ -173,8 +220,10 @@ def _every(interval: float, app, fn, name: str) -> None:
             try:
                 with app.app_context():
                     fn()
-            except Exception:  # The database or broker may be briefly unreachable; go on.
-                logger.exception("worker %s: %s failed", current_worker_id(), name)
+                outage.DATABASE.answered()
+            except Exception as exc:  # The database or broker may be unreachable; go on.
+                if not outage.report(f"{name} of worker {current_worker_id()}", exc):
+                    logger.exception("worker %s: %s failed", current_worker_id(), name)
 
     threading.Thread(target=run, name=name, daemon=True).start()
 

@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 
 from paydash.clock import utcnow
 from paydash.extensions import db
+from paydash.extensions import upsert_insert
 from paydash.models import Employee
 from paydash.models import SalaryRow
 from paydash.payroll import calculator
@@ -255,7 +256,13 @@ def sync_from_salary_rows(tenant_id: int, year: int, month: int,
     employees without a row are reported as missing (never deactivated: HR decides). Works
     on plain rows and bulk statements, not ORM objects, so a 100,000-employee month stays
     within the worker's memory budget. The caller commits with the upload's commit.
+
+    Months of one tenant confirmed at once commit concurrently: each takes the tenant's
+    employee lock first (held until its commit), so the second reads the master the first
+    committed, and new codes are inserted with ON CONFLICT as well, so no commit ever
+    fails on `uq_employee_code` (each such failure cost the job an attempt).
     """
+    _lock_tenant_master(tenant_id)
     existing = {row.code: row for row in db.session.execute(
         sa.select(Employee.id, Employee.code, Employee.name, Employee.department,
                   Employee.monthly_salary, Employee.active).where(Employee.tenant_id == tenant_id))}
@@ -278,14 +285,14 @@ def sync_from_salary_rows(tenant_id: int, year: int, month: int,
             log.add({"kind": "new", "code": code, "name": new[-1]["name"],
                      "department": new[-1]["department"], "salary": str(row.fixed_salary)})
             if len(new) >= 1000:  # Insert as we go: a big first month stays small in memory.
-                db.session.execute(sa.insert(Employee), new)
+                _insert_new(new)
                 new = []
         else:
             update = _row_changes(current, row, log)
             if update:
                 updates.append(update)
     if new:
-        db.session.execute(sa.insert(Employee), new)
+        _insert_new(new)
     if updates:
         db.session.execute(sa.update(Employee), updates)
     for code, current in existing.items():
@@ -293,6 +300,32 @@ def sync_from_salary_rows(tenant_id: int, year: int, month: int,
             log.add({"kind": "missing", "code": code, "name": current.name})
     logger.info("tenant %s %s-%02d: employee master %s changes", tenant_id, year, month, log.count)
     return log.items, log.count
+
+
+# The first key of the tenant employee locks (the second is the tenant id).
+EMPLOYEE_LOCK_CLASS = 7_240_114
+
+
+def _lock_tenant_master(tenant_id: int) -> None:
+    """Serialise employee master syncs of one tenant until this transaction ends.
+
+    PostgreSQL: a transaction-level advisory lock. SQLite lets one writer in at a time.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(EMPLOYEE_LOCK_CLASS, tenant_id)))
+
+
+def _insert_new(rows: list[dict]) -> None:
+    """Insert new employees; a code another commit added meanwhile is updated instead."""
+    insert = upsert_insert()(Employee)
+    excluded = insert.excluded
+    db.session.execute(insert.on_conflict_do_update(
+        index_elements=["tenant_id", "code"],
+        set_={"department": excluded.department,
+              # A sheet without a fixed-salary column stores 0: that is no news about the salary.
+              "monthly_salary": sa.case((excluded.monthly_salary != 0, excluded.monthly_salary),
+                                        else_=Employee.monthly_salary),
+              "updated_at": excluded.updated_at}), rows)
 
 
 class _ChangeLog:

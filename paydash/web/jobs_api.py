@@ -10,10 +10,10 @@ from flask import g
 from flask import jsonify
 from flask import request
 
-from paydash.clock import utcnow
 from paydash.extensions import db
 from paydash.ledger import actions
 from paydash.ledger import stats
+from paydash.ledger.dbclock import utcnow
 from paydash.web.access import OPERATOR_ROLES
 from paydash.web.access import get_visible_job_or_404
 from paydash.web.access import job_filter

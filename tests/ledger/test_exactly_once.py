@@ -6,9 +6,11 @@ writer, on SQLite and on PostgreSQL; faults are a real table lock or a failing r
 import datetime as dt
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import types
 
 import pytest
@@ -17,6 +19,7 @@ from conftest import ROOT
 from conftest import People
 from conftest import base_config
 from conftest import make_app
+from conftest import wait_for
 from hostile_files import valid_xlsx
 from sqlalchemy.orm import Session
 
@@ -24,13 +27,16 @@ from paydash import broker
 from paydash import clock
 from paydash.clock import utcnow
 from paydash.extensions import db
+from paydash.ledger import attempt
 from paydash.ledger import bridge
 from paydash.ledger import dbclock
 from paydash.ledger import jobs
 from paydash.ledger import recovery
+from paydash.ledger import stats
 from paydash.ledger import workers
 from paydash.ledger import writer as ledger_writer
 from paydash.ledger.models import Job
+from paydash.ledger.models import JobEvent
 from paydash.ledger.models import JobState
 from paydash.ledger.models import Worker
 from paydash.ledger.queue import queued_task_ids
@@ -369,3 +375,116 @@ def test_a_task_whose_claim_waits_on_a_locked_table_does_not_run(tmp_path, pg_ur
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+# --- Hole 6: recovery runs on its own thread, every few seconds -----------------------------
+
+
+@pytest.mark.slow
+def test_recovery_rescues_a_lost_message_while_every_worker_is_busy(
+        tmp_path, pg_url, redis_queue, start_consumer):
+    redis_url, name = redis_queue
+    app = make_app(base_config(tmp_path, pg_url, REDIS_URL=redis_url, HUEY_NAME=name))
+    with app.app_context():
+        busy = jobs.create_job("diagnostic_probe", args=("busy", 30.0))
+        jobs.commit_and_dispatch(busy)
+        start_consumer(app, workers=1, ENQUEUE_GRACE_SECONDS=2, RECOVERY_INTERVAL=1)
+        wait_for(lambda: stored(busy.id).state == JobState.STARTED.value, timeout=30,
+                 message="the only worker to be busy")
+        # A job whose message Redis lost: the ledger says enqueued, no queue holds it.
+        lost = jobs.create_job("noop", args=(0,))
+        lost.enqueued_at = dbclock.utcnow() - dt.timedelta(seconds=10)
+        db.session.commit()
+        wait_for(lambda: any("broker data lost" in m for m in messages_of(lost.id)), timeout=20,
+                 interval=0.5, message="recovery to re-enqueue the lost job")
+        assert stored(busy.id).state == JobState.STARTED.value  # Still busy meanwhile.
+        assert lost.id in queued_task_ids(broker.huey)
+        db.session.remove()
+        db.engine.dispose()
+
+
+def messages_of(job_id: str) -> list[str]:
+    db.session.expire_all()
+    return list(db.session.scalars(sa.select(JobEvent.message).where(JobEvent.job_id == job_id)))
+
+
+# --- Hole 10: process workers die with their consumer ---------------------------------------
+
+
+def children_of(pid: int) -> set[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return {int(child) for child in f.read().split()}
+    except OSError:
+        return set()
+
+
+def running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_process_workers_die_when_their_consumer_is_killed(
+        tmp_path, pg_url, redis_queue, start_consumer):
+    redis_url, name = redis_queue
+    app = make_app(base_config(tmp_path, pg_url, REDIS_URL=redis_url, HUEY_NAME=name))
+    with app.app_context():
+        consumer = start_consumer(app, workers=2, worker_type="process")
+        forked = wait_for(lambda: len(children_of(consumer.proc.pid)) == 3
+                          and children_of(consumer.proc.pid), timeout=30,
+                          message="the consumer to fork two workers and its scheduler")
+        wait_for(lambda: db.session.scalar(sa.select(sa.func.count()).select_from(Worker)),
+                 timeout=30, message="the consumer to register")
+        os.kill(consumer.proc.pid, signal.SIGKILL)  # The main process only, as kill -9 <pid>.
+        consumer.proc.wait(10)
+        wait_for(lambda: not any(running(pid) for pid in forked), timeout=20,
+                 message="the orphaned workers to exit")
+        # And the dashboard stops calling it alive once its lease is over (3 s here).
+        wait_for(lambda: {w["status"] for w in stats.workers_view(dbclock.utcnow(), 3)} == {"stale"},
+                 timeout=20, interval=0.5, message="the dead consumer to be shown stale")
+        db.session.remove()
+        db.engine.dispose()
+
+
+# --- Hole 9: an attempt interrupted by a shutdown is not counted ------------------------------
+
+
+def pipeline_error_from_an_interrupt() -> Exception:
+    """What psycopg raised when Huey's KeyboardInterrupt landed in the middle of a commit."""
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise sa.exc.OperationalError("COMMIT", {}, Exception(
+                "cannot exit pipeline mode while busy")) from None
+    except sa.exc.OperationalError as exc:
+        return exc
+
+
+@pytest.mark.parametrize("how", ["chained", "after the interrupt signal"])
+def test_a_commit_broken_by_a_shutdown_goes_back_uncounted(hooked_app, monkeypatch, how):
+    task, job_id = probe("interrupted")
+    jobs.claim(task)
+    if how == "chained":
+        error = pipeline_error_from_an_interrupt()
+    else:  # The driver's error names no interrupt at all; the signal had arrived.
+        monkeypatch.setattr(attempt, "_interrupt", threading.Event())
+        attempt.interrupt_requested()
+        error = sa.exc.OperationalError("COMMIT", {}, Exception("server closed the connection"))
+    jobs.finish(task, None, error)
+    job = stored(job_id)
+    assert (job.state, job.attempts) == (JobState.PENDING.value, 0)
+    assert "interrupted by a worker shutdown; back on the queue" in messages_of(job_id)
+    assert job_id in queued_task_ids(broker.huey)
+    assert getattr(task, "ledger_interrupted", False)  # Huey's own retry is not added.
+
+
+def test_a_real_failure_still_counts(hooked_app):
+    task, job_id = probe("failed")
+    jobs.claim(task)
+    jobs.finish(task, None, ValueError("bad row"))
+    assert (stored(job_id).state, stored(job_id).attempts) == (JobState.RETRY.value, 1)
