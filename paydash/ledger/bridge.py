@@ -183,8 +183,9 @@ def claim_before_running(task) -> None:
     except jobs.Skip as skip:
         refused = skip
     except Exception as exc:
-        outage.database_unreachable("claim", exc)
-        refused = jobs.Skip("the database did not answer its claim", reschedule=True)
+        if not outage.report(f"claiming job {task.id}", exc):
+            logger.exception("job %s: its claim could not be made; rescheduled", task.id)
+        refused = jobs.Skip("its claim could not be made", reschedule=True)
     try:
         with flask_app().app_context():
             jobs.on_skipped(task, refused)
