@@ -11,6 +11,7 @@ import http.cookiejar
 import io
 import json
 import re
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -45,6 +46,7 @@ CREATE TRIGGER bench_sync AFTER INSERT OR UPDATE ON chart_version
 SYNC_TASK = "sync_chart_data_batch"
 COMMIT_TASK = "commit_salary_sheet"
 TERMINAL = ("SUCCESS", "FAILURE", "REVOKED")
+RETRIES = 30
 
 
 def salary_sheet(rows: int, seed: int) -> bytes:
@@ -71,16 +73,27 @@ class HRClient:
         self.jar = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
         self.csrf = ""
+        self.retried = 0  # Requests HR had to send again (503 in an outage, no answer).
 
     def _open(self, path: str, data: bytes | None = None, headers: dict | None = None,
               method: str | None = None) -> tuple[int, str, str]:
-        request = urllib.request.Request(self.base + path, data=data, headers=headers or {},
-                                         method=method)
-        try:
-            with self.opener.open(request, timeout=self.timeout) as response:
-                return response.status, response.geturl(), response.read().decode("utf-8", "replace")
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.geturl(), exc.read().decode("utf-8", "replace")
+        """One request; a 502/503/504 or no answer is sent again, as HR presses again."""
+        for attempt in range(RETRIES):
+            request = urllib.request.Request(self.base + path, data=data, headers=headers or {},
+                                             method=method)
+            try:
+                with self.opener.open(request, timeout=self.timeout) as response:
+                    return (response.status, response.geturl(),
+                            response.read().decode("utf-8", "replace"))
+            except urllib.error.HTTPError as exc:
+                answer = exc.code, exc.geturl(), exc.read().decode("utf-8", "replace")
+                if exc.code not in (502, 503, 504):
+                    return answer
+            except OSError:
+                answer = 0, self.base + path, ""
+            self.retried += 1
+            time.sleep(2)
+        return answer
 
     def _token(self, page: str) -> None:
         found = (re.search(r'name="csrf-token" content="([^"]+)"', page)
