@@ -166,7 +166,8 @@ class PrivateRedis:
 
     def cli(self, *words: str) -> str:
         out = subprocess.run(self.prefix + ["redis-cli", "-h", self.host, "-p", str(self.port),
-                                            *words], capture_output=True, text=True)
+                                            *words], capture_output=True, encoding="utf-8",
+                             errors="replace")
         return out.stdout.strip()
 
     def stop(self) -> None:
