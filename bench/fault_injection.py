@@ -2,8 +2,11 @@
 
 Runs the real consumer (`huey_consumer huey_app.huey`), the web app under gunicorn, a
 private redis-server (so it can be stopped and restarted empty) and a private
-PostgreSQL database, and prints one row per scenario: jobs, completed, duplicate
-effects, lost, stuck, seconds to recover.
+PostgreSQL server (`initdb` into a temporary directory, see bench/private_services.py),
+and prints one row per scenario: jobs, completed, duplicate effects, lost, stuck,
+seconds to recover. It never creates or drops a database on a shared server unless told
+to with `--pg-url` (or BENCH_PG_URL): then it creates, and at the end drops, one database
+named paydash_faults_<random> there.
 
 Jobs are `diagnostic_probe` tasks created through the outbox path the upload endpoint
 uses (`jobs.create_job` + `jobs.commit_and_dispatch`), from this process. Each probe
@@ -37,6 +40,8 @@ for name in ("DATABASE_URL", "REDIS_URL"):
     os.environ.pop(name, None)
 
 from app import create_app  # noqa: E402
+from bench.private_services import PrivatePostgres  # noqa: E402
+from bench.private_services import PrivateRedis  # noqa: E402
 from paydash.extensions import db  # noqa: E402
 from paydash.ledger import jobs  # noqa: E402
 from paydash.ledger.models import Job  # noqa: E402
@@ -44,7 +49,6 @@ from paydash.ledger.models import JobState  # noqa: E402
 from tasks.diagnostics import ensure_probe_table  # noqa: E402
 from tasks.diagnostics import probe_effect  # noqa: E402
 
-PG_ADMIN = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SECRET = "fault-injection-secret"
 
 
@@ -52,26 +56,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-class Redis:
-    """A private redis-server without persistence: a restart comes back empty."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc = None
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--daemonize", "no", "--logfile", str(WORK / "redis.log")])
-        time.sleep(0.3)
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
 
 
 class Process:
@@ -103,13 +87,19 @@ class Process:
 class Harness:
     def __init__(self, opts):
         self.opts = opts
-        self.db_name = f"paydash_faults_{uuid.uuid4().hex[:8]}"
-        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{self.db_name}"'))
-        admin.dispose()
-        self.db_url = PG_ADMIN.rsplit("/", 1)[0] + "/" + self.db_name
-        self.redis = Redis()
+        self.scratch = pathlib.Path(tempfile.mkdtemp(prefix="scenario-", dir=WORK))
+        self.pg, self.db_name = None, None
+        if opts.pg_url:  # Told to use a shared server: one database of our own on it.
+            self.db_name = f"paydash_faults_{uuid.uuid4().hex[:8]}"
+            admin = sa.create_engine(opts.pg_url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'CREATE DATABASE "{self.db_name}"'))
+            admin.dispose()
+            self.db_url = opts.pg_url.rsplit("/", 1)[0] + "/" + self.db_name
+        else:
+            self.pg = PrivatePostgres(self.scratch, port=free_port()).init().start()
+            self.db_url = self.pg.url
+        self.redis = PrivateRedis(self.scratch, port=free_port())
         self.redis.start()
         self.config = {"SECRET_KEY": SECRET, "SQLALCHEMY_DATABASE_URI": self.db_url,
                        "REDIS_URL": self.redis.url, "HUEY_NAME": "faults",
@@ -187,7 +177,10 @@ class Harness:
         with self.app.app_context():
             db.session.remove()
             db.engine.dispose()
-        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        if self.pg:
+            self.pg.remove()
+            return
+        admin = sa.create_engine(self.opts.pg_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                                  "WHERE datname = :n"), {"n": self.db_name})
@@ -289,6 +282,9 @@ def parse(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="seconds-long versions of each scenario")
     p.add_argument("--scenarios", default="kill9,term,outage,empty")
+    p.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL"),
+                   help="use this (shared) PostgreSQL server instead of a private one: one "
+                        "database is created on it and dropped at the end")
     p.add_argument("--workers", type=int, default=16)
     p.add_argument("--worker-type", default="thread", choices=["thread", "process"])
     p.add_argument("--heartbeat", type=float, default=2)
