@@ -83,7 +83,7 @@
     Charts.hbar($("chart-departments"), { title: byNet ? "Net pay by department (gross not in the sheet)" : "Cost by department",
       labels: depts.map((d) => d.department), values: depts.map(cost), name: byNet ? "Net" : "Gross",
       format: fmt.inr, valueFormat: Charts.compactInr,
-      valueText: (i) => Charts.compactInr(cost(depts[i])) + " · " + people(depts[i].headcount),
+      valueText: (i) => (byNet ? "net " : "") + Charts.compactInr(cost(depts[i])) + " · " + people(depts[i].headcount),
       details: depts.map((d) => people(d.headcount) + (byNet ? " · gross not in the sheet" : " · net " + fmt.inr(d.net))) });
     Charts.bar($("chart-bands"), { title: "Salary bands", labels: s.bands.map((b) => b.label),
       axisLabels: s.bands.map((b) => b.short), format: people, valueFormat: fmt.num, yTitle: "People",
@@ -97,7 +97,10 @@
       values: s.top_earners.map((t) => t.net), name: "Net", format: fmt.inr, valueFormat: Charts.compactInr, colour: 5,
       details: s.top_earners.map((t) => (t.gross === null ? "Gross not in the sheet" : "Gross " + fmt.inr(t.gross))), empty: s.top_earners_hidden ? "Names and pay of individuals are not shown to platform operators."
         : "No employees in this selection." });
-    // The cards' own hints say "gross" too: they say what is drawn when the sheet had none.
+    // The cards' own titles and hints say "gross" too: they say what is drawn when the sheet had none.
+    $("chart-trend-title").textContent = anyGross ? "Gross vs net pay" : "Net pay (gross not in the sheet)";
+    $("chart-departments-title").textContent = byNet ? "Net pay and headcount by department"
+      : "Cost and headcount by department";
     $("chart-trend-hint").textContent = anyGross ? (s.trend.some((p) => p.gross_unknown)
       ? "Monthly payroll cost and what employees were paid; gross is not in the sheet for some months"
       : "Monthly payroll cost and what employees were paid") : "What employees were paid; the sheet has no gross pay";
