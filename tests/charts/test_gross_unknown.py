@@ -6,6 +6,9 @@ from decimal import Decimal
 import pytest
 import sheet_builders as sb
 import sqlalchemy as sa
+from conftest import base_config
+from conftest import dispose_app
+from conftest import make_app
 from openpyxl import load_workbook
 
 from paydash.charts import aggregation
@@ -14,6 +17,15 @@ from paydash.models import ChartAggregatedData
 from paydash.models import SalaryRow
 from paydash.models import Upload
 from paydash.services import imports
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def app(request, tmp_path):
+    """Every test here on SQLite and on PostgreSQL, tasks run at once."""
+    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+    app = make_app(base_config(tmp_path, url, HUEY_IMMEDIATE=True))
+    yield app
+    dispose_app(app)
+
 
 NET_ONLY = ["Worker No.", "Worker", "Section", "Amount Paid (Rs)"]
 WITH_GROSS = ["Emp Code", "Name", "Department", "Gross", "Net Pay"]
