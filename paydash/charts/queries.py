@@ -206,7 +206,9 @@ class _Sums:
     def totals(self) -> dict:
         totals = dict(zip(SUMMED, self.values))
         if self.no_gross:
-            totals["gross"] = None  # The known months' gross alone would read as the total.
+            # The known months' figures alone would read as the total. A sheet without gross
+            # states no deductions either (with them, gross is net + deductions).
+            totals["gross"] = totals["total_deductions"] = None
         totals["headcount"] = self.heads[max(self.heads)] if self.heads else 0
         employee_months = sum(self.heads.values())
         totals["avg_net"] = totals["net"] / employee_months if employee_months else 0.0
@@ -264,15 +266,16 @@ def _window_note(previous: Period, months_before: int) -> str | None:
             f"{previous.length} months, so totals are compared as the average month.")
 
 
-def _gross_note(current: _Sums, before: _Sums) -> str | None:
-    """Which months' sheets had no gross pay, so gross is unknown or not compared."""
+def _unknown_notes(current: _Sums, before: _Sums) -> dict[str, str | None]:
+    """For gross and deductions: which months' sheets had no gross pay, so the figure is
+    unknown, or known but not compared with an unknown one."""
+    note = None
     if current.no_gross:
-        months = ", ".join(month_label(i) for i in sorted(current.no_gross))
-        return f"Not in the sheet for {months}"
-    if before.no_gross:
-        months = ", ".join(month_label(i) for i in sorted(before.no_gross))
-        return f"Not compared: gross is not in the sheet for {months}"
-    return None
+        note = "Not in the sheet for " + ", ".join(month_label(i) for i in sorted(current.no_gross))
+    elif before.no_gross:
+        note = ("Not compared: no gross pay in the sheet for "
+                + ", ".join(month_label(i) for i in sorted(before.no_gross)))
+    return dict.fromkeys(("gross", "total_deductions"), note)
 
 
 def _trend(by_month: dict[int, _Sums], period: Period) -> list[dict]:
@@ -362,7 +365,7 @@ def _build_summary(tenant_id: int, period: Period, department: str | None,
         "detail_month": {"key": month_key(detail_month), "label": month_label(detail_month)},
         "refreshing": [r for r in refreshing if r["state"] in aggregation.OPEN_STATES],
         "kpis": _kpis(current.totals(), before.totals(), months_now, months_before,
-                      previous.label(), {"gross": _gross_note(current, before)}),
+                      previous.label(), _unknown_notes(current, before)),
         "gross_unknown_months": [month_label(i) for i in sorted(current.no_gross)],
         "trend": _trend(by_month, period),
         "by_department": _by_department(by_department),

@@ -59,7 +59,7 @@
     const noGross = summary.gross_unknown_months || [];
     if (noGross.length) {
       el("p", "muted small kpi-note", box, "Gross pay is not in the sheet for " + noGross.join(", ") +
-        ", so gross shows as unknown there and is left out of gross totals and comparisons.").id = "dash-gross-unknown";
+        ", so gross and deductions show as unknown there and are left out of their totals and comparisons.").id = "dash-gross-unknown";
     }
   }
 

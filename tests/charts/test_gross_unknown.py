@@ -18,6 +18,7 @@ from paydash.models import SalaryRow
 from paydash.models import Upload
 from paydash.services import imports
 
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def app(request, tmp_path):
     """Every test here on SQLite and on PostgreSQL, tasks run at once."""
@@ -93,6 +94,7 @@ def test_a_range_of_months_without_gross_shows_gross_as_unknown(hr_client, mixed
     gross = kpi(data, "gross")
     assert gross["value"] is None and gross["change_pct"] is None
     assert gross["unknown"] == "Not in the sheet for Apr 2026, May 2026"
+    assert kpi(data, "total_deductions")["value"] is None  # not "₹0 of deductions"
     assert kpi(data, "net")["value"] == 2 * (3 * 18000 + 3000) + 3 * (4 + 5)
     assert [p["gross"] for p in data["trend"]] == [None, None]
     assert [p["gross_unknown"] for p in data["trend"]] == [True, True]
@@ -117,8 +119,8 @@ def test_a_known_gross_is_never_compared_with_a_missing_one(hr_client, mixed_mon
     june = summary(hr_client, "?from=2026-06&to=2026-06")
     gross = kpi(june, "gross")
     assert gross["value"] == 3 * 20000 + 3000 + 3 * 6
-    assert gross["change_pct"] is None
-    assert gross["unknown"] == "Not compared: gross is not in the sheet for May 2026"
+    assert gross["change_pct"] is None and kpi(june, "total_deductions")["change_pct"] is None
+    assert gross["unknown"] == "Not compared: no gross pay in the sheet for May 2026"
     assert june["gross_unknown_months"] == []
     february = kpi(summary(hr_client, "?from=2026-02&to=2026-02"), "gross")
     assert february["change_pct"] is not None and february["unknown"] is None
