@@ -152,7 +152,8 @@ class SalaryRow(db.Model):
     late_minutes: Mapped[Decimal] = mapped_column(sa.Numeric(10, 2), default=Decimal(0))
     late_deduction: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
     incentive: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
-    gross: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    # Issue 15: NULL when the sheet had no gross pay nor anything to work it out from.
+    gross: Mapped[Decimal | None] = mapped_column(Money, default=Decimal(0))
     tds: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
     advance: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
     other_deductions: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
@@ -190,7 +191,8 @@ class ChartAggregatedData(db.Model):
     bucket: Mapped[str] = mapped_column(sa.String(64), default="")
     label: Mapped[str] = mapped_column(sa.String(200), default="")
     headcount: Mapped[int] = mapped_column(default=0)
-    gross: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    # Issue 15: NULL when the sheet had no gross pay nor anything to work it out from.
+    gross: Mapped[Decimal | None] = mapped_column(Money, default=Decimal(0))
     net: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
     fixed_salary: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
     ot_hours: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2), default=Decimal(0))

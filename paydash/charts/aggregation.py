@@ -5,6 +5,9 @@ salary rows with two set-based queries (one GROUP BY for department and band tot
 window-function ranking for top earners), upserts the result on the natural key with the
 dialect's INSERT ... ON CONFLICT DO UPDATE and deletes the period's keys that no longer
 exist. Running it twice leaves the same rows (only `refreshed_at` moves).
+
+Gross is NULL in a chart row when any of its salary rows has no gross (a sheet without
+gross pay, issue 15): the dashboard then says "not in the sheet" instead of a short total.
 """
 import datetime as dt
 import logging
@@ -118,6 +121,7 @@ def _department_and_band_rows(tenant_id: int, year: int, month: int) -> list[dic
     department, band = _department_expr().label("department"), _band_expr().label("band")
     stmt = (
         sa.select(department, band, sa.func.count().label("headcount"),
+                  sa.func.count(SalaryRow.gross).label("with_gross"),
                   *(_hundredths(getattr(SalaryRow, m)).label(m) for m in MEASURES))
         .where(SalaryRow.tenant_id == tenant_id, SalaryRow.year == year, SalaryRow.month == month)
         .group_by(department, band)
@@ -126,6 +130,8 @@ def _department_and_band_rows(tenant_id: int, year: int, month: int) -> list[dic
     rows = []
     for group in db.session.execute(stmt).mappings():
         values = {m: _from_hundredths(group[m]) for m in MEASURES}
+        if group["with_gross"] < group["headcount"]:
+            values["gross"] = None  # Issue 15: a sum over some rows' gross would be wrong.
         rows.append(dict(kind=BAND, department=group["department"], bucket=group["band"],
                          label=BAND_LABELS[group["band"]], headcount=group["headcount"], **values))
         total = by_department.setdefault(group["department"], dict(
@@ -133,7 +139,7 @@ def _department_and_band_rows(tenant_id: int, year: int, month: int) -> list[dic
             headcount=0, **{m: Decimal(0) for m in MEASURES}))
         total["headcount"] += group["headcount"]
         for m in MEASURES:
-            total[m] += values[m]
+            total[m] = None if values[m] is None or total[m] is None else total[m] + values[m]
     return list(by_department.values()) + rows
 
 
@@ -155,8 +161,14 @@ def _top_earner_rows(tenant_id: int, year: int, month: int) -> list[dict]:
     for r in db.session.execute(sa.union_all(*ranked)).mappings():
         rows.append(dict(kind=TOP, department=r["department"], bucket=f"{r['rank']:02d}",
                          label=(r["employee_name"] or r["employee_key"])[:200], headcount=1,
-                         **{m: Decimal(r[m] or 0).quantize(Decimal("0.01")) for m in MEASURES}))
+                         **{m: _rounded(r[m], m) for m in MEASURES}))
     return rows
+
+
+def _rounded(value, measure: str) -> Decimal | None:
+    if value is None and measure == "gross":
+        return None  # Not in the sheet (issue 15); every other measure's blank is 0.
+    return Decimal(value or 0).quantize(Decimal("0.01"))
 
 
 def _key(row: dict) -> tuple:

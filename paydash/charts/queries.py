@@ -181,26 +181,34 @@ def _money(value) -> float:
 class _Sums:
     """Running sums of every measure, and headcount per month (not additive over time)."""
 
-    __slots__ = ("values", "heads")
+    __slots__ = ("values", "heads", "no_gross")
 
     def __init__(self):
         self.values = [0.0] * len(SUMMED)
         self.heads: dict[int, int] = {}
+        self.no_gross: set[int] = set()  # months whose sheet had no gross pay (issue 15)
 
     def add(self, row) -> None:
         values = self.values
         for i, value in enumerate(row[FIRST_MEASURE:]):
             values[i] += value or 0.0
         self.heads[row.idx] = self.heads.get(row.idx, 0) + row.headcount
+        if row.gross is None:
+            self.no_gross.add(row.idx)
 
     def merge(self, other: "_Sums") -> None:
         for i, value in enumerate(other.values):
             self.values[i] += value
         for idx, heads in other.heads.items():
             self.heads[idx] = self.heads.get(idx, 0) + heads
+        self.no_gross |= other.no_gross
 
     def totals(self) -> dict:
         totals = dict(zip(SUMMED, self.values))
+        if self.no_gross:
+            # The known months' figures alone would read as the total. A sheet without gross
+            # states no deductions either (with them, gross is net + deductions).
+            totals["gross"] = totals["total_deductions"] = None
         totals["headcount"] = self.heads[max(self.heads)] if self.heads else 0
         employee_months = sum(self.heads.values())
         totals["avg_net"] = totals["net"] / employee_months if employee_months else 0.0
@@ -213,14 +221,24 @@ NOT_SUMMED_OVER_MONTHS = ("headcount", "avg_net")
 
 
 def _kpis(current: dict, previous: dict, months_now: int, months_before: int,
-          before_label: str) -> list[dict]:
+          before_label: str, notes: dict | None = None) -> list[dict]:
     """KPI cards compared like with like: sums when both windows have data for as many
-    months, else the average month of each (`compare` says which), no % without data."""
+    months, else the average month of each (`compare` says which), no % without data.
+
+    A figure a sheet did not have (None: gross, issue 15) is shown as unknown and never
+    compared; `notes` holds the sentence that says which months lack it."""
     cards = []
     same_months = months_now == months_before
     for key, label, fmt, rise_is_good in KPIS:
         value, before = current[key], previous[key]
         change, compare = None, None
+        if value is None or (months_before and before is None):
+            cards.append({"key": key, "label": label, "format": fmt,
+                          "value": None if value is None else _money(value),
+                          "previous": None if before is None or not months_before else _money(before),
+                          "change_pct": None, "compare": None, "rise_is_good": rise_is_good,
+                          "unknown": (notes or {}).get(key)})
+            continue
         if months_before:
             now_basis, before_basis = value, before
             compare = f"vs {before_label}"
@@ -233,7 +251,8 @@ def _kpis(current: dict, previous: dict, months_now: int, months_before: int,
         show = int if key == "headcount" else _money
         cards.append({"key": key, "label": label, "format": fmt, "value": show(value),
                       "previous": show(before) if months_before else None,
-                      "change_pct": change, "compare": compare, "rise_is_good": rise_is_good})
+                      "change_pct": change, "compare": compare, "rise_is_good": rise_is_good,
+                      "unknown": None})
     return cards
 
 
@@ -247,14 +266,28 @@ def _window_note(previous: Period, months_before: int) -> str | None:
             f"{previous.length} months, so totals are compared as the average month.")
 
 
+def _unknown_notes(current: _Sums, before: _Sums) -> dict[str, str | None]:
+    """For gross and deductions: which months' sheets had no gross pay, so the figure is
+    unknown, or known but not compared with an unknown one."""
+    note = None
+    if current.no_gross:
+        note = "Not in the sheet for " + ", ".join(month_label(i) for i in sorted(current.no_gross))
+    elif before.no_gross:
+        note = ("Not compared: no gross pay in the sheet for "
+                + ", ".join(month_label(i) for i in sorted(before.no_gross)))
+    return dict.fromkeys(("gross", "total_deductions"), note)
+
+
 def _trend(by_month: dict[int, _Sums], period: Period) -> list[dict]:
     gross, net = SUMMED.index("gross"), SUMMED.index("net")
     points = []
     for index in period.indexes():
         sums = by_month.get(index)
+        unknown = bool(sums and sums.no_gross)
         points.append({
             "month": month_key(index), "label": month_label(index),
-            "gross": _money(sums.values[gross]) if sums else None,
+            "gross": _money(sums.values[gross]) if sums and not unknown else None,
+            "gross_unknown": unknown,
             "net": _money(sums.values[net]) if sums else None,
             "headcount": sums.heads[index] if sums else None,
         })
@@ -266,8 +299,11 @@ def _by_department(by_department: dict[str, _Sums]) -> list[dict]:
     for department, sums in by_department.items():
         totals = sums.totals()
         result.append({"department": department, "headcount": totals["headcount"],
-                       **{m: _money(totals[m]) for m in ("gross", "net", "ot_hours", "ot_pay")}})
-    return sorted(result, key=lambda d: (-d["gross"], d["department"]))
+                       **{m: _money(totals[m]) for m in ("net", "ot_hours", "ot_pay")},
+                       "gross": None if totals["gross"] is None else _money(totals["gross"])})
+    # Departments of known gross first by cost, then those without gross by net pay.
+    return sorted(result, key=lambda d: (d["gross"] is None, -(d["gross"] or d["net"]),
+                                         d["department"]))
 
 
 def _period_sums(by_month: dict[int, _Sums], first: int, last: int) -> _Sums:
@@ -289,7 +325,8 @@ def _bands(rows) -> list[dict]:
 def _top(rows, department: str | None) -> list[dict]:
     wanted = department if department else aggregation.ALL_DEPARTMENTS
     top = sorted((r for r in rows if r.department == wanted), key=lambda r: r.bucket)
-    return [{"rank": int(r.bucket), "name": r.label, "net": _money(r.net), "gross": _money(r.gross)}
+    return [{"rank": int(r.bucket), "name": r.label, "net": _money(r.net),
+             "gross": None if r.gross is None else _money(r.gross)}
             for r in top]
 
 
@@ -328,7 +365,8 @@ def _build_summary(tenant_id: int, period: Period, department: str | None,
         "detail_month": {"key": month_key(detail_month), "label": month_label(detail_month)},
         "refreshing": [r for r in refreshing if r["state"] in aggregation.OPEN_STATES],
         "kpis": _kpis(current.totals(), before.totals(), months_now, months_before,
-                      previous.label()),
+                      previous.label(), _unknown_notes(current, before)),
+        "gross_unknown_months": [month_label(i) for i in sorted(current.no_gross)],
         "trend": _trend(by_month, period),
         "by_department": _by_department(by_department),
         "bands": _bands(bands),

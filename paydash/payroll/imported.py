@@ -46,9 +46,11 @@ def imported_month(tenant, year: int, month: int, previous: dict[str, Decimal],
     for row in rows:
         item = {"code": row.employee_key, "name": row.employee_name,
                 "department": row.department,
-                **{name: str(getattr(row, name)) for name in totals}}
+                **{name: _text(getattr(row, name)) for name in totals}}
         for name in totals:
-            totals[name] += getattr(row, name)
+            # Issue 15: one row without gross makes the month's gross total unknown, not less.
+            value = getattr(row, name)
+            totals[name] = None if value is None or totals[name] is None else totals[name] + value
         before = previous.get(row.employee_key)
         if before is not None and is_variance(row.net, before):
             flags.append({"code": row.employee_key, "name": row.employee_name,
@@ -57,10 +59,15 @@ def imported_month(tenant, year: int, month: int, previous: dict[str, Decimal],
     upload = db.session.scalars(sa.select(Upload).where(
         Upload.tenant_id == tenant.id, Upload.year == year, Upload.month == month,
         Upload.status == UploadStatus.CONFIRMED.value).order_by(Upload.id.desc())).first()
-    return {"rows": people, "totals": {k: str(v) for k, v in totals.items()}, "flags": flags,
+    return {"rows": people, "totals": {k: _text(v) for k, v in totals.items()}, "flags": flags,
+            "gross_unknown": totals["gross"] is None,
             "filename": upload.filename if upload else None,
             "upload_id": upload.id if upload else None,
             "notes": statutory_notes(tenant, rows)}
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
 
 
 def statutory_notes(tenant, rows) -> list[str]:

@@ -44,6 +44,10 @@ def _extra(row: SalaryRow, key: str) -> Decimal:
         return ZERO
 
 
+# Columns worked out from the gross: blank, and without a total, when a row's gross is unknown.
+GROSS_HEADERS = ("SAL+OT", "SAL-TDS", "SL W/O OT")
+
+
 def _rates(tenant: Tenant, year: int, month: int):
     rules = monthly.rules_for_tenant(tenant, year, month)
     basis = Decimal(rules.days_in_month) if rules.days_basis == "calendar" else Decimal(rules.days_basis)
@@ -51,8 +55,11 @@ def _rates(tenant: Tenant, year: int, month: int):
 
 
 def _values(row: SalaryRow, hours_basis: Decimal, statutory: bool) -> dict:
+    # Issue 15: a month imported without gross leaves the gross columns blank, never 0.
+    gross_known = row.gross is not None
     salary_wo_ot = (_extra(row, "salary_without_ot")
-                    or row.gross - row.ot_pay + row.late_deduction - row.incentive)
+                    or (row.gross - row.ot_pay + row.late_deduction - row.incentive
+                        if gross_known else None))
     hour_rate = (row.fixed_salary / hours_basis).quantize(Decimal("0.01"))
     minute_rate = (row.fixed_salary / hours_basis / 60).quantize(Decimal("0.0001"))
     balance_before = _extra(row, "advance_balance_before")
@@ -65,7 +72,7 @@ def _values(row: SalaryRow, hours_basis: Decimal, statutory: bool) -> dict:
         "OLD ADV": row.advance, "NETT PAYABLE": row.net, "Department": row.department,
         "Total old ADV": balance_before or None,
         "Balnce Adv": (balance_before - row.advance) if balance_before else None,
-        "INCENTIVE": row.incentive, "TDS": row.tds, "SAL-TDS": row.gross - row.tds,
+        "INCENTIVE": row.incentive, "TDS": row.tds, "SAL-TDS": row.gross - row.tds if gross_known else None,
         "ADVANCE": row.advance, "Designation": row.designation,
         "Total Deductions": row.total_deductions,
     }
@@ -98,7 +105,10 @@ def salary_register(tenant: Tenant, year: int, month: int) -> bytes:
         values = _values(row, hours_basis, statutory)
         exports.append_safe(ws, [values.get(h) for h in headers])
         for header in totals:
-            totals[header] += values.get(header) or ZERO
+            if header in GROSS_HEADERS and row.gross is None:
+                totals[header] = None  # A total of the known grosses only would mislead.
+            elif totals[header] is not None:
+                totals[header] += values.get(header) or ZERO
     for header in ("HOUR RS", "CHARGE"):
         totals[header] = None  # A sum of rates means nothing.
     exports.append_safe(ws, ["TOTAL", f"{len(rows)} employees"]

@@ -34,6 +34,10 @@ CENT = Decimal("0.01")
 HALF_PAISA = Decimal("0.005")
 # Sums of the cells as the sheet holds them (unrounded), to explain the paisa rounding.
 EXACT_FIELDS = ("gross", "net")
+GROSS_UNKNOWN = ("This sheet has no gross pay: no gross column, and no fixed salary or deductions "
+                 "to work it out from net pay. The month imports with gross pay unknown: the "
+                 "dashboard shows gross as 'not in the sheet' for it, and leaves it out of gross "
+                 "totals and comparisons. To show gross, add a gross or total deductions column.")
 
 
 @dataclass
@@ -58,6 +62,11 @@ class RowConverter:
         self.report = report
         by_field = {c.field: c for c in columns if c.field}
         self.present = set(by_field)
+        # Issue 15: net pay alone says nothing of the gross; it is stored as unknown (NULL).
+        self.gross_unknown = gross_is_unknown(self.present)
+        if self.gross_unknown:
+            report.totals["gross"] = None
+            report.warnings.append(GROSS_UNKNOWN)
         self.code = by_field.get("employee_code")
         self.name = by_field.get("employee_name")
         self.department = by_field.get("department")
@@ -237,15 +246,16 @@ class RowConverter:
             elif present & DEDUCTION_COLUMNS:
                 # Never the fixed salary (often basic pay) when the deductions say more.
                 record["gross"] = record["net"] + sum((record[k] for k in ITEMISED_DEDUCTIONS), ZERO)
+            elif self.gross_unknown:
+                record["gross"] = None
             else:
                 record["gross"] = record["fixed_salary"]
         if "total_deductions" not in present:
-            difference = record["gross"] - record["net"]
-            if "gross" in present and difference >= 0:
-                record["total_deductions"] = difference
+            if "gross" in present and record["gross"] - record["net"] >= 0:
+                record["total_deductions"] = record["gross"] - record["net"]
             else:
                 record["total_deductions"] = sum((record[k] for k in ITEMISED_DEDUCTIONS), ZERO)
-        if "fixed_salary" not in present:
+        if "fixed_salary" not in present and record["gross"] is not None:
             record["fixed_salary"] = record["gross"]
 
     def _count(self, record: dict, sheet_row: int, cells: list) -> None:
@@ -253,7 +263,8 @@ class RowConverter:
         report.employee_count += 1
         totals = report.totals
         for name in totals:
-            totals[name] += record[name]
+            if totals[name] is not None:
+                totals[name] += record[name]
         for column in self.exact_columns:
             # Already parsed once without error, so this cannot raise.
             report.exact_totals[column.field] += to_exact(_cell(cells, column)) or ZERO
@@ -315,6 +326,8 @@ class RowConverter:
             if value is None:
                 continue
             stored = report.totals[name]
+            if stored is None:
+                continue
             exact = report.exact_totals.get(name) if name in self.headers else None
             if exact is not None:
                 matches = min(abs(value - stored), abs(value - exact)) < CENT
@@ -342,6 +355,11 @@ class RowConverter:
                 "field": name, "label": FIELDS[name].label, "header": column.header,
                 "stored": money_text(stored), "cells": str(exact.normalize()),
                 "cells_shown": money_text(exact), "difference": money_text(stored - exact)})
+
+
+def gross_is_unknown(present: set[str]) -> bool:
+    """No gross, no fixed salary and no deductions: nothing to tell the gross from."""
+    return not present & {"gross", "fixed_salary", "total_deductions", *DEDUCTION_COLUMNS}
 
 
 def looks_like_total(text: str) -> bool:

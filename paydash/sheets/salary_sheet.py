@@ -16,12 +16,13 @@ Values a sheet does not state are derived like this, and only like this:
 - gross, without its own column: net + total deductions when the sheet has a total
   deductions column, else net + the itemised deductions when it has any deduction column,
   else the fixed salary (a sheet whose fixed salary is below net pay is refused: that is
-  basic pay, never the gross; see `selection.SheetTable.missing`).
+  basic pay, never the gross; see `selection.SheetTable.missing`); with none of these,
+  unknown (None, with a warning that says so: `rows.GROSS_UNKNOWN`).
 - total_deductions, without its own column: gross − net when the sheet has a gross column
   and that difference is not negative (everything between gross and net is a deduction,
   as in the tenant's template); otherwise the sum of the itemised deductions (TDS, advance,
   late deduction, other deductions), since pay added after gross is not a deduction.
-- fixed_salary, without its own column: the gross.
+- fixed_salary, without its own column: the gross (0 when the gross is unknown).
 """
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -89,7 +90,8 @@ class SheetReport:
         return {
             "sheet": self.sheet, "header_row": self.header_row, "data_rows": self.data_rows,
             "mapping": self.mapping, "employee_count": self.employee_count,
-            "totals": {name: money_text(value) for name, value in self.totals.items()},
+            "totals": {name: None if value is None else money_text(value)
+                       for name, value in self.totals.items()},
             "departments": dict(sorted(self.departments.items())),
             "warnings": self.warnings,
             "errors": [error.as_dict() for error in self.errors],

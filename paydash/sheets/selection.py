@@ -45,17 +45,16 @@ class SheetTable:
                 "employees": employees, "mapping": self.plan.as_list(), "notes": self.plan.notes}
 
     def missing(self) -> list[str]:
-        """What the table lacks of the minimum: a code or name, net pay, a way to the gross."""
+        """What the table lacks of the minimum: a code or name, and net pay."""
         fields, missing = self.plan.fields, []
         if not fields & {"employee_code", "employee_name"}:
             missing.append("an employee code or name column (e.g. 'Emp Code' or 'Name')")
         if "net" not in fields:
             missing.append("a net pay column (e.g. 'Net Pay', 'Take home' or 'NETT PAYABLE')")
         deductions = fields & {"total_deductions", *DEDUCTION_PARTS}
-        if not fields & {"gross", "fixed_salary"} and not deductions:
-            missing.append("a gross column, or the deductions to work it out from net pay "
-                           "(e.g. 'Gross' or 'Total Deductions')")
-        elif "gross" not in fields and not deductions and "net" in fields:
+        # Without gross, fixed salary or deductions the month imports with gross unknown
+        # (issue 15, see rows.GROSS_UNKNOWN); basic pay below net is still never the gross.
+        if "fixed_salary" in fields and "gross" not in fields and not deductions and "net" in fields:
             below = self._fixed_below_net()
             if below:
                 missing.append(below)

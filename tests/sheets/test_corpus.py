@@ -148,6 +148,16 @@ def branches(all_sheets: bool):
                 says=("share one layout",) if all_sheets else ("same layout",))
 
 
+# 3b. Net pay and nothing to tell the gross from: imported with gross unknown, said so.
+def net_only_case():
+    rows = [[i + 1, code, name, "Stores" if i % 2 else "Yard", 14250.5 + i * 700]
+            for i, (code, name) in enumerate(people(5, 60))]
+    headers = ["Sr", "Worker No.", "Worker", "Section", "Amount Paid (Rs)"]
+    return Case("net only, gross unknown", [("Nov", [["Wages paid"], headers, *rows])], 5, None,
+                total(rows, 4), mapped={"B": "employee_code", "E": "net"},
+                says=("no gross pay", "gross as 'not in the sheet'"))
+
+
 # 1b. A name column whose header says nothing, recognised by what it holds.
 def names_by_content_case():
     rows = [[code, name, 30000, 28000] for code, name in people(5, 110)]
@@ -157,7 +167,7 @@ def names_by_content_case():
 
 
 CASES = [take_home_case(), in_hand_case(), credited_case(), two_nets_case(), two_grosses_case(),
-         no_gross_case(), junk_below_case(), harmless_notes_case(), branches(False),
+         no_gross_case(), net_only_case(), junk_below_case(), harmless_notes_case(), branches(False),
          branches(True), names_by_content_case()]
 
 
@@ -170,8 +180,12 @@ def test_each_sheet_imports_with_its_count_and_totals(case):
     assert report.fatal is None and report.error_count == 0, (report.fatal, report.errors[:3])
     assert report.employee_count == len(rows) == case.employees
     assert sum((r["net"] for r in rows), D(0)) == case.net
-    assert sum((r["gross"] for r in rows), D(0)) == case.gross
     preview = report.as_preview()
+    if case.gross is None:
+        assert [r["gross"] for r in rows] == [None] * case.employees
+        assert preview["totals"]["gross"] is None
+    else:
+        assert sum((r["gross"] for r in rows), D(0)) == case.gross
     assert preview["totals"]["net"] == f"{case.net:.2f}"
     names = {e["column"]: e["name"] for e in preview["mapping"]}
     assert {letter: names.get(letter) for letter in case.mapped} == case.mapped

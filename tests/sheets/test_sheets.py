@@ -208,9 +208,13 @@ def test_missing_net_pay_column_is_fatal_and_named():
     assert "gross or fixed salary" not in report.fatal
 
 
-def test_missing_gross_and_salary_columns_is_fatal():
+def test_net_pay_alone_imports_with_gross_unknown_and_says_so():
+    # Issue 15: no gross, fixed salary or deductions is no longer a refusal.
     data = sb.simple_sheet([["A1", "Asha", 90]], headers=("Emp Code", "Name", "Net Pay"))
-    assert "a gross column, or the deductions to work it out" in read_salary_sheet(data).fatal
+    report = read_salary_sheet(data)
+    assert report.fatal is None and report.employee_count == 1
+    assert report.totals["gross"] is None and report.totals["net"] == 90
+    assert any("no gross pay" in w for w in report.warnings)
 
 
 def test_a_sheet_without_any_header_is_fatal():
