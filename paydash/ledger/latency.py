@@ -9,7 +9,10 @@ No index leads with `started_at`, so the jobs are found through two that exist: 
 since the window began (`ix_job_finished`), or still open (`ix_job_state_created`; open jobs
 are the queue, a small set). A job that started in the window has finished since then or
 is still open. Closed minutes (older than `GRACE`, which covers the writer's write-behind)
-are computed once per process and kept; only the last few minutes are read on every poll.
+are computed once per process and kept. The last few minutes are read again only when
+the timeline has grown (its newest event id, one index probe, has changed): every start
+writes a STARTED event in the same transaction as the job row, so while nothing starts
+the open minutes cannot have changed (issue 18: the overview is polled every 2 s).
 """
 import datetime as dt
 from collections.abc import Iterable
@@ -28,6 +31,8 @@ EVENT_CHUNK = 500
 
 # (database, tenant) -> {minute: figures}; closed minutes only (see the module's note).
 _CLOSED: dict[tuple, dict[dt.datetime, dict]] = {}
+# (database, tenant) -> ((first open minute, newest event id), waits of the open minutes).
+_OPEN: dict[tuple, tuple] = {}
 
 
 def floor_minute(value: dt.datetime) -> dt.datetime:
@@ -97,16 +102,25 @@ def per_minute(tenant_id: int | None, now: dt.datetime) -> list[dict]:
     """The last hour, minute by minute (oldest first): jobs started and their waits' figures."""
     start = floor_minute(now) - dt.timedelta(minutes=MINUTES - 1)
     closed_until = max(start, floor_minute(now - GRACE))
-    cache = _CLOSED.setdefault((str(db.engine.url), tenant_id), {})
+    key = (str(db.engine.url), tenant_id)
+    cache = _CLOSED.setdefault(key, {})
     for minute in [m for m in cache if m < start]:
         del cache[minute]
     missing = [m for m in _minutes(start, closed_until) if m not in cache]
     if missing:
         waits = waits_by_minute(tenant_id, missing[0], closed_until)
         cache.update({m: figures(waits.get(m, [])) for m in missing})
-    live = waits_by_minute(tenant_id, closed_until)
-    if len(_CLOSED) > 1000:
+    newest_event = db.session.connection().execute(sa.select(sa.func.max(JobEvent.id))).scalar()
+    stamp = (closed_until, newest_event)
+    kept = _OPEN.get(key)
+    if kept is not None and kept[0] == stamp:
+        live = kept[1]
+    else:
+        live = waits_by_minute(tenant_id, closed_until)
+        _OPEN[key] = (stamp, live)
+    if len(_CLOSED) > 1000 or len(_OPEN) > 1000:
         _CLOSED.clear()
+        _OPEN.clear()
     return [{"at": m.isoformat() + "Z",
              **(cache[m] if m < closed_until else figures(live.get(m, [])))}
             for m in _minutes(start, floor_minute(now) + dt.timedelta(minutes=1))]
@@ -121,3 +135,4 @@ def _minutes(start: dt.datetime, end: dt.datetime) -> Iterable[dt.datetime]:
 
 def clear_cache() -> None:
     _CLOSED.clear()
+    _OPEN.clear()
