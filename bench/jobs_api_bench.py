@@ -123,6 +123,9 @@ def breakdown(app, n: int = 30) -> None:
             "throughput (rollup + live)": lambda: rollups.throughput(None, utcnow()),
             "run time percentiles": lambda: stats.runtime_percentiles(None, names, utcnow()),
             "queue latency (as polled)": lambda: latency.per_minute(None, utcnow()),
+            # What each poll pays while jobs are starting: the open minutes read again.
+            "queue latency (open minutes read)": lambda: latency.waits_by_minute(
+                None, latency.floor_minute(utcnow() - latency.GRACE)),
             # The whole hour read again: what a process's first overview pays once.
             "queue latency (cache emptied)": lambda: (latency.clear_cache(), latency.per_minute(None, utcnow())),
             "health": lambda: stats.health(huey, 60, utcnow()),
