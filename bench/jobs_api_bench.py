@@ -111,6 +111,7 @@ def p95(values: list[float]) -> float:
 def breakdown(app, n: int = 30) -> None:
     """Median ms of each part of the operator's overview, called directly (no HTTP)."""
     from paydash.clock import utcnow  # noqa: PLC0415
+    from paydash.ledger import latency  # noqa: PLC0415
     from paydash.ledger import rollups  # noqa: PLC0415
     from paydash.ledger import stats  # noqa: PLC0415
     from paydash.ledger.queue import registered_task_names  # noqa: PLC0415
@@ -121,6 +122,12 @@ def breakdown(app, n: int = 30) -> None:
             "queue figures": lambda: stats.queue_figures(None, utcnow()),
             "throughput (rollup + live)": lambda: rollups.throughput(None, utcnow()),
             "run time percentiles": lambda: stats.runtime_percentiles(None, names, utcnow()),
+            "queue latency (as polled)": lambda: latency.per_minute(None, utcnow()),
+            # What each poll pays while jobs are starting: the open minutes read again.
+            "queue latency (open minutes read)": lambda: latency.waits_by_minute(
+                None, latency.floor_minute(utcnow() - latency.GRACE)),
+            # The whole hour read again: what a process's first overview pays once.
+            "queue latency (cache emptied)": lambda: (latency.clear_cache(), latency.per_minute(None, utcnow())),
             "health": lambda: stats.health(huey, 60, utcnow()),
             "running jobs": lambda: [stats.job_view(j, utcnow(), 60)
                                      for j in stats.running_jobs(stats.everything)],

@@ -16,6 +16,7 @@ from dataclasses import fields
 import sqlalchemy as sa
 
 from paydash.extensions import db
+from paydash.ledger import latency
 from paydash.ledger import rollups
 from paydash.ledger.dbclock import utcnow
 from paydash.ledger.jobs import job_as_dict
@@ -328,6 +329,7 @@ def overview(tenant_id: int | None, task_names: Iterable[str], now: dt.datetime 
     figures = queue_figures(tenant_id, now)
     flow = rollups.throughput(tenant_id, now)
     return {"at": now.isoformat() + "Z", **figures, **flow,
+            "latency_per_minute": latency.per_minute(tenant_id, now),
             "runtimes": runtime_percentiles(tenant_id, task_names, now)}
 
 

@@ -206,15 +206,23 @@
         });
       });
       // The latest value of each series is written beside its point: readable without hovering.
-      const lastAt = n - 1;
-      const ends = opts.series.map((s, si) => ({ si, v: s.values[lastAt], name: s.name }))
-        .filter((e) => e.v !== null && e.v !== undefined).sort((a, b) => yAt(a.v) - yAt(b.v));
+      // A series with gaps (minutes without data) is labelled at its last point that has one.
+      const lastOf = (s) => {
+        for (let i = n - 1; i >= 0; i--) if (s.values[i] !== null && s.values[i] !== undefined) return i;
+        return -1;
+      };
+      const ends = opts.series.map((s, si) => ({ si, at: lastOf(s), name: s.name }))
+        .filter((e) => e.at >= 0).map((e) => Object.assign(e, { v: opts.series[e.si].values[e.at] }))
+        .sort((a, b) => yAt(a.v) - yAt(b.v));
       let previousY = -Infinity;
       ends.forEach((e) => {
         const y = Math.max(yAt(e.v) - 8, previousY + 13);
         previousY = y;
-        svg("text", { x: xAt(lastAt) - 4, y, "text-anchor": "end", class: "value-label end-label s" + (opts.series[e.si].colour ?? e.si) }, root)
-          .textContent = (opts.series.length > 1 ? e.name + " " : "") + axisFormat(e.v);
+        const text = (opts.series.length > 1 ? e.name + " " : "") + axisFormat(e.v);
+        // Anchored to the left of its point, unless that would run off the plot's left edge.
+        const room = xAt(e.at) - 4 - f.left >= text.length * 6.6;
+        svg("text", { x: room ? xAt(e.at) - 4 : xAt(e.at) + 4, y, "text-anchor": room ? "end" : "start",
+          class: "value-label end-label s" + (opts.series[e.si].colour ?? e.si) }, root).textContent = text;
       });
     });
   }

@@ -98,6 +98,45 @@
       series: [{ name: "Succeeded", values: ok, colour: 1 }, { name: "Failed", values: bad, colour: 4 }] });
   }
 
+  // A wait in seconds, to a tenth below ten seconds ("0.4 s"), whole seconds below a minute,
+  // then minutes and seconds.
+  function wait(s) {
+    if (s == null) return "—";
+    if (s < 10) return (Math.round(s * 10) / 10) + " s";
+    return duration(s);
+  }
+
+  // Queue latency: the median and 95th percentile wait of the jobs that started in each
+  // minute, on the same time axis as the throughput; minutes in which nothing started are
+  // gaps. The axis is in seconds, or in minutes once the waits reach two minutes.
+  function drawLatency(box, series, zone, waiting) {
+    const clock = new Intl.DateTimeFormat("en-IN", { timeZone: zone, hour: "2-digit", minute: "2-digit", hour12: false });
+    const started = series.reduce((sum, s) => sum + s.count, 0);
+    const summary = box.parentElement.querySelector("[data-latency-summary]");
+    const busy = series.filter((s) => s.count);
+    if (summary) {
+      if (!busy.length) summary.textContent = "No job started in the last hour";
+      else {
+        const worst = busy.reduce((a, b) => (b.p95 > a.p95 ? b : a));
+        const latest = busy[busy.length - 1];
+        summary.textContent = P.fmt.num(started) + " jobs started · latest minute (" + clock.format(new Date(latest.at)) +
+          "): median " + wait(latest.p50) + ", p95 " + wait(latest.p95) + " · slowest minute (" +
+          clock.format(new Date(worst.at)) + "): p95 " + wait(worst.p95) + ", longest " + wait(worst.max);
+      }
+      // A stalled queue starts nothing, so its wait shows here rather than on the chart.
+      if (waiting) summary.textContent += " · oldest still waiting: " + wait(waiting);
+    }
+    const inMinutes = busy.some((s) => s.p95 >= 120);
+    const unit = inMinutes ? 60 : 1;
+    const scaled = (key) => series.map((s) => (s.count ? s[key] / unit : null));
+    const axisFormat = (v) => P.fmt.num(Math.round(v * 10) / 10) + (inMinutes ? " min" : " s");
+    window.PaydashCharts.line(box, { title: box.getAttribute("aria-label"), height: 220,
+      labels: busy.length ? series.map((s) => clock.format(new Date(s.at))) : [],
+      yTitle: inMinutes ? "Wait, minutes" : "Wait, seconds", axisFormat,
+      format: (v) => wait(v * unit), empty: "No job started in the last hour.",
+      series: [{ name: "Median", values: scaled("p50"), colour: 0 }, { name: "p95", values: scaled("p95"), colour: 3 }] });
+  }
+
   function renderOverview(root, data) {
     fill(root, data);
     const clock = new Intl.DateTimeFormat("en-IN", { timeZone: root.dataset.tz, timeStyle: "medium" });
@@ -106,6 +145,8 @@
     banner.hidden = data.health.ok;
     banner.replaceChildren(...data.health.problems.map((p) => el("p", {}, p)));
     root.querySelectorAll("[data-series]").forEach((box) => drawSeries(box, data[box.dataset.series] || [], root.dataset.tz));
+    root.querySelectorAll("[data-latency]").forEach((box) => drawLatency(box, data.latency_per_minute || [], root.dataset.tz,
+      data.pending_total ? data.oldest_pending_seconds : 0));
     const detailUrl = root.dataset.detail;
     const running = root.querySelector("[data-running]");
     running.replaceChildren(...(data.running_jobs.length ? data.running_jobs.map((j) => {

@@ -1,4 +1,5 @@
 """Charts read without hovering, on a laptop and on a 360 px phone, in Chromium."""
+import datetime as dt
 import re
 
 import pytest
@@ -8,6 +9,7 @@ from conftest import base_config
 from conftest import make_app
 from test_browser_every_page import sign_in
 
+from paydash.clock import utcnow
 from paydash.extensions import db
 from paydash.ledger import jobs
 from paydash.ledger.models import JobState
@@ -37,6 +39,13 @@ def site(tmp_path, sqlite_url, serve_app):
         demo.sync_missing_charts(people.tenant_a)
         done = jobs.create_job("noop", args=(0,))
         done.state, done.finished_at = JobState.SUCCESS.value, done.created_at
+        # Queue latency: jobs of Acme that waited 2, 45 and 90 s, started in the last hour.
+        now = utcnow()
+        for minutes_ago, waited in ((40, 2), (25, 45), (5, 90)):
+            job = jobs.create_job("noop", args=(0,), tenant_id=people.tenant_a)
+            job.started_at = now - dt.timedelta(minutes=minutes_ago)
+            job.created_at = job.started_at - dt.timedelta(seconds=waited)
+            job.state, job.finished_at = JobState.SUCCESS.value, job.started_at + dt.timedelta(seconds=1)
         db.session.commit()
     return serve_app(app)
 
@@ -85,3 +94,27 @@ def test_job_throughput_has_a_time_axis_counts_and_totals(site, browser_page):
     assert "Jobs per minute" in text
     assert re.search(r"\d\d:\d\d", text)  # minutes on the time axis
     assert re.search(r"\d+ succeeded · \d+ failed", page.locator("[data-series-total]").first.inner_text())
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(("width", "email"), [(1280, "ops@paydash.test"), (360, "ops@paydash.test"),
+                                              (360, "admin@acme.test")])
+def test_queue_latency_chart_has_a_time_axis_a_seconds_axis_and_values(site, browser_page, width, email):
+    page = browser_page(viewport={"width": width, "height": 900})
+    sign_in(page, site, email)
+    page.goto(site + "/jobs/")
+    box = page.locator("[data-latency]")
+    box.locator("svg .end-label").first.wait_for(state="attached")
+    text = box.locator("svg").text_content()
+    assert "Wait, seconds" in text
+    assert len(re.findall(r"\d\d:\d\d", text)) >= 2          # minutes on the time axis
+    ticks = box.locator("svg .axis .axis-label").all_text_contents()
+    assert any(re.fullmatch(r"[\d.,]+ s", t) for t in ticks), ticks
+    # The last minute with a start is written on the chart: median and p95 of a 90 s wait.
+    ends = box.locator("svg .end-label").all_text_contents()
+    assert sorted(ends) == ["Median 90 s", "p95 90 s"], ends
+    summary = page.locator("[data-latency-summary]").inner_text()
+    assert "3 jobs started" in summary and "longest 1 min 30 s" in summary, summary
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    box_width = box.bounding_box()["width"]
+    assert box.locator("svg").bounding_box()["width"] <= box_width + 1
