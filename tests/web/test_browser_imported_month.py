@@ -10,7 +10,8 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from conftest import PASSWORD
+from browser_steps import sign_in
+from browser_steps import upload_sheet
 from conftest import People
 from conftest import base_config
 from conftest import make_app
@@ -63,16 +64,9 @@ def test_an_imported_month_opens_with_its_nets_and_no_flags_and_the_next_month_f
     app, base = live_app
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{base}/login")
-    page.fill('input[name="email"]', "hr@acme.test")
-    page.fill('input[name="password"]', PASSWORD)
-    page.click('button:has-text("Sign in")')
+    sign_in(page, base)
 
-    page.goto(f"{base}/uploads")
-    page.select_option('select[name="month"]', "4")
-    page.select_option('select[name="year"]', str(YEAR))
-    page.set_input_files('input[name="file"]', str(write_sheet(tmp_path / "april.xlsx")))
-    page.click('button:has-text("Upload and check")')
+    upload_sheet(page, base, write_sheet(tmp_path / "april.xlsx"), 4, YEAR)
     expect(page.locator("#confirm-button")).to_be_visible(timeout=30_000)
     page.click("#confirm-button")
     expect(page.locator(".done-line")).to_be_visible(timeout=30_000)

@@ -9,7 +9,8 @@ import io
 import pathlib
 
 import pytest
-from conftest import PASSWORD
+from browser_steps import sign_in
+from browser_steps import upload_sheet
 from conftest import People
 from conftest import base_config
 from conftest import make_app
@@ -52,16 +53,9 @@ def test_hr_maps_the_net_pay_column_by_hand_checks_again_and_confirms(live_app, 
     page = browser_page(locale="en-IN", timezone_id="Asia/Kolkata")
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{live_app}/login")
-    page.fill('input[name="email"]', "hr@acme.test")
-    page.fill('input[name="password"]', PASSWORD)
-    page.click('button:has-text("Sign in")')
+    sign_in(page, live_app)
 
-    page.goto(f"{live_app}/uploads")
-    page.select_option('select[name="month"]', "11")
-    page.select_option('select[name="year"]', str(YEAR))
-    page.set_input_files('input[name="file"]', str(write_sheet(tmp_path / "november.xlsx")))
-    page.click('button:has-text("Upload and check")')
+    upload_sheet(page, live_app, write_sheet(tmp_path / "november.xlsx"), 11, YEAR)
 
     # Refused, but the page shows how each column was read, with a choice per column.
     expect(page.locator("#rejected-title")).to_be_visible(timeout=30_000)

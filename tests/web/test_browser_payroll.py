@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from conftest import PASSWORD
+from browser_steps import sign_in
 from conftest import People
 from conftest import base_config
 from conftest import make_app
@@ -43,10 +43,7 @@ def page(browser_page):
 
 
 def sign_in_and_open_march(page, base: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill('input[name="email"]', "hr@acme.test")
-    page.fill('input[name="password"]', PASSWORD)
-    page.click('button:has-text("Sign in")')
+    sign_in(page, base)
     page.goto(f"{base}/payroll/2024/3")
 
 

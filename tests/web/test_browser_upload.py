@@ -8,7 +8,8 @@ import io
 import pathlib
 
 import pytest
-from conftest import PASSWORD
+from browser_steps import sign_in
+from browser_steps import upload_sheet
 from conftest import People
 from conftest import base_config
 from conftest import make_app
@@ -62,16 +63,9 @@ def test_hr_uploads_confirms_and_sees_the_months_totals_on_the_dashboard(live_ap
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
 
-    page.goto(f"{live_app}/login")
-    page.fill('input[name="email"]', "hr@acme.test")
-    page.fill('input[name="password"]', PASSWORD)
-    page.click('button:has-text("Sign in")')
+    sign_in(page, live_app)
 
-    page.goto(f"{live_app}/uploads")
-    page.select_option('select[name="month"]', "10")
-    page.select_option('select[name="year"]', str(YEAR))
-    page.set_input_files('input[name="file"]', str(write_sheet(tmp_path / "october.xlsx")))
-    page.click('button:has-text("Upload and check")')
+    upload_sheet(page, live_app, write_sheet(tmp_path / "october.xlsx"), 10, YEAR)
 
     # The page follows the import job live, then shows the preview.
     expect(page.locator('[data-kpi="gross"]')).to_have_text(GROSS, timeout=30_000)
