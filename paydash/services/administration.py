@@ -74,6 +74,13 @@ class AuditQuery:
     who: str = ""
     date_from: dt.date | None = None
     date_to: dt.date | None = None
+    zone: str = "UTC"  # the dates are days in this zone (the tenant's, as every page shows)
+
+
+def _utc_midnight(day: dt.date, zone: str) -> dt.datetime:
+    """The stored (naive UTC) time at which `day` begins in `zone`."""
+    start = dt.datetime.combine(day, dt.time(), tzinfo=zoneinfo.ZoneInfo(zone))
+    return start.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def tenant_users(tenant_id: int) -> list[User]:
@@ -161,10 +168,9 @@ def _select(query: AuditQuery) -> sa.Select:
             sa.func.lower(User.email).like(pattern), sa.func.lower(User.name).like(pattern),
             sa.func.lower(AuditLog.target).like(pattern)))
     if query.date_from:
-        stmt = stmt.where(AuditLog.at >= dt.datetime.combine(query.date_from, dt.time()))
+        stmt = stmt.where(AuditLog.at >= _utc_midnight(query.date_from, query.zone))
     if query.date_to:
-        stmt = stmt.where(AuditLog.at < dt.datetime.combine(query.date_to, dt.time())
-                          + dt.timedelta(days=1))
+        stmt = stmt.where(AuditLog.at < _utc_midnight(query.date_to + dt.timedelta(days=1), query.zone))
     return stmt.order_by(AuditLog.at.desc(), AuditLog.id.desc())
 
 

@@ -156,7 +156,7 @@ def _audit_query() -> administration.AuditQuery:
     return administration.AuditQuery(
         tenant_id=tenant_id, action=(args.get("action") or "").strip()[:64],
         who=(args.get("who") or "").strip()[:200],
-        date_from=_date(args.get("from")), date_to=_date(args.get("to")))
+        date_from=_date(args.get("from")), date_to=_date(args.get("to")), zone=times.display_zone())
 
 
 def _date(text: str | None) -> dt.date | None:

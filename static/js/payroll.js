@@ -233,9 +233,13 @@
 
   // --- Drafts: this browser at once, the server after a pause ------------------------------
   const draftStatus = document.getElementById("draft-status");
+  // Times in the tenant's zone, labelled, as every server-drawn page shows them (issue 17).
+  const zoned = new Intl.DateTimeFormat("en-IN", { timeZone: draftStatus.dataset.tz || undefined,
+    day: "numeric", month: "short", hour: "numeric", minute: "2-digit", timeZoneName: "short" });
+  const at = (when) => zoned.format(when);
   let localTimer = null; let serverTimer = null; let saving = false; let pending = false;
   if (restored) draftStatus.textContent = "Restored unsaved changes kept in this browser.";
-  else if (view.draft_saved_at) draftStatus.textContent = "Draft saved " + new Date(view.draft_saved_at).toLocaleString();
+  else if (view.draft_saved_at) draftStatus.textContent = "Draft saved " + at(new Date(view.draft_saved_at));
 
   function draftChanged() {
     if (locked) return;
@@ -257,7 +261,7 @@
     try {
       await Paydash.api(urls.draft, { method: "PUT", headers: { "Content-Type": "application/json" },
                                       body: JSON.stringify({ inputs }) });
-      draftStatus.textContent = "Draft saved " + new Date().toLocaleTimeString();
+      draftStatus.textContent = "Draft saved " + at(new Date());
     } catch (e) {
       draftStatus.textContent = "Draft kept in this browser only (" + e.message + ")";
     } finally {
@@ -349,7 +353,7 @@
       const badge = document.getElementById("month-status");
       badge.textContent = "saved"; badge.className = "badge badge-pm-saved";
       document.getElementById("register-link").hidden = false;
-      draftStatus.textContent = "Saved " + new Date().toLocaleTimeString();
+      draftStatus.textContent = "Saved " + at(new Date());
       watchJob(result.job);
     } catch (e) {
       saveBox.hidden = true; saveButton.disabled = false;

@@ -113,6 +113,9 @@ def test_a_column_pasted_from_excel_fills_consecutive_cells_and_enter_moves_down
 
     # The draft is kept: a reload (a closed tab) brings the pasted values back.
     page.wait_for_timeout(2000)
+    # Saved on the server, at a time in the tenant's zone (India), whatever the browser's own.
+    expect(page.locator("#draft-status")).to_contain_text("Draft saved")
+    expect(page.locator("#draft-status")).to_contain_text("IST")
     page.reload()
     assert [cell(page, r, "incentive").input_value() for r in range(3)] == ["100", "200", "300"]
 

@@ -121,3 +121,16 @@ def test_new_tenants_default_to_india(app, people):
     with app.app_context():
         assert db.session.get(Tenant, people.tenant_a).timezone == "Asia/Kolkata"
     assert utcnow().tzinfo is None
+
+
+def test_the_audit_logs_date_filter_means_days_in_the_tenants_zone(app, people):
+    # 8:00 pm UTC on 3 Dec is 1:30 am on 4 Dec in India: a filter for 4 Dec finds it, 3 Dec does not.
+    with app.app_context():
+        db.session.add(AuditLog(tenant_id=people.tenant_a, action="upload.discarded",
+                                target="Late-night discard", at=dt.datetime(2026, 12, 3, 20, 0)))
+        db.session.commit()
+    admin = login(app.test_client(), "admin@acme.test")
+    on_the_4th = admin.get("/admin/audit?from=2026-12-04&to=2026-12-04").get_data(as_text=True)
+    on_the_3rd = admin.get("/admin/audit?from=2026-12-03&to=2026-12-03").get_data(as_text=True)
+    assert "Late-night discard" in on_the_4th
+    assert "Late-night discard" not in on_the_3rd
