@@ -17,6 +17,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import venv
 
@@ -71,14 +72,39 @@ def start(argv: list[str]) -> int:
           flush=True)
     # honcho runs the Procfile's web and worker exactly as a platform would; Ctrl-C stops both.
     cmd = [str(BIN / "honcho"), "start", "-f", "Procfile", "-p", env["PORT"], "web", "worker"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, bufsize=1)
+    output = Relay(proc.stdout)
     try:
         if wait_for_port(int(env["PORT"]), proc):
+            # The worker's first jobs (the demo's chart syncs) log a screenful just after the
+            # web answers: the logins come once that has settled, so they are not scrolled away.
+            output.wait_for_quiet(seconds=2, at_most=30)
             print(ready_message(seeded, env["PORT"]), flush=True)
         return proc.wait()
     except KeyboardInterrupt:
         proc.wait()  # honcho got the same Ctrl-C and stops web and worker cleanly
         return 0
+
+
+class Relay:
+    """Copies the servers' output to ours line by line, noting when the last line came."""
+
+    def __init__(self, stream) -> None:
+        self.last = time.monotonic()
+        threading.Thread(target=self._copy, args=(stream,), daemon=True).start()
+
+    def _copy(self, stream) -> None:
+        for line in stream:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+            self.last = time.monotonic()
+
+    def wait_for_quiet(self, seconds: float, at_most: float) -> None:
+        """Return once no line has come for `seconds`, or after `at_most` seconds in all."""
+        deadline = time.monotonic() + at_most
+        while time.monotonic() < deadline and time.monotonic() - self.last < seconds:
+            time.sleep(0.2)
 
 
 def wait_for_port(port: int, proc: subprocess.Popen, seconds: float = 60) -> bool:

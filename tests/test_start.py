@@ -2,6 +2,7 @@
 import datetime as dt
 import subprocess
 import sys
+import time
 
 from gunicorn.config import Config
 
@@ -55,3 +56,19 @@ def test_the_local_access_log_skips_static_files_but_keeps_pages(capsys):
     logged = out.out + out.err
     assert "/uploads" in logged
     assert "/static/" not in logged and "favicon" not in logged
+
+
+def test_the_logins_wait_until_the_servers_output_has_settled():
+    # A stand-in for honcho: a burst of log lines, then quiet. The message must come after
+    # the burst, not as soon as the port answers.
+    script = ("import time\nfor i in range(5):\n    print('log line', i, flush=True)\n"
+              "    time.sleep(0.3)\ntime.sleep(5)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, bufsize=1)
+    relay = manage.Relay(proc.stdout)
+    started = time.monotonic()
+    relay.wait_for_quiet(seconds=1, at_most=10)
+    waited = time.monotonic() - started
+    proc.kill()
+    proc.wait()
+    assert relay.last - started >= 1.0  # the burst's last line came after a second or more
+    assert waited >= relay.last - started + 1.0  # and the wait ended only after a quiet second
