@@ -57,7 +57,13 @@ class Cluster:
             LEASE_SECONDS=str(o.lease), HEARTBEAT_INTERVAL=str(o.heartbeat),
             ENQUEUE_GRACE_SECONDS=str(o.grace), WORKERS=str(o.workers),
             PAYDASH_INSTANCE=str(work / "instance"), IMPORT_RETRY_DELAY="1",
-            CHART_SYNC_RETRY_DELAY="1", LOGIN_RATE_LIMIT="1000",
+            CHART_SYNC_RETRY_DELAY="1",
+            # A production build, but HR's driver talks plain HTTP to gunicorn (no TLS proxy
+            # here): Secure cookies would never come back, and every sign-in would lose its
+            # CSRF session (400). The driver signs in once per tenant and scenario, all from
+            # the one hr host, so the per-address limit is raised too.
+            SESSION_COOKIE_SECURE="false", HSTS="false",
+            LOGIN_LIMIT_PER_ACCOUNT="1000 per 15 minutes", LOGIN_LIMIT_PER_ADDRESS="1000 per 15 minutes",
             PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
         self.env.update(kv.split("=", 1) for kv in o.env)
         self.engine = None
