@@ -16,3 +16,15 @@ def upload_sheet(page, base: str, path, month: int, year: int) -> None:
     page.select_option('select[name="year"]', str(year))
     page.set_input_files('input[name="file"]', str(path))
     page.click('button:has-text("Upload and check")')
+
+
+def live_site(tmp_path, sqlite_url, start_consumer, serve_app):
+    """(app, base URL): the app on its own SQLite file and queue, the two test tenants'
+    people, a real consumer running, served on a free port."""
+    from conftest import People  # noqa: PLC0415
+    from conftest import base_config  # noqa: PLC0415
+    from conftest import make_app  # noqa: PLC0415
+    app = make_app(base_config(tmp_path, sqlite_url))
+    People(app)
+    start_consumer(app, workers=2)
+    return app, serve_app(app)

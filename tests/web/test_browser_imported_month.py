@@ -4,17 +4,14 @@ nets), save the next month in the browser, and see both months on the dashboard.
 The app runs on a real SQLite queue served by werkzeug in a thread; a real `huey_consumer`
 subprocess validates, commits and syncs the chart data.
 """
-import io
 import pathlib
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from browser_steps import live_site
 from browser_steps import sign_in
 from browser_steps import upload_sheet
-from conftest import People
-from conftest import base_config
-from conftest import make_app
 from openpyxl import Workbook
 
 from paydash.extensions import db
@@ -37,18 +34,14 @@ def write_sheet(path: pathlib.Path) -> pathlib.Path:
     ws.append(HEADERS)
     for row in ROWS:
         ws.append(row)
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    path.write_bytes(buffer.getvalue())
+    wb.save(path)
     return path
 
 
 @pytest.fixture
 def live_app(tmp_path, sqlite_url, start_consumer, serve_app):
-    app = make_app(base_config(tmp_path, sqlite_url))
-    People(app)
-    start_consumer(app, workers=2)
-    return app, serve_app(app)
+    """The app with a real consumer, served on a free port (browser_steps.live_site)."""
+    return live_site(tmp_path, sqlite_url, start_consumer, serve_app)
 
 
 @pytest.fixture

@@ -5,15 +5,12 @@ The app runs on a real SQLite queue served by werkzeug in a thread; a real `huey
 subprocess checks, re-checks, commits and syncs the chart data.
 """
 import datetime as dt
-import io
 import pathlib
 
 import pytest
+from browser_steps import live_site
 from browser_steps import sign_in
 from browser_steps import upload_sheet
-from conftest import People
-from conftest import base_config
-from conftest import make_app
 from openpyxl import Workbook
 
 HEADERS = ["Ref", "Staff Member", "Wages Earned", "Disbursed", "Unit"]
@@ -31,18 +28,14 @@ def write_sheet(path: pathlib.Path) -> pathlib.Path:
         sheet.append(list(row))
     sheet.append([])
     sheet.append(["", "Checked by the owner"])
-    buffer = io.BytesIO()
-    book.save(buffer)
-    path.write_bytes(buffer.getvalue())
+    book.save(path)
     return path
 
 
 @pytest.fixture
 def live_app(tmp_path, sqlite_url, start_consumer, serve_app):
-    app = make_app(base_config(tmp_path, sqlite_url))
-    People(app)
-    start_consumer(app, workers=2)
-    return serve_app(app)
+    """The app with a real consumer, served on a free port (browser_steps.live_site)."""
+    return live_site(tmp_path, sqlite_url, start_consumer, serve_app)[1]
 
 
 @pytest.mark.browser

@@ -4,15 +4,12 @@ The app runs on a real SQLite queue served by werkzeug in a thread; a real
 `huey_consumer` subprocess validates, commits and syncs the chart data.
 """
 import datetime as dt
-import io
 import pathlib
 
 import pytest
+from browser_steps import live_site
 from browser_steps import sign_in
 from browser_steps import upload_sheet
-from conftest import People
-from conftest import base_config
-from conftest import make_app
 from openpyxl import Workbook
 
 HEADERS = ["Employee ID", "NAME", "SALARY", "OT", "CHARGES", "SAL+OT", "NETT PAYABLE", "Department"]
@@ -35,19 +32,14 @@ def write_sheet(path: pathlib.Path) -> pathlib.Path:
     ws.append(HEADERS)
     for row in ROWS:
         ws.append(list(row))
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    path.write_bytes(buffer.getvalue())
+    wb.save(path)
     return path
 
 
 @pytest.fixture
 def live_app(tmp_path, sqlite_url, start_consumer, serve_app):
-    """The app on a real SQLite queue, served on a free port, with a real consumer running."""
-    app = make_app(base_config(tmp_path, sqlite_url))
-    People(app)
-    start_consumer(app, workers=2)
-    return serve_app(app)
+    """The app with a real consumer, served on a free port (browser_steps.live_site)."""
+    return live_site(tmp_path, sqlite_url, start_consumer, serve_app)[1]
 
 
 @pytest.fixture
