@@ -118,10 +118,11 @@ _LATEST_SALARY = (sa.select(_S.year * 12 + _S.month - 1).where(_S.tenant_id == s
 _STATE = sa.select(
     sa.select(ChartVersion.version).where(ChartVersion.tenant_id == sa.bindparam("tenant_id"))
     .scalar_subquery(), _LATEST_CHARTED, _LATEST_SALARY)
-_COLUMNS = (_C_INDEX.label("idx"), _C.kind, _C.department, _C.bucket, _C.label, _C.headcount,
+# A department row of a month: what the sums need, nothing more.
+_COLUMNS = (_C_INDEX.label("idx"), _C.department, _C.headcount,
             *(sa.cast(_C[m], sa.Float).label(m) for m in SUMMED))
 # Positions in a chart row as the DBAPI cursor returns it.
-IDX, DEPARTMENT, HEADCOUNT, FIRST_MEASURE = 0, 2, 5, 6
+IDX, DEPARTMENT, HEADCOUNT, FIRST_MEASURE = 0, 1, 2, 3
 GROSS = FIRST_MEASURE + SUMMED.index("gross")
 _RANGE_ROWS = sa.select(*_COLUMNS).where(
     _C.tenant_id == sa.bindparam("tenant_id"), _C.kind == sa.bindparam("kind"),
