@@ -224,6 +224,16 @@ def _money(value) -> float:
     return round(float(value or 0), 2)
 
 
+def _in_order(values) -> float:
+    """0.0 + each value (None counts as 0) from first to last: not sum(), whose float
+    algorithm may change (Python 3.12 compensates), nor fsum(): the dashboard's figures
+    stay the ones it has always shown."""
+    total = 0.0
+    for value in values:
+        total += value or 0.0
+    return total
+
+
 class _Sums:
     """Running sums of every measure, and headcount per month (not additive over time)."""
 
@@ -234,15 +244,19 @@ class _Sums:
         self.heads: dict[int, int] = {}
         self.no_gross: set[int] = set()  # months whose sheet had no gross pay (issue 15)
 
-    def add(self, row: tuple) -> None:
-        """Add one chart row (the DBAPI tuple of `_RANGE_ROWS`), in float, in row order."""
-        idx = row[IDX]
-        self.values = [total + (value or 0.0)
-                       for total, value in zip(self.values, row[FIRST_MEASURE:])]
-        heads = self.heads
-        heads[idx] = heads.get(idx, 0) + row[HEADCOUNT]
-        if row[GROSS] is None:
-            self.no_gross.add(idx)
+    @classmethod
+    def of(cls, rows: list[tuple]) -> "_Sums":
+        """The sums of chart rows (DBAPI tuples of `_RANGE_ROWS`), added in float in row
+        order: the order the earlier per-row code added them in, so the same floats."""
+        sums = cls()
+        sums.values = [_in_order(column) for column in zip(*[r[FIRST_MEASURE:] for r in rows])]
+        heads, no_gross = sums.heads, sums.no_gross
+        for r in rows:
+            idx = r[IDX]
+            heads[idx] = heads.get(idx, 0) + r[HEADCOUNT]
+            if r[GROSS] is None:
+                no_gross.add(idx)
+        return sums
 
     def merge(self, other: "_Sums") -> None:
         self.values = [total + value for total, value in zip(self.values, other.values)]
@@ -391,21 +405,16 @@ def _build_summary(tenant_id: int, period: Period, department: str | None,
         rows = _range_rows(tenant_id, previous.start, period.end, aggregation.DEPT)
     departments = sorted({r[DEPARTMENT] for r in rows})
     has_data = any(r[IDX] >= period.start for r in rows)
-    by_month: dict[int, _Sums] = {}
-    by_department: dict[str, _Sums] = {}
+    month_rows: dict[int, list[tuple]] = {}  # in the order months first appear, as before
+    department_rows: dict[str, list[tuple]] = {}
     for r in rows:
         if department and r[DEPARTMENT] != department:
             continue
-        idx = r[IDX]
-        sums = by_month.get(idx)
-        if sums is None:
-            sums = by_month[idx] = _Sums()
-        sums.add(r)
-        if idx >= period.start:
-            sums = by_department.get(r[DEPARTMENT])
-            if sums is None:
-                sums = by_department[r[DEPARTMENT]] = _Sums()
-            sums.add(r)
+        month_rows.setdefault(r[IDX], []).append(r)
+        if r[IDX] >= period.start:
+            department_rows.setdefault(r[DEPARTMENT], []).append(r)
+    by_month = {idx: _Sums.of(group) for idx, group in month_rows.items()}
+    by_department = {name: _Sums.of(group) for name, group in department_rows.items()}
     current = _period_sums(by_month, period.start, period.end)
     before = _period_sums(by_month, previous.start, previous.end)
     detail_month = max(current.heads, default=period.end)
