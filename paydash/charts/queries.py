@@ -16,7 +16,6 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections import defaultdict
 from collections.abc import Callable
 
 import sqlalchemy as sa
@@ -119,16 +118,43 @@ _LATEST_SALARY = (sa.select(_S.year * 12 + _S.month - 1).where(_S.tenant_id == s
 _STATE = sa.select(
     sa.select(ChartVersion.version).where(ChartVersion.tenant_id == sa.bindparam("tenant_id"))
     .scalar_subquery(), _LATEST_CHARTED, _LATEST_SALARY)
-_COLUMNS = (_C_INDEX.label("idx"), _C.kind, _C.department, _C.bucket, _C.label, _C.headcount,
+# A department row of a month: what the sums need, nothing more.
+_COLUMNS = (_C_INDEX.label("idx"), _C.department, _C.headcount,
             *(sa.cast(_C[m], sa.Float).label(m) for m in SUMMED))
-FIRST_MEASURE = 6  # position of SUMMED[0] in a chart row
+# Positions in a chart row as the DBAPI cursor returns it.
+IDX, DEPARTMENT, HEADCOUNT, FIRST_MEASURE = 0, 1, 2, 3
+GROSS = FIRST_MEASURE + SUMMED.index("gross")
 _RANGE_ROWS = sa.select(*_COLUMNS).where(
     _C.tenant_id == sa.bindparam("tenant_id"), _C.kind == sa.bindparam("kind"),
     _C.year.between(sa.bindparam("first_year"), sa.bindparam("last_year")),
     _C_INDEX.between(sa.bindparam("first"), sa.bindparam("last")))
-_MONTH_ROWS = sa.select(*_COLUMNS).where(
-    _C.tenant_id == sa.bindparam("tenant_id"), _C.kind.in_(sa.bindparam("kinds", expanding=True)),
-    _C.year == sa.bindparam("year"), _C.month == sa.bindparam("month"))
+# The detail month: band counts summed in SQL (integers), and only the top earners shown,
+# over every department or over one (a department's rows only).
+_IN_MONTH = (_C.tenant_id == sa.bindparam("tenant_id"), _C.year == sa.bindparam("year"),
+             _C.month == sa.bindparam("month"))
+_DETAIL_COLUMNS = (_C.kind, _C.bucket, _C.label, _C.headcount, sa.cast(_C.net, sa.Float),
+                   sa.cast(_C.gross, sa.Float))
+_TOP_ROWS = sa.select(*_DETAIL_COLUMNS).where(
+    *_IN_MONTH, _C.kind == aggregation.TOP, _C.department == sa.bindparam("top_department"))
+
+
+def _band_counts(*where) -> sa.Select:
+    return (sa.select(_C.kind, _C.bucket, sa.literal_column("''"), sa.func.sum(_C.headcount),
+                      sa.null(), sa.null())
+            .where(*_IN_MONTH, _C.kind == aggregation.BAND, *where).group_by(_C.kind, _C.bucket))
+
+
+_DETAIL_ROWS = {
+    False: sa.union_all(_band_counts(), _TOP_ROWS),
+    True: sa.union_all(_band_counts(_C.department == sa.bindparam("department")), _TOP_ROWS),
+}
+_S_INDEX = _S.year * 12 + _S.month - 1
+# The first and last month with salary rows: only months between them can need a re-sync.
+_SALARY_SPAN = sa.select(
+    sa.select(_S_INDEX).where(_S.tenant_id == sa.bindparam("tenant_id"))
+    .order_by(_S.year, _S.month).limit(1).scalar_subquery(),
+    sa.select(_S_INDEX).where(_S.tenant_id == sa.bindparam("tenant_id"))
+    .order_by(_S.year.desc(), _S.month.desc()).limit(1).scalar_subquery())
 
 
 def _latest_of(*months: int | None) -> int | None:
@@ -160,22 +186,52 @@ def _resolve(preset: str | None, start: str | None, end: str | None,
     return Period(anchor - PRESETS[preset] + 1, anchor, preset, note)
 
 
-def _range_rows(tenant_id: int, first: int, last: int, kind: str) -> list:
+def _range_rows(tenant_id: int, first: int, last: int, kind: str) -> list[tuple]:
     """Chart rows of one kind for months first..last (indexes); figures as floats for display."""
-    return db.session.execute(_RANGE_ROWS, {
+    return _fetch(_RANGE_ROWS, {
         "tenant_id": tenant_id, "kind": kind, "first": first, "last": last,
-        "first_year": from_index(first)[0], "last_year": from_index(last)[0]}).all()
+        "first_year": from_index(first)[0], "last_year": from_index(last)[0]})
 
 
-def _month_rows(tenant_id: int, index: int, kinds: list[str]) -> list:
+def _detail_rows(tenant_id: int, index: int, department: str | None) -> list[tuple]:
+    """(kind, bucket, label, headcount, net, gross) of the month's band counts and top earners."""
     year, month = from_index(index)
-    return db.session.execute(_MONTH_ROWS, {"tenant_id": tenant_id, "kinds": kinds,
-                                            "year": year, "month": month}).all()
+    params = {"tenant_id": tenant_id, "year": year, "month": month,
+              "top_department": department or aggregation.ALL_DEPARTMENTS}
+    if department:
+        params["department"] = department
+    return _fetch(_DETAIL_ROWS[bool(department)], params)
+
+
+def _missing_months(tenant_id: int, first: int, last: int, charted: set[int]) -> list[tuple]:
+    """Months first..last without chart rows that have salary rows: (year, month, source).
+
+    Months outside the tenant's first..last salary month cannot have any, so only the
+    months between are asked about (usually none: a long range's earlier window mostly
+    lies before the first upload).
+    """
+    unknown = [i for i in range(first, last + 1) if i not in charted]
+    if not unknown:
+        return []
+    earliest, latest = _fetch(_SALARY_SPAN, {"tenant_id": tenant_id}, one=True)
+    inside = [from_index(i) for i in unknown
+              if earliest is not None and earliest <= i <= latest]
+    return aggregation.missing_periods(tenant_id, inside, set()) if inside else []
 
 
 def _money(value) -> float:
     """Round a float sum to the paisa (sums of a few hundred 2-decimal figures stay exact)."""
     return round(float(value or 0), 2)
+
+
+def _in_order(values) -> float:
+    """0.0 + each value (None counts as 0) from first to last: not sum(), whose float
+    algorithm may change (Python 3.12 compensates), nor fsum(): the dashboard's figures
+    stay the ones it has always shown."""
+    total = 0.0
+    for value in values:
+        total += value or 0.0
+    return total
 
 
 class _Sums:
@@ -188,17 +244,22 @@ class _Sums:
         self.heads: dict[int, int] = {}
         self.no_gross: set[int] = set()  # months whose sheet had no gross pay (issue 15)
 
-    def add(self, row) -> None:
-        values = self.values
-        for i, value in enumerate(row[FIRST_MEASURE:]):
-            values[i] += value or 0.0
-        self.heads[row.idx] = self.heads.get(row.idx, 0) + row.headcount
-        if row.gross is None:
-            self.no_gross.add(row.idx)
+    @classmethod
+    def of(cls, rows: list[tuple]) -> "_Sums":
+        """The sums of chart rows (DBAPI tuples of `_RANGE_ROWS`), added in float in row
+        order: the order the earlier per-row code added them in, so the same floats."""
+        sums = cls()
+        sums.values = [_in_order(column) for column in zip(*[r[FIRST_MEASURE:] for r in rows])]
+        heads, no_gross = sums.heads, sums.no_gross
+        for r in rows:
+            idx = r[IDX]
+            heads[idx] = heads.get(idx, 0) + r[HEADCOUNT]
+            if r[GROSS] is None:
+                no_gross.add(idx)
+        return sums
 
     def merge(self, other: "_Sums") -> None:
-        for i, value in enumerate(other.values):
-            self.values[i] += value
+        self.values = [total + value for total, value in zip(self.values, other.values)]
         for idx, heads in other.heads.items():
             self.heads[idx] = self.heads.get(idx, 0) + heads
         self.no_gross |= other.no_gross
@@ -314,47 +375,50 @@ def _period_sums(by_month: dict[int, _Sums], first: int, last: int) -> _Sums:
     return total
 
 
-def _bands(rows) -> list[dict]:
-    counts = defaultdict(int)
-    for r in rows:
-        counts[r.bucket] += r.headcount
-    return [{"band": bucket, "label": label, "short": short, "count": counts[bucket]}
+def _bands(detail: list[tuple]) -> list[dict]:
+    counts = {bucket: headcount for kind, bucket, _, headcount, _, _ in detail
+              if kind == aggregation.BAND}
+    return [{"band": bucket, "label": label, "short": short, "count": counts.get(bucket, 0)}
             for bucket, label, short, _ in aggregation.BANDS]
 
 
-def _top(rows, department: str | None) -> list[dict]:
-    wanted = department if department else aggregation.ALL_DEPARTMENTS
-    top = sorted((r for r in rows if r.department == wanted), key=lambda r: r.bucket)
-    return [{"rank": int(r.bucket), "name": r.label, "net": _money(r.net),
-             "gross": None if r.gross is None else _money(r.gross)}
-            for r in top]
+def _top(detail: list[tuple]) -> list[dict]:
+    top = sorted((r for r in detail if r[0] == aggregation.TOP), key=lambda r: r[1])
+    return [{"rank": int(bucket), "name": label, "net": _money(net),
+             "gross": None if gross is None else _money(gross)}
+            for _, bucket, label, _, net, gross in top]
 
 
 def _build_summary(tenant_id: int, period: Period, department: str | None,
                    requested_by_id: int | None) -> tuple[dict, bool]:
-    """The summary, and whether every month with salary rows had its chart rows."""
+    """The summary, and whether every month with salary rows had its chart rows.
+
+    The figures are float sums of the chart rows added in the order the database returns
+    them, exactly as they always were (tests/charts/test_dashboard_exact.py holds the
+    earlier computation and compares byte for byte).
+    """
     previous = period.previous()
     rows = _range_rows(tenant_id, previous.start, period.end, aggregation.DEPT)
-    charted = {from_index(r.idx) for r in rows}
-    wanted = [from_index(i) for i in range(previous.start, period.end + 1)]
-    missing = aggregation.missing_periods(tenant_id, wanted, charted)
+    missing = _missing_months(tenant_id, previous.start, period.end, {r[IDX] for r in rows})
     refreshing = aggregation.ensure_synced(tenant_id, missing, requested_by_id) if missing else []
     if refreshing:  # In immediate mode the sync has already run: read what it wrote.
         rows = _range_rows(tenant_id, previous.start, period.end, aggregation.DEPT)
-    departments = sorted({r.department for r in rows})
-    has_data = any(r.idx >= period.start for r in rows)
-    by_month, by_department = defaultdict(_Sums), defaultdict(_Sums)
+    departments = sorted({r[DEPARTMENT] for r in rows})
+    has_data = any(r[IDX] >= period.start for r in rows)
+    month_rows: dict[int, list[tuple]] = {}  # in the order months first appear, as before
+    department_rows: dict[str, list[tuple]] = {}
     for r in rows:
-        if department and r.department != department:
+        if department and r[DEPARTMENT] != department:
             continue
-        by_month[r.idx].add(r)
-        if r.idx >= period.start:
-            by_department[r.department].add(r)
+        month_rows.setdefault(r[IDX], []).append(r)
+        if r[IDX] >= period.start:
+            department_rows.setdefault(r[DEPARTMENT], []).append(r)
+    by_month = {idx: _Sums.of(group) for idx, group in month_rows.items()}
+    by_department = {name: _Sums.of(group) for name, group in department_rows.items()}
     current = _period_sums(by_month, period.start, period.end)
     before = _period_sums(by_month, previous.start, previous.end)
     detail_month = max(current.heads, default=period.end)
-    detail = _month_rows(tenant_id, detail_month, [aggregation.BAND, aggregation.TOP])
-    bands = [r for r in detail if r.kind == aggregation.BAND and (not department or r.department == department)]
+    detail = _detail_rows(tenant_id, detail_month, department)
     months_now, months_before = len(current.heads), len(before.heads)
     earlier = dict(previous.as_dict(), months_with_data=months_before,
                    complete=months_before == previous.length,
@@ -369,8 +433,8 @@ def _build_summary(tenant_id: int, period: Period, department: str | None,
         "gross_unknown_months": [month_label(i) for i in sorted(current.no_gross)],
         "trend": _trend(by_month, period),
         "by_department": _by_department(by_department),
-        "bands": _bands(bands),
-        "top_earners": _top([r for r in detail if r.kind == aggregation.TOP], department),
+        "bands": _bands(detail),
+        "top_earners": _top(detail),
     }
     return summary, not missing
 
@@ -421,7 +485,7 @@ def summary_cache() -> SummaryCache:
 
 
 def _state_engine() -> sa.Engine:
-    """The engine for `_tenant_state`: this app's own on SQLite, else a pool of its own.
+    """The engine for the dashboard's reads: this app's own on SQLite, else a pool of its own.
 
     On PostgreSQL that pool's connections are in autocommit and are not pre-pinged: the read
     is one round trip instead of four (ping, BEGIN, SELECT, and the ROLLBACK when the
@@ -442,51 +506,55 @@ def _state_engine() -> sa.Engine:
     return engine
 
 
-# The state read's SQL and fixed parameters, compiled once per dialect (see `_tenant_state`).
-_STATE_SQL: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+# The dashboard's SQL and fixed parameters, compiled once per dialect and statement, so
+# each read runs on the DBAPI cursor (see `_fetch`).
+_COMPILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-def _state_sql(dialect) -> tuple[str, dict, tuple | None]:
-    sql = _STATE_SQL.get(dialect)
+def _compiled(dialect, statement) -> tuple[str, dict, tuple | None]:
+    by_statement = _COMPILED.setdefault(dialect, {})
+    sql = by_statement.get(statement)
     if sql is None:
-        compiled = _STATE.compile(dialect=dialect)
+        compiled = statement.compile(dialect=dialect)
         positions = tuple(compiled.positiontup) if compiled.positional else None
-        fixed = compiled.construct_params({"tenant_id": 0})  # the statement's literals
-        sql = _STATE_SQL[dialect] = (str(compiled), fixed, positions)
+        # The statement's own values (literals, LIMIT); the request gives the named ones.
+        fixed = {name: bind.effective_value for name, bind in compiled.binds.items()
+                 if not bind.required}
+        sql = by_statement[statement] = (str(compiled), fixed, positions)
     return sql
 
 
 class _ConnectionLost(Exception):
-    """The state read's pooled connection had been closed by the server."""
+    """A pooled connection of the dashboard's reads had been closed by the server."""
 
 
-def _tenant_state(tenant_id: int) -> tuple:
-    """(chart version, latest charted month, latest salary month) of the tenant, in one statement.
+def _fetch(statement, params: dict, one: bool = False):
+    """Run one of the dashboard's read statements; all rows as tuples, or the first.
 
-    Every dashboard request runs this, and on a cache hit nothing else touches the database,
-    so it skips the ORM session and SQLAlchemy's execution layer: on the DBAPI cursor the
-    read costs half the CPU. The one thing that layer did for it, noticing a connection the
-    server has closed, is done here.
+    The dashboard's reads skip the ORM session and SQLAlchemy's execution layer: on the
+    DBAPI cursor with SQL compiled once they cost a fraction of the CPU (the state read
+    runs on every request, the chart reads on every uncached one). The one thing that layer
+    did for them, noticing a connection the server has closed, is done here.
     """
     engine = _state_engine()
     try:
-        return _read_state(engine, tenant_id)
+        return _run(engine, statement, params, one)
     except _ConnectionLost:
         # With no pre-ping, pooled connections the server has closed (a restart, an idle
         # timeout) fail once: drop them all, and the second try opens a new one.
         engine.dispose()
-        return _read_state(engine, tenant_id)
+        return _run(engine, statement, params, one)
 
 
-def _read_state(engine: sa.Engine, tenant_id: int) -> tuple:
-    sql, fixed, positions = _state_sql(engine.dialect)
-    params = {**fixed, "tenant_id": tenant_id}
+def _run(engine: sa.Engine, statement, params: dict, one: bool):
+    sql, fixed, positions = _compiled(engine.dialect, statement)
+    params = {**fixed, **params}
     connection = engine.raw_connection()
     try:
         cursor = connection.cursor()
         try:
             cursor.execute(sql, params if positions is None else tuple(params[p] for p in positions))
-            return cursor.fetchone()
+            return cursor.fetchone() if one else cursor.fetchall()
         finally:
             cursor.close()
     except engine.dialect.loaded_dbapi.Error as exc:
@@ -496,6 +564,14 @@ def _read_state(engine: sa.Engine, tenant_id: int) -> tuple:
         raise _ConnectionLost(str(exc)) from exc
     finally:
         connection.close()
+
+
+def _tenant_state(tenant_id: int) -> tuple:
+    """(chart version, latest charted month, latest salary month) of the tenant, in one statement.
+
+    Every dashboard request runs this, and on a cache hit nothing else touches the database.
+    """
+    return _fetch(_STATE, {"tenant_id": tenant_id}, one=True)
 
 
 def cached_answer(tenant_id: int, preset: str | None, start: str | None, end: str | None,
