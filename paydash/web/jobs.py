@@ -90,7 +90,7 @@ def overview_data() -> dict:
     now = utcnow()
     data = stats.overview(tenant_scope(), registered_task_names(huey()), now)
     data["health"] = stats.health(huey(), lease(), now)
-    data["running_jobs"] = [stats.job_view(j, now, lease()) for j in stats.running_jobs(job_filter)]
+    data["running_jobs"] = stats.running_views(job_filter, now, lease())
     return data
 
 
