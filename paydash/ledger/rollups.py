@@ -132,21 +132,36 @@ def live_counts(tenant_id: int | None, since: dt.datetime) -> tuple[list, dict[s
     `ix_job_finished`); the per-task successes tell the run-time percentiles which tasks
     have a new success (see `stats.runtime_percentiles`).
     """
-    bucket = _trunc("minute", Job.finished_at)
-    recent = sa.and_(Job.finished_at >= since, Job.state.in_(COUNTED))
-    if tenant_id is not None:
-        recent = sa.and_(recent, Job.tenant_id == tenant_id)
-    per_minute = (sa.select(bucket, Job.state, sa.null().label("task"), sa.func.count())
-                  .where(recent).group_by(bucket, Job.state))
-    per_task = (sa.select(sa.null(), sa.null(), Job.task_name, sa.func.count())
-                .where(recent, Job.state == JobState.SUCCESS.value).group_by(Job.task_name))
+    params = {"since": since} if tenant_id is None else {"since": since, "tenant": tenant_id}
     minute_rows, successes = [], {}
-    for at, state, task, count in db.session.connection().execute(sa.union_all(per_minute, per_task)):
+    for at, state, task, count in db.session.connection().execute(
+            _live_statement(tenant_id is None), params).all():
         if task is None:
             minute_rows.append((at, state, count))
         else:
             successes[task] = int(count)
     return minute_rows, successes
+
+
+# (dialect, every tenant?) -> the statement of live_counts, built once (it is polled).
+_STATEMENTS: dict[tuple, sa.Executable] = {}
+
+
+def _live_statement(every_tenant: bool) -> sa.Executable:
+    key = (db.engine.dialect.name, every_tenant)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        bucket = _trunc("minute", Job.finished_at)
+        recent = sa.and_(Job.finished_at >= sa.bindparam("since", type_=sa.DateTime()),
+                         Job.state.in_(COUNTED))
+        if not every_tenant:
+            recent = sa.and_(recent, Job.tenant_id == sa.bindparam("tenant", type_=sa.Integer()))
+        per_minute = (sa.select(bucket, Job.state, sa.null().label("task"), sa.func.count())
+                      .where(recent).group_by(bucket, Job.state))
+        per_task = (sa.select(sa.null(), sa.null(), Job.task_name, sa.func.count())
+                    .where(recent, Job.state == JobState.SUCCESS.value).group_by(Job.task_name))
+        stmt = _STATEMENTS[key] = sa.union_all(per_minute, per_task)
+    return stmt
 
 
 def _points(counts: dict, start: dt.datetime, step: dt.timedelta, n: int) -> list[dict]:

@@ -207,6 +207,9 @@ def running_jobs(scope: Scope, limit: int = 50) -> list[Job]:
 # What `job_view` reads of a job, as plain columns (the traceback is never shown in a list).
 _VIEW_COLUMNS = ([c for c in Job.__table__.c if c.key != "traceback"]
                  + [Job.last_sign_of_life.label("last_sign_of_life")])
+# Built once; each call adds only the reader's scope and the limit.
+_RUNNING = (sa.select(*_VIEW_COLUMNS).where(Job.state == JobState.STARTED.value)
+            .order_by(Job.started_at))
 
 
 def running_views(scope: Scope, now: dt.datetime, lease_seconds: float, limit: int = 50) -> list[dict]:
@@ -216,8 +219,7 @@ def running_views(scope: Scope, now: dt.datetime, lease_seconds: float, limit: i
     `job_view`'s attribute reads faster than an ORM object or a Row does (the overview
     polls these every 2 s; 50 ORM objects and their views were a fifth of its CPU).
     """
-    stmt = scope(sa.select(*_VIEW_COLUMNS)).where(Job.state == JobState.STARTED.value)
-    result = db.session.connection().execute(stmt.order_by(Job.started_at).limit(limit))
+    result = db.session.connection().execute(scope(_RUNNING).limit(limit))
     keys = list(result.keys())
     return [job_view(SimpleNamespace(**dict(zip(keys, row))), now, lease_seconds)
             for row in result.all()]
@@ -252,13 +254,8 @@ def _tenant_where(stmt: sa.Select, tenant_id: int | None) -> sa.Select:
 
 def queue_figures(tenant_id: int | None, now: dt.datetime) -> dict:
     """Pending per queue label, scheduled, running, retrying, and the oldest pending age."""
-    delayed = sa.and_(Job.eta.is_not(None), Job.eta > now)
-    # One pass over the open jobs: each group's count and oldest creation time.
-    stmt = _tenant_where(sa.select(Job.queue, Job.state, delayed.label("delayed"), sa.func.count(),
-                                   sa.func.min(Job.created_at))
-                         .where(Job.state.in_([JobState.PENDING.value, JobState.STARTED.value,
-                                               JobState.RETRY.value])), tenant_id)
-    rows = db.session.connection().execute(stmt.group_by(Job.queue, Job.state, delayed)).all()
+    params = {"now": now} if tenant_id is None else {"now": now, "tenant": tenant_id}
+    rows = db.session.connection().execute(_queue_statement(tenant_id is None), params).all()
     pending = {label: 0 for label in PRIORITIES}
     out = {"pending": pending, "scheduled": 0, "running": 0, "retrying": 0}
     oldest = None
@@ -277,6 +274,26 @@ def queue_figures(tenant_id: int | None, now: dt.datetime) -> dict:
     out["pending_total"] = sum(pending.values())
     out["oldest_pending_seconds"] = round((now - oldest).total_seconds(), 1) if oldest else 0
     return out
+
+
+# every tenant? -> the statement of queue_figures, built once (the overview polls it).
+_QUEUE_STATEMENTS: dict[bool, sa.Executable] = {}
+
+
+def _queue_statement(every_tenant: bool) -> sa.Executable:
+    stmt = _QUEUE_STATEMENTS.get(every_tenant)
+    if stmt is None:
+        now = sa.bindparam("now", type_=sa.DateTime())
+        delayed = sa.and_(Job.eta.is_not(None), Job.eta > now)
+        # One pass over the open jobs: each group's count and oldest creation time.
+        stmt = (sa.select(Job.queue, Job.state, delayed.label("delayed"), sa.func.count(),
+                          sa.func.min(Job.created_at))
+                .where(Job.state.in_([JobState.PENDING.value, JobState.STARTED.value,
+                                      JobState.RETRY.value])))
+        if not every_tenant:
+            stmt = stmt.where(Job.tenant_id == sa.bindparam("tenant", type_=sa.Integer()))
+        stmt = _QUEUE_STATEMENTS[every_tenant] = stmt.group_by(Job.queue, Job.state, delayed)
+    return stmt
 
 
 def percentile(sorted_values: list[float], q: float) -> float | None:
@@ -411,14 +428,17 @@ def periodic_view(schedules: Mapping, task_names: Iterable[str], now: dt.datetim
     return out
 
 
+# Built once: the overview runs it on every poll.
+_LAST_BEAT = sa.select(sa.func.max(Worker.heartbeat_at)).where(Worker.stopped_at.is_(None))
+
+
 def health(huey, lease_seconds: float, now: dt.datetime) -> dict:
     """Problems an operator must see at once: the broker unreachable, no worker heart-beating."""
     problems = []
     reachable, detail = broker_reachable(huey)
     if not reachable:
         problems.append(f"The job queue (broker) is unreachable: {detail}")
-    last_beat = db.session.scalar(sa.select(sa.func.max(Worker.heartbeat_at))
-                                  .where(Worker.stopped_at.is_(None)))
+    last_beat = db.session.scalar(_LAST_BEAT)
     silent = (now - last_beat).total_seconds() if last_beat else None
     if silent is None or silent > lease_seconds:
         since = f"for {int(silent)} s" if silent is not None else "yet"

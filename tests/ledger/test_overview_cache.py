@@ -201,3 +201,20 @@ def test_running_views_equal_the_views_of_the_orm_jobs(ledger_app):
                 expected = [stats.job_view(j, now, 60) for j in stats.running_jobs(scope, limit)]
                 assert stats.running_views(scope, now, 60, limit) == expected
                 assert expected
+
+
+def test_queue_figures_from_the_built_once_statement_equal_a_direct_count(ledger_app):
+    now = utcnow().replace(microsecond=0)
+    with ledger_app.app_context():
+        for tenant in (1, 2):
+            add(JobState.PENDING.value, None, tenant_id=tenant)
+            add(JobState.PENDING.value, None, tenant_id=tenant, eta=now + dt.timedelta(hours=1))
+            add(JobState.PENDING.value, None, tenant_id=tenant, eta=now - dt.timedelta(hours=1))
+        add(JobState.RETRY.value, None, tenant_id=2, eta=now + dt.timedelta(minutes=5))
+        add(JobState.STARTED.value, None, tenant_id=1, started_at=now)
+        figures = {t: stats.queue_figures(t, now) for t in SCOPES}
+    def short(f):
+        return f["pending_total"], f["scheduled"], f["retrying"], f["running"], f["pending"]["maintenance"]
+    assert short(figures[None]) == (4, 3, 1, 1, 4)
+    assert short(figures[1]) == (2, 1, 0, 1, 2)
+    assert short(figures[2]) == (2, 2, 1, 0, 2)
