@@ -107,6 +107,26 @@ def timed(client, url: str, n: int, cpu: list | None = None) -> list[float]:
     return out
 
 
+def db_cpu_ms() -> float | None:
+    """CPU ms used so far by the PostgreSQL backends serving this database (None when the
+    server's processes cannot be read: another host, or no /proc)."""
+    admin = sa.create_engine(PG_ADMIN_URL)
+    try:
+        with admin.connect() as conn:
+            pids = conn.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE datname = :n"),
+                                {"n": DB_NAME}).scalars().all()
+    finally:
+        admin.dispose()
+    total = 0
+    try:
+        for pid in pids:
+            fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    except OSError:
+        return None
+    return total * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -141,7 +161,7 @@ def breakdown(app, n: int = 30) -> None:
                 return time.perf_counter() - t0
         if hasattr(stats, "running_views"):
             def running():
-                return stats.running_views(stats.everything, utcnow(), 60)
+                return stats.running_views(None, utcnow(), 60)
         else:
             def running():
                 return [stats.job_view(j, utcnow(), 60) for j in stats.running_jobs(stats.everything)]
@@ -203,14 +223,19 @@ def main() -> None:
         ]
         print(f"\n{args.rows:,} jobs in the ledger, {args.requests} requests each (ms); "
               f"load average {load()}")
-        print(f"  {'endpoint':34} {'p50':>7} {'p95':>7} {'CPU p50':>8}")
+        print(f"  {'endpoint':34} {'p50':>7} {'p95':>7} {'CPU p50':>8} {'DB CPU':>7}")
         for label, client, url in cases:
             timed(client, url, 5)  # warm the connection pool and the plan cache
             cpu: list[float] = []
+            db_before = db_cpu_ms()
             values = timed(client, url, args.requests, cpu)
+            db_after = db_cpu_ms()
+            db_mean = (f"{(db_after - db_before) / args.requests:7.1f}"
+                       if db_before is not None and db_after is not None else "      ?")
             print(f"  {label:34} {statistics.median(values):7.1f} {p95(values):7.1f} "
-                  f"{statistics.median(cpu):8.1f}")
-        print(f"  (CPU: this process's, not the database's; load average {load()})")
+                  f"{statistics.median(cpu):8.1f} {db_mean}")
+        print(f"  (CPU p50: this process's per request; DB CPU: the database backends' mean per "
+              f"request, from /proc; load average {load()})")
         breakdown(app)
     finally:
         if args.keep or args.reuse:

@@ -88,9 +88,10 @@ def actor() -> actions.Actor:
 
 def overview_data() -> dict:
     now = utcnow()
-    data = stats.overview(tenant_scope(), registered_task_names(huey()), now)
+    tenant_id = tenant_scope()  # the overview is for operators (None) and tenant admins
+    data = stats.overview(tenant_id, registered_task_names(huey()), now)
     data["health"] = stats.health(huey(), lease(), now)
-    data["running_jobs"] = stats.running_views(job_filter, now, lease())
+    data["running_jobs"] = stats.running_views(tenant_id, now, lease())
     return data
 
 

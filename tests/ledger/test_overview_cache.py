@@ -196,11 +196,14 @@ def test_running_views_equal_the_views_of_the_orm_jobs(ledger_app):
                 progress_message="Rows" if i % 2 else None, args={"args": [i], "manual": i == 2},
                 result={"ok": i} if i == 5 else None, eta=now - dt.timedelta(minutes=9) if i == 6 else None)
         add(JobState.SUCCESS.value, now - dt.timedelta(minutes=1))
-        for scope in (stats.everything, lambda stmt: stmt.where(Job.tenant_id == 2)):
+        for tenant_id in (None, 1, 2):
+            scope = (stats.everything if tenant_id is None
+                     else (lambda stmt, t=tenant_id: stmt.where(Job.tenant_id == t)))
             for limit in (50, 3):
                 expected = [stats.job_view(j, now, 60) for j in stats.running_jobs(scope, limit)]
-                assert stats.running_views(scope, now, 60, limit) == expected
+                assert stats.running_views(tenant_id, now, 60, limit) == expected
                 assert expected
+        assert stats.running_views(3, now, 60) == []
 
 
 def test_queue_figures_from_the_built_once_statement_equal_a_direct_count(ledger_app):
