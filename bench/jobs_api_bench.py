@@ -94,14 +94,41 @@ def client_for(app, email: str):
     return client
 
 
-def timed(client, url: str, n: int) -> list[float]:
+def timed(client, url: str, n: int, cpu: list | None = None) -> list[float]:
+    """Wall ms of each request; with `cpu`, also this process's CPU ms of each (thread_time)."""
     out = []
     for _ in range(n):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         response = client.get(url)
         out.append((time.perf_counter() - t0) * 1000)
+        if cpu is not None:
+            cpu.append((time.thread_time() - c0) * 1000)
         assert response.status_code == 200, (url, response.status_code)
     return out
+
+
+def db_cpu_ms() -> float | None:
+    """CPU ms used so far by the PostgreSQL backends serving this database (None when the
+    server's processes cannot be read: another host, or no /proc)."""
+    admin = sa.create_engine(PG_ADMIN_URL)
+    try:
+        with admin.connect() as conn:
+            pids = conn.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE datname = :n"),
+                                {"n": DB_NAME}).scalars().all()
+    finally:
+        admin.dispose()
+    total = 0
+    try:
+        for pid in pids:
+            fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    except OSError:
+        return None
+    return total * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def p95(values: list[float]) -> float:
@@ -118,10 +145,30 @@ def breakdown(app, n: int = 30) -> None:
     with app.app_context():
         huey = app.extensions["huey"]
         names = registered_task_names(huey)
+        # Each part as the overview calls it, in this checkout (the bench also runs from a copy
+        # of older code for before/after: then the parts are the older ones).
+        if hasattr(rollups, "throughput_and_successes"):
+            def percentiles():
+                now = utcnow()
+                successes = rollups.throughput_and_successes(None, now)[1]
+                t0 = time.perf_counter()
+                stats.runtime_percentiles(None, names, now, successes)
+                return time.perf_counter() - t0
+        else:
+            def percentiles():
+                t0 = time.perf_counter()
+                stats.runtime_percentiles(None, names, utcnow())
+                return time.perf_counter() - t0
+        if hasattr(stats, "running_views"):
+            def running():
+                return stats.running_views(None, utcnow(), 60)
+        else:
+            def running():
+                return [stats.job_view(j, utcnow(), 60) for j in stats.running_jobs(stats.everything)]
         parts = {
             "queue figures": lambda: stats.queue_figures(None, utcnow()),
             "throughput (rollup + live)": lambda: rollups.throughput(None, utcnow()),
-            "run time percentiles": lambda: stats.runtime_percentiles(None, names, utcnow()),
+            "run time percentiles": percentiles,
             "queue latency (as polled)": lambda: latency.per_minute(None, utcnow()),
             # What each poll pays while jobs are starting: the open minutes read again.
             "queue latency (open minutes read)": lambda: latency.waits_by_minute(
@@ -129,16 +176,15 @@ def breakdown(app, n: int = 30) -> None:
             # The whole hour read again: what a process's first overview pays once.
             "queue latency (cache emptied)": lambda: (latency.clear_cache(), latency.per_minute(None, utcnow())),
             "health": lambda: stats.health(huey, 60, utcnow()),
-            "running jobs": lambda: [stats.job_view(j, utcnow(), 60)
-                                     for j in stats.running_jobs(stats.everything)],
+            "running jobs": running,
         }
-        print("\noverview parts, operator (median ms)")
+        print("\noverview parts, operator (median ms; percentiles: their own time, after the live count)")
         for label, fn in parts.items():
             values = []
             for _ in range(n):
                 t0 = time.perf_counter()
-                fn()
-                values.append((time.perf_counter() - t0) * 1000)
+                own = fn()
+                values.append((own if isinstance(own, float) else time.perf_counter() - t0) * 1000)
             print(f"  {label:34} {statistics.median(values):7.1f}")
 
 
@@ -175,12 +221,21 @@ def main() -> None:
             ("jobs list, task + queue", ops, "/api/jobs?task=noop&queue=maintenance"),
             ("jobs list, tenant admin", admin, "/api/jobs"),
         ]
-        print(f"\n{args.rows:,} jobs in the ledger, {args.requests} requests each (ms)")
-        print(f"  {'endpoint':34} {'p50':>7} {'p95':>7}")
+        print(f"\n{args.rows:,} jobs in the ledger, {args.requests} requests each (ms); "
+              f"load average {load()}")
+        print(f"  {'endpoint':34} {'p50':>7} {'p95':>7} {'CPU p50':>8} {'DB CPU':>7}")
         for label, client, url in cases:
             timed(client, url, 5)  # warm the connection pool and the plan cache
-            values = timed(client, url, args.requests)
-            print(f"  {label:34} {statistics.median(values):7.1f} {p95(values):7.1f}")
+            cpu: list[float] = []
+            db_before = db_cpu_ms()
+            values = timed(client, url, args.requests, cpu)
+            db_after = db_cpu_ms()
+            db_mean = (f"{(db_after - db_before) / args.requests:7.1f}"
+                       if db_before is not None and db_after is not None else "      ?")
+            print(f"  {label:34} {statistics.median(values):7.1f} {p95(values):7.1f} "
+                  f"{statistics.median(cpu):8.1f} {db_mean}")
+        print(f"  (CPU p50: this process's per request; DB CPU: the database backends' mean per "
+              f"request, from /proc; load average {load()})")
         breakdown(app)
     finally:
         if args.keep or args.reuse:

@@ -35,6 +35,9 @@ _CLOSED: dict[tuple, dict[dt.datetime, dict]] = {}
 _OPEN: dict[tuple, tuple] = {}
 
 
+_NEWEST_EVENT = sa.select(sa.func.max(JobEvent.id))  # built once: every poll runs it
+
+
 def floor_minute(value: dt.datetime) -> dt.datetime:
     return value.replace(second=0, microsecond=0)
 
@@ -110,7 +113,7 @@ def per_minute(tenant_id: int | None, now: dt.datetime) -> list[dict]:
     if missing:
         waits = waits_by_minute(tenant_id, missing[0], closed_until)
         cache.update({m: figures(waits.get(m, [])) for m in missing})
-    newest_event = db.session.connection().execute(sa.select(sa.func.max(JobEvent.id))).scalar()
+    newest_event = db.session.connection().execute(_NEWEST_EVENT).scalar()
     stamp = (closed_until, newest_event)
     kept = _OPEN.get(key)
     if kept is not None and kept[0] == stamp:

@@ -317,6 +317,19 @@ def test_tenant_admin_list_and_overview_cover_only_their_tenant(queued_app, peop
     assert client.get("/api/jobs/overview").get_json()["pending"]["maintenance"] == 1
 
 
+def test_overview_running_jobs_are_the_readers_tenants_only(queued_app, people_q):
+    mine = add_job(queued_app, state=JobState.STARTED.value, tenant_id=people_q.tenant_a,
+                   started_at=utcnow() - dt.timedelta(minutes=2))
+    theirs = add_job(queued_app, state=JobState.STARTED.value, tenant_id=people_q.tenant_b,
+                     started_at=utcnow() - dt.timedelta(minutes=1))
+    def running(email):
+        data = as_user(queued_app, email).get("/api/jobs/overview").get_json()
+        return [j["id"] for j in data["running_jobs"]], data["running"]
+    assert running("admin@acme.test") == ([mine], 1)
+    assert running("admin@bharat.test") == ([theirs], 1)
+    assert running("ops@paydash.test") == ([mine, theirs], 2)
+
+
 def test_tenant_admin_has_no_global_action(queued_app, people_q):
     client = as_user(queued_app, "admin@acme.test")
     for url in ("/jobs/tasks/noop/pause", "/api/tasks/noop/revoke-pending",
