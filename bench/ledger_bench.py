@@ -14,7 +14,10 @@ have left the queue, when every worker process has started, built its app and op
 connections; the second is the steady-state throughput. Each ledger run is checked
 afterwards: every job SUCCESS after one attempt, with its PENDING, STARTED and SUCCESS
 events. `--durable` adds runs of tasks that write their
-claim before doing anything (`jobs.claim_now`), which is what tasks with effects pay.
+claim before doing anything (`jobs.claim_now`), which is what tasks with effects pay;
+their goal is at least Celery's rate, round by round. `--compare-with TREE` runs each
+ledger side a second time with the consumer of another Paydash tree (`git archive` of an
+older commit, with a `.venv` link), in the same rounds, before and after taking turns.
 """
 import argparse
 import os
@@ -39,8 +42,9 @@ LEDGER_DB = f"paydash_ledger_bench_{RUN}"
 LEDGER_URL = environment.sibling_database(LEDGER_DB)
 
 
-def start(cmd: list[str], env: dict, log: pathlib.Path) -> subprocess.Popen:
-    return subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+def start(cmd: list[str], env: dict, log: pathlib.Path,
+          root: pathlib.Path = ROOT) -> subprocess.Popen:
+    return subprocess.Popen(cmd, cwd=root, env={**os.environ, "PYTHONPATH": str(root), **env},
                             stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -128,7 +132,9 @@ def ledger_app():
 
 
 def bench_ledger(app, n: int, workers: int, worker_type: str, logs: pathlib.Path,
-                 durable: bool = False) -> Timing:
+                 durable: bool = False, root: pathlib.Path = ROOT) -> Timing:
+    """`root`: the tree whose consumer runs the tasks (`--compare-with`: an older Paydash,
+    on the same database, queued by this one; the ledger's tables must be the same)."""
     from paydash.extensions import db  # noqa: PLC0415
     from paydash.ledger import jobs  # noqa: PLC0415
     from paydash.ledger.models import Job  # noqa: PLC0415
@@ -156,7 +162,8 @@ def bench_ledger(app, n: int, workers: int, worker_type: str, logs: pathlib.Path
         env = {"DATABASE_URL": LEDGER_URL, "REDIS_URL": REDIS_URL, "SECRET_KEY": "bench-secret",
                "HUEY_NAME": name, "WORKERS": str(workers), "WORKER_TYPE": worker_type}
         proc = start([sys.executable, "-m", "huey.bin.huey_consumer", "huey_app.huey",
-                      *huey_args(workers, worker_type)], env, logs / f"ledger-{worker_type}.log")
+                      *huey_args(workers, worker_type)], env, logs / f"ledger-{worker_type}.log",
+                     root=root)
 
         def done() -> bool:
             return huey.storage.queue_size() == 0 and successes() >= target
@@ -230,6 +237,9 @@ def main() -> None:
                         help="tasks left out of the steady-state rate (process start-up)")
     parser.add_argument("--durable", action="store_true",
                         help="also run tasks that write their claim first, as tasks with effects do")
+    parser.add_argument("--compare-with", type=pathlib.Path, metavar="TREE",
+                        help="also run each ledger side with the consumer of another Paydash tree "
+                             "(e.g. a `git archive` of main), in the same rounds: before and after")
     args = parser.parse_args()
     WARMUP = args.warmup
     logs = pathlib.Path(os.environ.get("BENCH_LOGS", f"/tmp/ledger-bench-{RUN}"))
@@ -243,39 +253,54 @@ def main() -> None:
         rate, steady_rate = timing.rates()
         whole.setdefault(label, []).append(rate)
         steady.setdefault(label, []).append(steady_rate)
-        print(f"  round {len(whole[label])}: {label:34} {rate:8.0f} tasks/s whole run, "
+        print(f"  round {len(whole[label])}: {label:43} {rate:8.0f} tasks/s whole run, "
               f"{steady_rate:8.0f} after warm-up", flush=True)
 
+    trees = [("", ROOT)] + ([(" [before]", args.compare_with.resolve())] if args.compare_with else [])
+    loads: list[float] = []
     try:
-        for _ in range(args.rounds):
+        for round_number in range(args.rounds):
             for kind in kinds:
                 measure(f"bare huey ({kind})", bench_bare(n, w, kind, logs))
-                measure(f"paydash ledger ({kind})", bench_ledger(app, n, w, kind, logs))
+                # Before and after alternate within the round, each going first in turn.
+                order = trees if round_number % 2 == 0 else trees[::-1]
+                for suffix, root in order:
+                    measure(f"paydash ledger ({kind}){suffix}",
+                            bench_ledger(app, n, w, kind, logs, root=root))
                 if args.durable:
-                    measure(f"paydash ledger, durable ({kind})",
-                            bench_ledger(app, n, w, kind, logs, durable=True))
+                    for suffix, root in order:
+                        measure(f"paydash ledger, durable ({kind}){suffix}",
+                                bench_ledger(app, n, w, kind, logs, durable=True, root=root))
             measure("celery (prefork)", bench_celery(n, w, logs))
+            loads.append(os.getloadavg()[0])
+            print(f"  round {round_number + 1}: load average {loads[-1]:.2f}", flush=True)
     finally:
         drop_ledger_db()
     print(f"\n{n} no-op tasks, {w} workers, Redis broker, ledger on PostgreSQL, {args.rounds} "
-          f"rounds (logs: {logs}); median tasks/s, whole run and after the first {WARMUP} tasks")
+          f"rounds (logs: {logs}); median tasks/s, whole run and after the first {WARMUP} tasks"
+          + (f"; [before]: the consumer of {args.compare_with}" if args.compare_with else ""))
+    print(f"  load average (1 min) after each round: {', '.join(f'{v:.2f}' for v in loads)}")
     for label in whole:
-        print(f"  {label:34} {median(whole[label]):8.0f} {median(steady[label]):8.0f}   "
+        print(f"  {label:43} {median(whole[label]):8.0f} {median(steady[label]):8.0f}   "
               f"(rounds after warm-up: {', '.join(f'{v:.0f}' for v in steady[label])})")
     for title, rates in (("whole run", whole), ("after warm-up", steady)):
         celery = median(rates["celery (prefork)"])
         for kind in kinds:
             bare = median(rates[f"bare huey ({kind})"])
-            variants = [f"paydash ledger ({kind})"] + (
-                [f"paydash ledger, durable ({kind})"] if args.durable else [])
+            variants = [f"paydash ledger ({kind}){suffix}" for suffix, _ in trees] + (
+                [f"paydash ledger, durable ({kind}){suffix}" for suffix, _ in trees]
+                if args.durable else [])
             for label in variants:
                 ledger = median(rates[label])
-                # Tasks that write their claim first have no target: it is their price.
-                goal = ("", "") if "durable" in label else (" (target >= 75%)", " (target >= 1.5x)")
+                goal = (("", " (target >= 1.0x in every round)") if "durable" in label
+                        else (" (target >= 75%)", " (target >= 1.5x)"))
                 rounds = ", ".join(f"{mine / theirs:.0%}" for mine, theirs
                                    in zip(rates[label], rates[f"bare huey ({kind})"]))
-                print(f"  {title:13} {label:34} / bare huey = {ledger / bare:5.0%}{goal[0]}"
-                      f"   / celery = {ledger / celery:4.2f}x{goal[1]}   (each round: {rounds})")
+                against_celery = ", ".join(f"{mine / theirs:.2f}x" for mine, theirs
+                                           in zip(rates[label], rates["celery (prefork)"]))
+                print(f"  {title:13} {label:43} / bare huey = {ledger / bare:5.0%}{goal[0]}"
+                      f"   / celery = {ledger / celery:4.2f}x{goal[1]}   (each round: {rounds};"
+                      f" / celery: {against_celery})")
 
 
 if __name__ == "__main__":

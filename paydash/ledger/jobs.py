@@ -294,12 +294,11 @@ def finish_behind(task, value, exception: BaseException | None) -> bool:
     if exception is not None:
         return False
     # A durable success is written before the hook returns, as the synchronous path
-    # would, but as one statement on the writer's own connection (with whatever else
-    # waits): a quarter of the synchronous path's round trips.
+    # would, but as one statement (with its event) on this thread's own connection.
     now = utcnow()
     try:
-        attempt.writer.succeed(attempt, now, (now - attempt.started_at).total_seconds(), value)
-        attempt.writer.flush()
+        attempt.writer.succeed_at_once(attempt, now, (now - attempt.started_at).total_seconds(),
+                                       value)
     except Exception as exc:  # Kept in the writer's list: its thread writes it once it can.
         logger.warning("job %s: its success is not written yet (%s); retrying", task.id, exc)
     return True

@@ -8,10 +8,21 @@ list and one thread writes them every `LEDGER_FLUSH_SECONDS` (or as soon as
 
 What stays synchronous, and why that keeps "no job lost" and "one effect per job":
 - An attempt is made *durable* before it reports progress or writes an effect: the
-  first `jobs.checkpoint` or `jobs.fence` writes its claim (and everything waiting
-  before it) and refuses to go on if the claim was refused. Its outcome is then written
-  before the hook returns (a success through `flush`, a failure by the synchronous
-  path). Every Paydash task with an effect checkpoints first.
+  first `jobs.checkpoint`, `jobs.fence` or `jobs.claim_now` writes its claim and refuses
+  to go on if the claim was refused. Its outcome is then written before the hook returns
+  (a success by `succeed_at_once`, a failure by the synchronous path). Every Paydash task
+  with an effect checkpoints first. The attempt's own thread writes both, one statement
+  each (the update and its event), on a connection the thread keeps (`_own_connection`):
+  the claim waits for nothing else, and no other thread waits for it.
+- Those two commit asynchronously, as the batches do. For the claim that is safe because
+  whatever the attempt changes afterwards commits synchronously on the same server: the
+  WAL is flushed in order, so once an effect's commit returns, the claim before it is on
+  disk too (and the effect's fence updates the claimed row in its own transaction). An
+  effect made *outside* PostgreSQL (Redis, a file, mail, HTTP) is covered only when a
+  synchronous PostgreSQL commit comes between the claim and it: Paydash's are (a chart
+  sync is enqueued after the commit of its job row; an alert is sent after the commit
+  that claims its delivery row). A task that wrote to Redis right after `claim_now`
+  could lose its claim in a database crash (up to 3 × `wal_writer_delay`) and run again.
 - Failures, retries and interruptions are written synchronously.
 - Periodic tasks claim their slot synchronously.
 So a crash can lose only the written-behind claim and success of attempts that changed
@@ -100,6 +111,7 @@ class LedgerWriter:
         self._paused: tuple[frozenset, float] = (frozenset(), float("-inf"))
         self._postgres = engine.dialect.name == "postgresql"
         self._conn: sa.Connection | None = None
+        self._own = threading.local()  # Each worker thread's connection (`_own_connection`).
         self._thread = threading.Thread(target=self._run, name="ledger-writer", daemon=True)
         self._thread.start()
 
@@ -143,10 +155,79 @@ class LedgerWriter:
             self.flush()
 
     def settle(self, attempt: Attempt) -> bool:
-        """Write the attempt's claim now (with all waiting before it); True if it was accepted."""
-        if not attempt.written:
+        """Write the attempt's claim now; True if it was accepted.
+
+        A claim still waiting in the list is taken out of it and written by the calling
+        thread alone, in one round trip on that thread's own connection (`_own_connection`),
+        so an attempt about to change something waits for its claim and nothing else. A
+        claim a batch is already writing is waited for (`flush` holds the lock until the
+        batch is written). A refused claim is settled as a refused batch claim is.
+        """
+        if attempt.written:
+            return bool(attempt.claimed)
+        if not self._take(attempt):
             self.flush()
+            return bool(attempt.claimed)
+        try:
+            accepted = self._claim_at_once(attempt)
+        except Exception:
+            self.healthy = False
+            self._put_back(attempt)  # The writer's thread tries it again with its batch.
+            raise
+        self.healthy = True
+        attempt.written = True
+        attempt.claimed = accepted
+        if not accepted:
+            self._settle_refused(attempt, None)
         return bool(attempt.claimed)
+
+    def succeed_at_once(self, attempt: Attempt, finished_at, runtime: float | None, value) -> None:
+        """A durable attempt's success, written before this returns, by the calling thread.
+
+        One conditional statement (this attempt's row, still STARTED by it) with its event,
+        on the thread's own connection. If the database refuses it, the success waits in
+        the list and the writer's thread writes it once it can; the error is raised.
+        """
+        finish = (finished_at, runtime, _result_json(value))
+        try:
+            tenant = self._success_at_once(attempt, finish)
+        except Exception:
+            with self._lock:
+                attempt.finish = finish
+                if not attempt.queued:
+                    attempt.queued = True
+                    self._pending.append(attempt)
+            raise
+        if tenant is None:
+            logger.info("job %s: finished, but the job had been taken over", attempt.task.id)
+        else:  # Logged like the synchronous path's outcomes.
+            logger.info("job %s tenant %s: SUCCESS", attempt.task.id, tenant[0])
+
+    def _take(self, attempt: Attempt) -> bool:
+        """Take a claim that waits alone (no success yet) out of the list; False if a batch has it."""
+        with self._lock:
+            if not attempt.queued or attempt.written or attempt.finish is not None:
+                return False
+            pending = self._pending
+            for n in range(len(pending) - 1, -1, -1):  # Most likely among the latest.
+                if pending[n] is attempt:
+                    del pending[n]
+                    attempt.queued = False
+                    return True
+            return False
+
+    def _put_back(self, attempt: Attempt) -> None:
+        with self._lock:
+            if not attempt.queued:
+                attempt.queued = True
+                self._pending.append(attempt)
+
+    def _settle_refused(self, attempt: Attempt, finish: tuple | None) -> None:
+        try:
+            self.on_refused(attempt, finish)
+        except Exception:  # The batch is written; one refusal must not stop the rest.
+            logger.exception("job %s: settling its refused claim failed; recovery "
+                             "will look at it", attempt.task.id)
 
     def flush(self) -> None:
         """Write everything waiting, in one transaction; raises if the database refused it."""
@@ -170,11 +251,7 @@ class LedgerWriter:
                 raise
             self.healthy = True
             for attempt, finish in refused:
-                try:
-                    self.on_refused(attempt, finish)
-                except Exception:  # The batch is written; one refusal must not stop the rest.
-                    logger.exception("job %s: settling its refused claim failed; recovery "
-                                     "will look at it", attempt.task.id)
+                self._settle_refused(attempt, finish)
 
     def close(self) -> None:
         """Write what is waiting and stop the thread; later successes are written at once."""
@@ -187,6 +264,7 @@ class LedgerWriter:
                              len(self._pending))
         with self._flush_lock:
             self._drop_connection()
+        self._drop_own_connection()
 
     # --- The writing thread ----------------------------------------------------------------
 
@@ -276,6 +354,75 @@ class LedgerWriter:
         accepted = {_key(claims[n][0]) for kind, n, _ in rows if kind == "claim"}
         done = {_key(successes[n][0]): tenant for kind, n, tenant in rows if kind == "success"}
         return accepted, done
+
+    # A durable attempt's own writes: its thread's connection, one statement each.
+
+    def _own_connection(self) -> sa.Connection:
+        """The calling thread's connection for its durable attempts' claims and successes.
+
+        Autocommit, with asynchronous commit (see `_pg_connection`, and the module's notes
+        on why a durable claim may commit so: every effect commits synchronously after it
+        on the same server, and the WAL is flushed in order). Detached from the pool, so
+        it does not take a place the thread's task session counts on; it is kept for the
+        thread's next attempt (its statements prepared by then), and dropped on an error.
+        """
+        conn = getattr(self._own, "conn", None)
+        if conn is None:
+            conn = self.engine.connect()
+            try:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                conn.exec_driver_sql("SET synchronous_commit = off")
+                conn.detach()
+            except Exception:
+                conn.close()
+                raise
+            self._own.conn = conn
+        return conn
+
+    def _drop_own_connection(self) -> None:
+        conn, self._own.conn, self._own.cursor = getattr(self._own, "conn", None), None, None
+        if conn is not None:
+            try:
+                conn.invalidate()
+                conn.close()
+            except Exception:
+                logger.debug("ledger: closing a broken connection failed", exc_info=True)
+
+    def _own_statement(self, statement: str, params: dict) -> tuple | None:
+        """Run one statement on the thread's connection; its one row, or None.
+
+        Straight on psycopg's cursor, kept with the connection: making a cursor cost
+        about as much as the rest of the call.
+        """
+        try:
+            cursor = getattr(self._own, "cursor", None)
+            if cursor is None:
+                cursor = self._own.cursor = self._own_connection().connection.dbapi_connection.cursor()
+            cursor.execute(statement, params)
+            return cursor.fetchone()
+        except Exception:
+            self._drop_own_connection()
+            raise
+
+    def _claim_at_once(self, attempt: Attempt) -> bool:
+        task = attempt.task
+        if self._postgres:
+            return self._own_statement(_PG_CLAIM_ONE, {
+                "id": task.id, "task_name": task.name, "started_at": attempt.started_at,
+                "worker": self.worker}) is not None
+        with self.engine.begin() as conn:
+            return self._claim_one(conn, attempt, None) is not None
+
+    def _success_at_once(self, attempt: Attempt, finish: tuple) -> tuple | None:
+        """(the job's tenant,), or None if the job was taken over."""
+        if self._postgres:
+            finished_at, runtime, result = finish
+            return self._own_statement(_PG_SUCCEED_ONE, {
+                "id": attempt.task.id, "started_at": attempt.started_at, "finished_at": finished_at,
+                "runtime": runtime, "result": result, "worker": self.worker})
+        with self.engine.begin() as conn:
+            done = self._succeed_one(conn, attempt, finish)
+        return None if done is None else (done[1],)
 
     # SQLite (in-process, no round trips): the same statements row by row, one transaction.
 
@@ -385,6 +532,39 @@ WITH c AS (
 SELECT 'claim' AS kind, n, NULL::int AS tenant_id FROM claimed
 UNION ALL
 SELECT 'success' AS kind, n, tenant_id FROM succeeded
+"""
+
+# A durable attempt's claim, and its success, written alone by its own thread: the batch's
+# two updates for one row, each with its event, in one round trip. The same columns as the
+# batch statement above writes for a claim without a success, and for a success.
+_PG_CLAIM_ONE = f"""
+WITH claimed AS (
+    UPDATE {_job.name} AS j SET
+        state = '{STARTED}', started_at = %(started_at)s, heartbeat_at = %(started_at)s,
+        worker_id = %(worker)s, attempts = j.attempts + 1, finished_at = NULL,
+        progress_done = 0, progress_message = NULL
+    WHERE j.id = %(id)s AND j.state IN ('{CLAIMABLE[0]}', '{CLAIMABLE[1]}')
+      AND NOT EXISTS (SELECT 1 FROM {PausedTask.__table__.name} p WHERE p.task_name = %(task_name)s)
+    RETURNING j.id, j.attempts
+), events AS (
+    INSERT INTO {_event.name} (job_id, at, state, worker_id, message)
+    SELECT id, %(started_at)s, '{STARTED}', %(worker)s, 'attempt ' || attempts || ' started'
+    FROM claimed
+)
+SELECT attempts FROM claimed
+"""
+_PG_SUCCEED_ONE = f"""
+WITH succeeded AS (
+    UPDATE {_job.name} AS j SET
+        state = '{SUCCESS}', finished_at = %(finished_at)s, heartbeat_at = %(finished_at)s,
+        runtime_seconds = %(runtime)s, result = CAST(%(result)s AS json), error = NULL
+    WHERE j.id = %(id)s AND j.state = '{STARTED}' AND j.started_at = %(started_at)s
+    RETURNING j.id, j.tenant_id
+), events AS (
+    INSERT INTO {_event.name} (job_id, at, state, worker_id, message)
+    SELECT id, %(finished_at)s, '{SUCCESS}', %(worker)s, 'done' FROM succeeded
+)
+SELECT tenant_id FROM succeeded
 """
 
 

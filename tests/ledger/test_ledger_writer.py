@@ -262,15 +262,161 @@ def test_a_durable_success_waits_for_the_database_then_lands_with_the_next_write
     jobs.claim_now()
     real_write = writer._write
 
-    def unreachable(batch):
+    def unreachable(*args):
         raise sa.exc.OperationalError("UPDATE", {}, Exception("server closed the connection"))
 
     monkeypatch.setattr(writer, "_write", unreachable)
+    monkeypatch.setattr(writer, "_success_at_once", unreachable)
     assert jobs.finish_behind(task, {"done": 1}, None)  # Logged, not raised into Huey.
     assert stored(job.id).state == JobState.STARTED.value
+    assert writer._pending  # Waits for the writer's thread.
     monkeypatch.setattr(writer, "_write", real_write)
     writer.flush()
     assert stored(job.id).state == JobState.SUCCESS.value
+    assert stored(job.id).result == {"done": 1}
+    assert [state for state, _ in events_of(job.id)] == ["PENDING", "STARTED", "SUCCESS"]
+
+
+def _written(job_id: str) -> tuple:
+    """What the ledger holds of a finished attempt, less its times and ids."""
+    row = stored(job_id)
+    return ((row.state, row.attempts, row.worker_id, row.progress_done, row.progress_message,
+             row.result, row.error, row.runtime_seconds if row.finished_at is None else None,
+             row.heartbeat_at == (row.finished_at or row.started_at),
+             row.finished_at is None or row.started_at <= row.finished_at),
+            [(e.state, e.message, e.worker_id) for e in db.session.scalars(
+                sa.select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id))])
+
+
+@pytest.mark.parametrize("value", [None, {"slept": 0}, 7, "text"])
+def test_a_durable_attempt_written_at_once_reads_as_one_written_by_the_batch(writer, value):
+    """Claim and success by the attempt's own thread (one statement each) leave the job
+    row and its timeline as the batch statement does: old path and new, side by side."""
+    batch_job, alone_job = new_job(), new_job()
+    # Both retried after a failed attempt that reported progress: what the claim resets.
+    db.session.execute(sa.update(Job).where(Job.id.in_([batch_job.id, alone_job.id])).values(
+        state=JobState.RETRY.value, attempts=1, progress_done=5, progress_message="half",
+        error="RuntimeError: boom", runtime_seconds=9.5, result={"old": 1}))
+    db.session.commit()
+    batched = task_for(batch_job.id)
+    jobs.claim_behind(batched)
+    writer.flush()  # The batch's claim...
+    alone = task_for(alone_job.id)
+    jobs.claim_behind(alone)
+    jobs.claim_now()
+    assert stored(alone_job.id).state == JobState.STARTED.value
+    assert stored(alone_job.id).started_at == alone.ledger_started_at
+    assert _written(alone_job.id) == _written(batch_job.id)
+    writer.succeed(batched.ledger_attempt, utcnow(), 0.001, value)
+    writer.flush()  # ... and its success, as the durable path wrote them before.
+    assert jobs.finish_behind(alone, value, None)
+    assert _written(alone_job.id) == _written(batch_job.id)
+    assert _written(alone_job.id)[0][:2] == (JobState.SUCCESS.value, 2)
+    assert writer._pending == []
+
+
+def test_a_durable_claim_is_written_alone_and_leaves_the_others_to_the_batch(writer):
+    others = [new_job() for _ in range(3)]
+    for job in others:
+        jobs.claim_behind(task_for(job.id))
+    job = new_job()
+    task = task_for(job.id)
+    jobs.claim_behind(task)
+    jobs.claim_now()
+    assert stored(job.id).state == JobState.STARTED.value
+    assert {stored(other.id).state for other in others} == {JobState.PENDING.value}
+    assert [a.task.id for a in writer._pending] == [other.id for other in others]
+    writer.flush()
+    assert {stored(other.id).state for other in others} == {JobState.STARTED.value}
+
+
+def test_a_durable_claim_a_batch_has_taken_waits_for_that_batch(writer, monkeypatch):
+    job = new_job()
+    task = task_for(job.id)
+    jobs.claim_behind(task)
+    attempt = task.ledger_attempt
+    with writer._lock:  # As `flush` does when it takes the batch, before it writes it.
+        batch = [(a, a.finish) for a in writer._pending]
+        for a, _ in batch:
+            a.queued = False
+        writer._pending = []
+    assert not writer._take(attempt)
+
+    def written_by_that_batch():
+        writer._write(batch)
+
+    monkeypatch.setattr(writer, "flush", written_by_that_batch)
+    assert writer.settle(attempt)
+    assert stored(job.id).state == JobState.STARTED.value
+
+
+def test_a_second_delivery_refused_at_once_runs_nothing(writer):
+    job = new_job()
+    first = task_for(job.id)
+    jobs.claim_behind(first)
+    jobs.claim_now()
+    again = task_for(job.id)
+    jobs.claim_behind(again)
+    with pytest.raises(jobs.LeaseLost):
+        jobs.claim_now()
+    assert again.ledger_attempt.claimed is False
+    assert jobs.finish_behind(first, {"run": 1}, None)
+    row = stored(job.id)
+    assert (row.state, row.attempts, row.result) == (JobState.SUCCESS.value, 1, {"run": 1})
+    assert [state for state, _ in events_of(job.id)] == ["PENDING", "STARTED", "SUCCESS"]
+
+
+def test_a_durable_claim_the_database_refuses_waits_for_the_batch(writer, monkeypatch):
+    job = new_job()
+    task = task_for(job.id)
+    jobs.claim_behind(task)
+
+    def unreachable(*args):
+        raise sa.exc.OperationalError("UPDATE", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(writer, "_claim_at_once", unreachable)
+    with pytest.raises(sa.exc.OperationalError):
+        jobs.claim_now()  # The task's effect does not run.
+    assert stored(job.id).state == JobState.PENDING.value
+    assert [a.task.id for a in writer._pending] == [job.id] and not writer.healthy
+    writer.flush()
+    assert stored(job.id).state == JobState.STARTED.value and writer.healthy
+
+
+def test_a_durable_attempt_taken_over_records_nothing_at_once(writer):
+    job = new_job()
+    task = task_for(job.id)
+    jobs.claim_behind(task)
+    jobs.claim_now()
+    db.session.execute(sa.update(Job).where(Job.id == job.id).values(
+        started_at=utcnow(), worker_id="another:1"))  # Recovery gave it to another attempt.
+    db.session.commit()
+    assert jobs.finish_behind(task, {"late": True}, None)
+    row = stored(job.id)
+    assert (row.state, row.worker_id, row.result) == (JobState.STARTED.value, "another:1", None)
+
+
+def test_a_lost_connection_of_a_thread_is_replaced(writer):
+    if not writer._postgres:
+        pytest.skip("a kept connection is PostgreSQL's")
+    import psycopg  # noqa: PLC0415
+    first = task_for(new_job().id)
+    jobs.claim_behind(first)
+    jobs.claim_now()
+    jobs.finish_behind(first, None, None)
+    own = writer._own.conn
+    with db.engine.connect() as conn:
+        conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"),
+                     {"pid": own.connection.dbapi_connection.info.backend_pid})
+    job = new_job()
+    task = task_for(job.id)
+    jobs.claim_behind(task)
+    with pytest.raises(psycopg.OperationalError):  # Raised as the batch's own write raises it.
+        jobs.claim_now()
+    assert writer._own.conn is None
+    assert not jobs.finish_behind(task, None, RuntimeError("claim failed"))  # Written first:
+    assert stored(job.id).state == JobState.STARTED.value  # on a new connection.
+    assert writer._own.conn is not None and writer._own.conn is not own
 
 
 def test_a_durable_failure_is_still_written_by_the_synchronous_path(writer):
