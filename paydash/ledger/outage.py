@@ -9,6 +9,7 @@ import logging
 import threading
 import time
 
+import psycopg
 import sqlalchemy as sa
 
 logger = logging.getLogger(__name__)
@@ -101,6 +102,9 @@ def kind_of(exc: BaseException) -> Outage | None:
 # SQLSTATEs that mean the connection or the server went away, not that the statement failed:
 # class 08 (connection exception), and the server shutting down or starting up.
 _GONE_STATES = ("57P01", "57P02", "57P03")
+# psycopg raises subclasses named by SQLSTATE (AdminShutdown is an OperationalError): the
+# class alone does not tell a lost server from a lock timeout; the state does.
+_DRIVER_CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 
 
 def connection_lost(exc: BaseException) -> bool:
@@ -117,8 +121,7 @@ def connection_lost(exc: BaseException) -> bool:
             seen = seen.orig
             continue
         state = getattr(seen, "sqlstate", None)
-        if type(seen).__module__.startswith("psycopg") and type(seen).__name__ in (
-                "OperationalError", "InterfaceError"):
+        if isinstance(seen, _DRIVER_CONNECTION_ERRORS):
             return state is None or state.startswith("08") or state in _GONE_STATES
         seen = seen.__cause__ or seen.__context__
     return False

@@ -1,6 +1,8 @@
 """Outages: logged as events, not tracebacks; jobs they stopped resume once it is back."""
 import logging
 
+import psycopg
+import psycopg.errors
 import pytest
 import redis
 import sqlalchemy as sa
@@ -139,3 +141,26 @@ def test_hueys_per_task_lines_are_dropped_only_while_an_outage_lasts(caplog):
     huey_logger.info("Executing %s", "task-2")
     executing = [r.getMessage() for r in caplog.records if r.name == "huey"]
     assert executing == ["Executing task-2"]
+
+
+@pytest.mark.parametrize(("error", "lost"), [
+    (psycopg.errors.AdminShutdown("terminating connection due to administrator command"), True),
+    (psycopg.errors.CannotConnectNow("the database system is starting up"), True),
+    (psycopg.OperationalError("server closed the connection unexpectedly"), True),
+    (psycopg.errors.LockNotAvailable("could not obtain lock"), False),
+    (psycopg.errors.QueryCanceled("canceling statement due to statement timeout"), False),
+    (psycopg.errors.UniqueViolation("duplicate key"), False),
+])
+def test_a_server_going_away_is_told_from_the_statement_failing(error, lost):
+    # The driver raises subclasses named by SQLSTATE: a restart's AdminShutdown must not
+    # use up an attempt of the task that happened to be writing (found in issue 18's durable path).
+    assert outage.connection_lost(error) is lost
+    wrapped = sa.exc.OperationalError("UPDATE job ...", {}, error)
+    assert outage.connection_lost(wrapped) is lost
+    try:
+        try:
+            raise error
+        except psycopg.Error as inner:
+            raise RuntimeError("the task's write failed") from inner
+    except RuntimeError as outer:
+        assert outage.connection_lost(outer) is lost
