@@ -14,7 +14,9 @@ hostile file somehow took over still cannot make the parent run code.
 
 Requests and answers:
 - the workbook's bytes → ("ok", [(name, is_worksheet, visible), ...]) or ("error", kind, detail)
-- ("open", name) → ("ok", rows): the sheet loaded (kept for the next "open" of the same name)
+- ("open", name[, part, strings part]) → ("ok", rows): the sheet opened (kept for the next
+  "open" of the same name); with the .xlsx sheet's part (and the shared-string part) it is
+  read in slices (see SlicedSheet) and `rows` is only the sheet's <dimension> hint
 - ("next", count) → ("rows", rows, dates, finished, peak_mb): up to `count` rows from the top
   of the sheet, cells[0] being column A; `dates` lists (row, column, kind, text) for date
   and time cells, which marshal cannot carry, sent as "" in `rows`.
@@ -26,12 +28,16 @@ import re
 import struct
 import sys
 import zipfile
+from array import array
+from collections.abc import Iterator
 
 HEADER = struct.Struct(">Q")
 MAX_COLUMNS = 1024      # cells further right than column AMJ are not read
 MAX_CELLS = 40_000_000  # rows × columns that one sheet may span (500,000 × 80)
 MAX_CELL_ERRORS = 10_000
 SCAN_CHUNK = 4 * 1024 * 1024
+SLICE_BYTES = 2 * 1024 * 1024   # sheet XML per slice calamine reads (~3,000 template rows)
+MAX_HEAD = 8 * 1024 * 1024      # XML before <sheetData> that a sheet may have and still be sliced
 
 
 def send(stream, obj) -> None:
@@ -159,6 +165,198 @@ def scan_part(archive: zipfile.ZipFile, part: str) -> PartScan:
     return scan
 
 
+# --- An .xlsx sheet read in slices -------------------------------------------------------------
+# Calamine has no streaming read: `get_sheet_by_name` builds the whole sheet (a Range of
+# ~32-byte cells plus every string) before the first row can be taken, ~2 KB per 23-column
+# row. So an .xlsx sheet is given to calamine a slice at a time: the sheet part is inflated
+# as a stream and cut at <row> tags every ~2 MB, and each slice becomes a small workbook of
+# its own (the package's workbook, relationships and styles, so dates and the 1904 flag read
+# as before, and the sheet's XML up to <sheetData> followed by the slice's rows). Shared
+# strings are not re-parsed per slice: the table is held once as bytes with offsets, and
+# each slice's `t="s"` cells are rewritten as inline strings holding the same <si> markup,
+# which calamine reads with the same code. The child's memory is then one slice, the string
+# table and the package's bytes, whatever the number of rows. Where the sheet's XML is not
+# in the plain form this needs (a namespace prefix on <sheetData>, on the string table, or
+# a head past MAX_HEAD), the sheet is read whole, as .xls and .ods sheets are.
+
+_SHEET_DATA = re.compile(rb"<sheetData\s*>")
+_EMPTY_SHEET_DATA = re.compile(rb"<sheetData\s*/>")
+_DIMENSION = re.compile(rb"<dimension\b[^>]*?/>")
+_DIMENSION_END = re.compile(rb"""\bref\s*=\s*["'][A-Za-z]*\d*:?[A-Za-z]*(\d+)["']""")
+_ROW_NUMBER = re.compile(rb"""<row\s[^>]*?\br\s*=\s*["'](\d+)["']""")
+_SI = re.compile(rb"<si>(.*?)</si>|<si\s*/>", re.DOTALL)
+_SHARED_CELL = re.compile(rb"""<c\s([^>]*?)\bt\s*=\s*["']s["']([^>]*?)(/>|>(.*?)</c>)""", re.DOTALL)
+_SHARED_VALUE = re.compile(rb"<v>([^<]*)</v>")
+_STYLES = re.compile(rb"""<Relationship\b[^>]*?\bType\s*=\s*["'][^"']*/styles["'][^>]*>""")
+_TARGET = re.compile(rb"""\bTarget\s*=\s*["']([^"']+)["']""")
+_WORKBOOK_PARTS = ("[Content_Types].xml", "_rels/.rels", "xl/workbook.xml",
+                   "xl/_rels/workbook.xml.rels")
+
+
+class NotSliceable(Exception):
+    pass
+
+
+class RowsOutOfOrder(Exception):
+    pass
+
+
+class SharedStrings:
+    """The shared-string table held once: the part's bytes and each <si>'s inner markup span."""
+
+    def __init__(self, xml: bytes):
+        if b":si>" in xml or b":si " in xml:
+            raise NotSliceable("the string table has a namespace prefix")
+        self.xml = xml
+        self.starts, self.ends = array("q"), array("q")
+        for match in _SI.finditer(xml):
+            start, end = match.span(1) if match.group(1) is not None else (0, 0)
+            self.starts.append(start)
+            self.ends.append(end)
+
+    def inline(self, body: bytes) -> bytes:
+        """The slice with each shared-string cell turned into an inline-string cell."""
+        def cell(match):
+            inner = match.group(4)
+            value = _SHARED_VALUE.search(inner) if inner else None
+            if value is None or not value.group(1):
+                return match.group(0)   # no index: an empty cell, read as it would have been
+            # Calamine reads an index that is not plain digits, or past 2**64, as 0.
+            index = int(value.group(1)) if value.group(1).isdigit() else 0
+            if index >= 1 << 64:
+                index = 0
+            if index >= len(self.starts):
+                return match.group(0)   # calamine refuses it, without a table as with one
+            text = self.xml[self.starts[index]:self.ends[index]]
+            inner = inner[:value.start()] + b"<is>" + text + b"</is>" + inner[value.end():]
+            return b"<c " + match.group(1) + b't="inlineStr"' + match.group(2) + b">" + inner + b"</c>"
+        return _SHARED_CELL.sub(cell, body)
+
+
+class SlicedSheet:
+    """One .xlsx worksheet read by calamine in slices of rows (see above)."""
+
+    def __init__(self, calamine, archive: zipfile.ZipFile, name: str, path: str, strings: str):
+        self.calamine, self.archive, self.name, self.path = calamine, archive, name, path
+        self.strings = None
+        if strings and strings in archive.NameToInfo:
+            self.strings = SharedStrings(archive.read(strings))
+        self.parts = {part: archive.read(part) for part in _WORKBOOK_PARTS
+                      if part in archive.NameToInfo}
+        rels = self.parts.get("xl/_rels/workbook.xml.rels", b"")
+        for rel in _STYLES.findall(rels):
+            target = _TARGET.search(rel)
+            if target:
+                styles = target.group(1).decode("utf-8", "replace")
+                styles = styles.lstrip("/") if styles.startswith("/") else "xl/" + styles
+                if styles in archive.NameToInfo:
+                    self.parts[styles] = archive.read(styles)
+        with archive.open(path) as stream:
+            head = b""
+            while True:
+                chunk = stream.read(SCAN_CHUNK)
+                head += chunk
+                found = _SHEET_DATA.search(head)
+                if found or not chunk or len(head) > MAX_HEAD:
+                    break
+        if not found or _EMPTY_SHEET_DATA.search(head, 0, found.start()):
+            raise NotSliceable("no plain <sheetData> near the start")
+        self.head, self.body_start = head[:found.end()], found.end()
+        dimension = _DIMENSION.search(self.head)
+        self.estimate = 0
+        if dimension:
+            # A hint for progress only (the rows are counted as they come); taken out of the
+            # slices, or calamine would size every slice's grid for the whole sheet.
+            end = _DIMENSION_END.search(dimension.group(0))
+            self.estimate = max(0, int(end.group(1)) - 1) if end else 0
+            self.head = self.head[:dimension.start()] + self.head[dimension.end():]
+
+    def _bodies(self) -> Iterator[bytes]:
+        """The rows of <sheetData> in slices of about SLICE_BYTES, each starting at a <row>
+        that carries its number (calamine numbers a row without one from the row before)."""
+        with self.archive.open(self.path) as stream:
+            buffer = b""
+            while len(buffer) < self.body_start:
+                chunk = stream.read(SCAN_CHUNK)
+                if not chunk:
+                    return
+                buffer += chunk
+            buffer, ended, searched = buffer[self.body_start:], False, 0
+            while True:
+                if not ended:
+                    chunk = stream.read(SCAN_CHUNK)
+                    buffer += chunk
+                    end = buffer.find(b"</sheetData", searched)
+                    if end >= 0:
+                        buffer, ended = buffer[:end], True
+                    elif not chunk:
+                        ended = True
+                    searched = max(0, len(buffer) - 16)
+                while len(buffer) > SLICE_BYTES and (cut := self._cut(buffer)):
+                    yield buffer[:cut]
+                    buffer = buffer[cut:]
+                    searched = max(0, searched - cut)
+                if ended:
+                    if buffer:
+                        yield buffer
+                    return
+
+    @staticmethod
+    def _cut(buffer: bytes) -> int:
+        """Where the first slice of the buffer ends: at a numbered <row> past SLICE_BYTES."""
+        at = SLICE_BYTES
+        while (at := buffer.find(b"<row", at)) > 0:
+            if _ROW_NUMBER.match(buffer, at):
+                return at
+            at += 4
+        return 0
+
+    def _book(self, body: bytes) -> bytes:
+        if self.strings is not None and b"s" in body:
+            body = self.strings.inline(body)
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as book:
+            for part, content in self.parts.items():
+                book.writestr(part, content)
+            book.writestr(self.path, self.head + body + b"</sheetData></worksheet>")
+        return out.getvalue()
+
+    def rows(self) -> Iterator[list]:
+        """The sheet's rows from row 1, cells[0] being column A, as `iter_rows` gives them
+        after the left padding: each row as wide as the sheet's widest column seen so far."""
+        emitted, width, end_col = 0, 0, 0
+        for body in self._bodies():
+            book = self.calamine.CalamineWorkbook.from_filelike(io.BytesIO(self._book(body)))
+            sheet = book.get_sheet_by_name(self.name)
+            if not sheet.start:
+                continue
+            (top, left), (bottom, right) = sheet.start, sheet.end
+            if top < emitted:
+                raise RowsOutOfOrder(f"row {top + 1} comes after row {emitted}")
+            end_col = max(end_col, right)
+            span = min(end_col, MAX_COLUMNS)
+            if bottom * max(span, 1) > MAX_CELLS:   # the whole read's cap, as the rows come
+                raise TooManyCells(f"{bottom:,} rows × {span:,} columns")
+            width = max(width, min(right + 1, MAX_COLUMNS))
+            while emitted < top:
+                yield [""] * width
+                emitted += 1
+            pad = [""] * left
+            for row in sheet.to_python(skip_empty_area=True):
+                cells = pad + row if left else row
+                if len(cells) < width:
+                    cells += [""] * (width - len(cells))
+                elif len(cells) > MAX_COLUMNS:
+                    cells = cells[:MAX_COLUMNS]
+                yield cells
+            emitted = bottom + 1
+            del sheet, book
+
+
+class TooManyCells(Exception):
+    pass
+
+
 # --- The child's loop ---------------------------------------------------------------------------
 
 def _python_value_kind(value):
@@ -182,6 +380,13 @@ class Reader:
         self.rows = None
         self.sheet = None
         self.offset = 0
+        self._archive = None
+        self.sliced = None
+
+    def archive(self) -> zipfile.ZipFile:
+        if self._archive is None:
+            self._archive = zipfile.ZipFile(io.BytesIO(self.data))
+        return self._archive
 
     def sheets(self) -> list:
         calamine = self.calamine
@@ -189,8 +394,21 @@ class Reader:
                  meta.visible == calamine.SheetVisibleEnum.Visible)
                 for meta in self.book.sheets_metadata]
 
-    def open(self, name: str) -> tuple:
+    def open(self, name: str, path: str = "", strings: str = "") -> tuple:
         self.rows = None
+        if path:  # an .xlsx sheet: read in slices unless its XML is not in the plain form
+            try:
+                # The header search reads the top of a sheet, then the data pass reads it
+                # all: the string table of the sheet opened last is kept.
+                if self.sliced is None or self.sliced.name != name:
+                    self.sliced = None
+                    self.sliced = SlicedSheet(self.calamine, self.archive(), name, path, strings)
+            except NotSliceable:
+                pass
+            else:
+                self.sheet, self.offset = None, 0
+                self.rows = self.sliced.rows()
+                return ("ok", self.sliced.estimate)
         # The header search reads the top of a sheet, then the data pass reads it all:
         # the sheet calamine loaded last is kept, so it is parsed once.
         if self.sheet is None or self.sheet.name != name:
@@ -259,11 +477,17 @@ def main() -> None:
     while (request := receive(source)) is not None:
         try:
             if request[0] == "open":
-                send(sink, reader.open(request[1]))
+                send(sink, reader.open(*request[1:]))
             else:
                 send_bytes(sink, reader.next(request[1]))
         except MemoryError:
             send(sink, ("error", "memory", ""))
+        except TooManyCells as exc:
+            reader.rows = None
+            send(sink, ("error", "cells", str(exc)))
+        except RowsOutOfOrder as exc:
+            reader.rows = None
+            send(sink, ("error", "order", str(exc)))
         except Exception as exc:  # noqa: BLE001
             send(sink, ("error", type(exc).__name__, " ".join(str(exc).split())[:160]))
 

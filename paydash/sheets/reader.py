@@ -92,7 +92,7 @@ class Workbook:
     def __init__(self, data: bytes):
         self.kind = _kind(data)
         self.archive = None
-        self._data, self._child, self._scans = data, None, {}
+        self._data, self._child, self._scans, self._strings = data, None, {}, ""
         try:
             if self.kind != "xls":
                 self.archive = zipfile.ZipFile(io.BytesIO(data))
@@ -103,6 +103,7 @@ class Workbook:
             if self.kind == "xlsx":
                 self.sheets, strings = self._read_structure()
                 self._extra_parts = [strings] if strings else []
+                self._strings = strings or ""
         except WorkbookUnreadable:
             raise
         except (zipfile.BadZipFile, KeyError, zlib.error, EOFError, ValueError, OSError,
@@ -195,7 +196,7 @@ class SheetStream:
     def __iter__(self) -> Iterator[tuple[int, list]]:
         child = self.workbook._reader()
         started = time.perf_counter()
-        child.ask_open(self.sheet)
+        child.ask_open(self.sheet, self.workbook._strings)
         try:  # while the child parses the sheet, look for what calamine does not report
             scan, problem = self.workbook._scan(self.sheet), None
         except calamine_process.NulInXml:
@@ -244,8 +245,10 @@ class _Child:
         answer = self._answer("")
         self.sheets = answer[1]
 
-    def ask_open(self, sheet: SheetInfo) -> None:
-        self._ask(("open", sheet.name), sheet.name)
+    def ask_open(self, sheet: SheetInfo, strings: str = "") -> None:
+        # An .xlsx sheet (it has a part) is read in slices by the child; see SlicedSheet.
+        request = ("open", sheet.name, sheet.path, strings) if sheet.path else ("open", sheet.name)
+        self._ask(request, sheet.name)
 
     def opened(self, sheet: SheetInfo) -> int:
         """The answer to `ask_open`: the sheet's row count."""
@@ -301,6 +304,8 @@ class _Child:
 def _error(kind: str, detail: str, sheet: str) -> WorkbookUnreadable:
     if kind in ("memory", "cells"):
         return too_large(sheet or "1", detail)
+    if kind == "order":
+        return unreadable(f"sheet '{sheet}' has its rows out of order: {detail}")
     if kind == "PasswordError":
         return WorkbookUnreadable(
             "This workbook is password-protected, so Paydash cannot read it. Open it, remove "
