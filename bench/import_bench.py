@@ -18,11 +18,21 @@ Medians of the rounds, and both ratios (pipeline / plain openpyxl, pipeline / ca
 
     .venv/bin/python bench/import_bench.py [--sizes 10000,100000] [--runs 3] [--big-runs 3]
     .venv/bin/python bench/import_bench.py --sizes 10000,100000,500000 --runs 1 --big-runs 1
+    .venv/bin/python bench/import_bench.py --rows-vs-peak 10000,100000,500000 [--runs 3] \
+        [--before /tmp/paydash-main]
+
+`--rows-vs-peak` measures the sheet reader alone, no consumer: for each size, in interleaved
+rounds, each in a fresh process: calamine's bare read (time, its peak), the reader handing
+every row to the parent (`Workbook(data).rows(sheet)`: time, the parent's peak, the reading
+child's peak) and once validation with staging (`read_salary_sheet(data, keep=RowStager.add)`,
+as the import task runs it). With `--before DIR` (a `git archive` of an older commit) the
+reader and validation of that tree run in the same rounds, side by side.
 
 Targets (issue 18): pipeline ≤ 0.25x plain openpyxl at 100,000 rows (stretch: ≤ 1.5x
 calamine's bare read); worker peak ≤ 200 MB; peak growing less than linearly in rows.
 """
 import argparse
+import json
 import os
 import pathlib
 import re
@@ -79,6 +89,90 @@ for _row in book.get_sheet_by_index(0).iter_rows():
     pass
 print(time.perf_counter() - start)
 """
+# The reader of a source tree (argv[1]) on one file, in a fresh process: hand-over or validation.
+READER_RUN = r"""
+import json, logging, re, sys, time
+sys.path.insert(0, sys.argv[1])
+child_peaks = []
+class Peaks(logging.Handler):
+    def emit(self, record):
+        found = re.search(r"peak (\d+) MB", record.getMessage())
+        if found:
+            child_peaks.append(int(found.group(1)))
+log = logging.getLogger("paydash.sheets.reader")
+log.addHandler(Peaks())
+log.setLevel(logging.INFO)
+from paydash.sheets import reader
+data = open(sys.argv[2], "rb").read()
+start, cpu = time.perf_counter(), time.process_time()
+if sys.argv[3] == "handover":
+    workbook = reader.Workbook(data)
+    rows = sum(1 for _ in workbook.rows(workbook.visible[0]))
+else:
+    from paydash.sheets.salary_sheet import read_salary_sheet
+    from paydash.sheets.staging import RowStager
+    report = read_salary_sheet(data, keep=RowStager("bench").add)
+    assert report.fatal is None, report.fatal
+    rows = report.data_rows
+seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+peak = next(int(line.split()[1]) // 1024 for line in open("/proc/self/status")
+            if line.startswith("VmHWM:"))
+print(json.dumps({"s": seconds, "cpu": cpu, "rows": rows, "parent_mb": peak,
+                  "child_mb": max(child_peaks, default=0)}))
+"""
+CALAMINE_PEAK_READ = CALAMINE_READ + """
+print(next(int(line.split()[1]) // 1024 for line in open("/proc/self/status")
+           if line.startswith("VmHWM:")))
+"""
+
+
+def reader_run(tree: pathlib.Path, path: pathlib.Path, mode: str) -> dict:
+    done = subprocess.run([sys.executable, "-c", READER_RUN, str(tree), str(path), mode],
+                          capture_output=True, text=True, timeout=3600)
+    if done.returncode:
+        raise SystemExit(f"reader run failed ({tree}, {mode}): {done.stderr[-2000:]}")
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def calamine_run(path: pathlib.Path) -> dict:
+    done = subprocess.run([sys.executable, "-c", CALAMINE_PEAK_READ, str(path)],
+                          capture_output=True, text=True, timeout=1800)
+    if done.returncode:
+        raise SystemExit(f"calamine failed: {done.stderr[-2000:]}")
+    seconds, peak = done.stdout.split()
+    return {"s": float(seconds), "parent_mb": int(peak), "child_mb": 0}
+
+
+def rows_vs_peak(sizes: list[int], runs: int, before: pathlib.Path | None) -> None:
+    trees = {"after": ROOT, **({"before": before} if before else {})}
+    print(f"rows vs peak {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; trees: "
+          + ", ".join(f"{name} {tree}" for name, tree in trees.items()))
+    print(f"{'rows':>8} {'file MB':>8} {'what':<20} {'runs':>4} {'median s':>9} {'÷ calamine':>10} "
+          f"{'parent CPU s':>12} {'parent MB':>9} {'child MB':>8} {'sum MB':>7}  rounds s", flush=True)
+    for rows in sizes:
+        path = WORK / f"template-{rows}.xlsx"
+        sheet_builders.write_template_xlsx(path, rows)
+        steps = ["calamine", *(f"{name} hand-over" for name in trees)]
+        results: dict[str, list[dict]] = {step: [] for step in steps}
+        for run in range(runs):
+            for step in steps[run % len(steps):] + steps[:run % len(steps)]:
+                if step == "calamine":
+                    results[step].append(calamine_run(path))
+                else:
+                    results[step].append(reader_run(trees[step.split()[0]], path, "handover"))
+        for name, tree in trees.items():   # validation takes minutes at 500,000 rows: once each
+            results[f"{name} validate+stage"] = [reader_run(tree, path, "validate")]
+        bare = statistics.median(r["s"] for r in results["calamine"])
+        for step, found in results.items():
+            median = statistics.median(r["s"] for r in found)
+            cpu = statistics.median(r.get("cpu", float("nan")) for r in found)
+            parent = max(r["parent_mb"] for r in found)
+            child = max(r["child_mb"] for r in found)
+            print(f"{rows:>8,} {path.stat().st_size / 1048576:>8.1f} {step:<20} {len(found):>4} "
+                  f"{median:>9.2f} {median / bare:>10.2f} {cpu:>12.2f} {parent:>9} {child:>8} "
+                  f"{parent + child:>7}  {[round(r['s'], 2) for r in found]}", flush=True)
+        print(f"         load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
 
 
 def plain_openpyxl_python() -> str | None:
@@ -247,7 +341,14 @@ def main() -> None:
     parser.add_argument("--big-runs", type=int, default=3, help="rounds at 100,000 rows and more")
     parser.add_argument("--slowed-anchor", action="store_true",
                         help="also time openpyxl in Paydash's venv (with defusedxml), the old anchor")
+    parser.add_argument("--rows-vs-peak", metavar="SIZES",
+                        help="measure the sheet reader alone at these sizes (see above)")
+    parser.add_argument("--before", type=pathlib.Path,
+                        help="with --rows-vs-peak: an older source tree to measure side by side")
     args = parser.parse_args()
+    if args.rows_vs_peak:
+        rows_vs_peak([int(n) for n in args.rows_vs_peak.split(",")], args.runs, args.before)
+        return
     readers = {}
     plain = plain_openpyxl_python()
     if plain:

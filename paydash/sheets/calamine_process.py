@@ -1,19 +1,23 @@
 """A child process that reads one workbook with python-calamine and hands its rows over in batches.
 
 Why a child: calamine (Rust) reads .xlsx, .xls and .ods ten times faster than a Python-level
-parser, but it holds the whole sheet in memory while it does (about 1.8 KB per 23-column
-row). In a child that memory is given back to the system as soon as the read ends, it never
-raises the worker's own high-water mark, and an address-space limit (`RLIMIT_AS`) turns a
-sheet that would need gigabytes (one stray cell at XFD1048576 makes calamine build the
-whole grid) into a clear message instead of a worker killed by the kernel.
+parser, but it builds a whole sheet in memory before giving its first row (about 2 KB per
+23-column row). An .xlsx sheet is therefore given to calamine in slices of rows (see
+SlicedSheet), so the child's memory stays flat whatever the number of rows; an .xls or .ods
+sheet, or an .xlsx sheet whose XML is not in the plain form slicing needs, is still read
+whole. In a child that memory is given back to the system as soon as the read ends, it
+never raises the worker's own high-water mark, and an address-space limit (`RLIMIT_AS`)
+turns a sheet that would need gigabytes (one stray cell at XFD1048576 makes calamine build
+the whole grid) into a clear message instead of a worker killed by the kernel.
 
 The parent (`paydash.sheets.reader`) runs this file as a script with `python -I`, so the
 child imports only the standard library and python_calamine — none of Paydash. Messages
 both ways are marshal data behind an 8-byte length: marshal, not pickle, so a child that a
 hostile file somehow took over still cannot make the parent run code.
 
-Requests and answers:
-- the workbook's bytes → ("ok", [(name, is_worksheet, visible), ...]) or ("error", kind, detail)
+Requests and answers (the workbook itself is a memory file the parent writes and passes
+as an open descriptor, argv[2], so the child holds no second copy of the package):
+- at the start → ("ok", [(name, is_worksheet, visible), ...]) or ("error", kind, detail)
 - ("open", name[, part, strings part]) → ("ok", rows): the sheet opened (kept for the next
   "open" of the same name); with the .xlsx sheet's part (and the shared-string part) it is
   read in slices (see SlicedSheet) and `rows` is only the sheet's <dimension> hint
@@ -36,7 +40,8 @@ MAX_COLUMNS = 1024      # cells further right than column AMJ are not read
 MAX_CELLS = 40_000_000  # rows × columns that one sheet may span (500,000 × 80)
 MAX_CELL_ERRORS = 10_000
 SCAN_CHUNK = 4 * 1024 * 1024
-SLICE_BYTES = 2 * 1024 * 1024   # sheet XML per slice calamine reads (~3,000 template rows)
+SLICE_BYTES = 512 * 1024        # sheet XML per slice calamine reads (~650 template rows)
+BODY_CHUNK = 256 * 1024         # inflated sheet XML read at a time while slicing
 MAX_HEAD = 8 * 1024 * 1024      # XML before <sheetData> that a sheet may have and still be sliced
 
 
@@ -169,13 +174,19 @@ def scan_part(archive: zipfile.ZipFile, part: str) -> PartScan:
 # Calamine has no streaming read: `get_sheet_by_name` builds the whole sheet (a Range of
 # ~32-byte cells plus every string) before the first row can be taken, ~2 KB per 23-column
 # row. So an .xlsx sheet is given to calamine a slice at a time: the sheet part is inflated
-# as a stream and cut at <row> tags every ~2 MB, and each slice becomes a small workbook of
+# as a stream and cut at <row> tags every ~2 MB, and each slice becomes a small stored workbook of
 # its own (the package's workbook, relationships and styles, so dates and the 1904 flag read
 # as before, and the sheet's XML up to <sheetData> followed by the slice's rows). Shared
 # strings are not re-parsed per slice: the table is held once as bytes with offsets, and
 # each slice's `t="s"` cells are rewritten as inline strings holding the same <si> markup,
-# which calamine reads with the same code. The child's memory is then one slice, the string
-# table and the package's bytes, whatever the number of rows. Where the sheet's XML is not
+# which calamine reads with the same code. The child's memory is then one slice (~512 KB of
+# XML) and the string table, whatever the number of rows. What differs from the whole read:
+# a row is as wide as the widest row read so far, not the sheet's widest (a cell further
+# right in a later slice lengthens the rows from there on; every reader of rows takes a
+# missing cell as ""); the cell cap is applied as the slices come, so a sheet past it ends
+# in the same message after some rows rather than before; rows out of order across two
+# slices (never written by Excel, LibreOffice or openpyxl) end in a message, not a misread;
+# `estimate` is the <dimension> hint, for progress only. Where the sheet's XML is not
 # in the plain form this needs (a namespace prefix on <sheetData>, on the string table, or
 # a head past MAX_HEAD), the sheet is read whole, as .xls and .ods sheets are.
 
@@ -277,14 +288,14 @@ class SlicedSheet:
         with self.archive.open(self.path) as stream:
             buffer = b""
             while len(buffer) < self.body_start:
-                chunk = stream.read(SCAN_CHUNK)
+                chunk = stream.read(BODY_CHUNK)
                 if not chunk:
                     return
                 buffer += chunk
             buffer, ended, searched = buffer[self.body_start:], False, 0
             while True:
                 if not ended:
-                    chunk = stream.read(SCAN_CHUNK)
+                    chunk = stream.read(BODY_CHUNK)
                     buffer += chunk
                     end = buffer.find(b"</sheetData", searched)
                     if end >= 0:
@@ -341,14 +352,18 @@ class SlicedSheet:
             while emitted < top:
                 yield [""] * width
                 emitted += 1
-            pad = [""] * left
-            for row in sheet.to_python(skip_empty_area=True):
-                cells = pad + row if left else row
-                if len(cells) < width:
-                    cells += [""] * (width - len(cells))
-                elif len(cells) > MAX_COLUMNS:
-                    cells = cells[:MAX_COLUMNS]
-                yield cells
+            rows = sheet.to_python(skip_empty_area=True)
+            if left == 0 and right + 1 == width:    # the common case: rows as they are
+                yield from rows
+            else:
+                pad = [""] * left
+                for row in rows:
+                    cells = pad + row if left else row
+                    if len(cells) < width:
+                        cells += [""] * (width - len(cells))
+                    elif len(cells) > MAX_COLUMNS:
+                        cells = cells[:MAX_COLUMNS]
+                    yield cells
             emitted = bottom + 1
             del sheet, book
 
@@ -372,21 +387,37 @@ def _python_value_kind(value):
 
 
 class Reader:
-    def __init__(self, data: bytes):
+    """The child's workbook: `source` is the package's bytes or a path to it (the parent
+    hands over a memory file, so the child holds no copy of the package of its own)."""
+
+    def __init__(self, source: bytes | str):
         import python_calamine  # noqa: PLC0415  (the child's one dependency)
         self.calamine = python_calamine
-        self.data = data
-        self.book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+        self.source = source
+        self.book = self._open_book()
         self.rows = None
         self.sheet = None
         self.offset = 0
         self._archive = None
         self.sliced = None
 
+    def _open_book(self):
+        if isinstance(self.source, str):
+            return self.calamine.CalamineWorkbook.from_path(self.source)
+        return self.calamine.CalamineWorkbook.from_filelike(io.BytesIO(self.source))
+
     def archive(self) -> zipfile.ZipFile:
         if self._archive is None:
-            self._archive = zipfile.ZipFile(io.BytesIO(self.data))
+            source = self.source
+            self._archive = zipfile.ZipFile(source if isinstance(source, str) else io.BytesIO(source))
         return self._archive
+
+    def release(self) -> None:
+        """Let go of calamine's whole-workbook reader of an .xlsx (its shared strings and
+        styles): sheets are read in slices, and a sheet read whole opens it again."""
+        if isinstance(self.source, str) and self.archive().NameToInfo.get("xl/workbook.xml"):
+            self.book.close()
+            self.book = None
 
     def sheets(self) -> list:
         calamine = self.calamine
@@ -413,6 +444,8 @@ class Reader:
         # the sheet calamine loaded last is kept, so it is parsed once.
         if self.sheet is None or self.sheet.name != name:
             self.sheet = None
+            if self.book is None:
+                self.book = self._open_book()
             self.sheet = self.book.get_sheet_by_name(name)
         sheet = self.sheet
         height = sheet.total_height if sheet.start else 0
@@ -461,19 +494,17 @@ def main() -> None:
     limit = int(sys.argv[1])
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     source, sink = sys.stdin.buffer, sys.stdout.buffer
-    data = receive_bytes(source)
-    if data is None:
-        return
+    path = f"/proc/self/fd/{int(sys.argv[2])}"   # the package, in the parent's memory file
     try:
-        reader = Reader(data)
+        reader = Reader(path)
         send(sink, ("ok", reader.sheets()))
+        reader.release()
     except MemoryError:
         send(sink, ("error", "memory", ""))
         return
     except Exception as exc:  # noqa: BLE001  (any calamine error is "unreadable" for HR)
         send(sink, ("error", type(exc).__name__, " ".join(str(exc).split())[:160]))
         return
-    del data
     while (request := receive(source)) is not None:
         try:
             if request[0] == "open":

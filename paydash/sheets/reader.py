@@ -7,18 +7,22 @@ DTD (entity expansion, external entities) is refused outright. Calamine then run
 child process (`paydash.sheets.calamine_process`) under an address-space limit and a cap
 on the cells a sheet may span, and rows come back in batches: the worker's own memory
 stays flat whatever the sheet's size or shape, and a sheet that would need gigabytes ends
-in a message. What calamine does not report (formulas with no cached value, error cells)
-is found in the .xlsx part by a byte scan in the same child.
+in a message. The child reads an .xlsx sheet in slices of rows (so its own memory stays
+flat too) from a memory file holding the package, not from a copy of its own. What
+calamine does not report (formulas with no cached value, error cells) is found in the
+.xlsx part by a byte scan in the parent while the child reads.
 """
 import datetime as dt
 import io
 import logging
 import marshal
+import os
 import posixpath
 import re
 import select
 import subprocess
 import sys
+import tempfile
 import time
 import weakref
 import zipfile
@@ -235,13 +239,16 @@ class _Child:
     """The reading child process and its requests (see paydash.sheets.calamine_process)."""
 
     def __init__(self, data: bytes):
-        self.process = subprocess.Popen(
-            [sys.executable, "-I", _CHILD_SCRIPT, str(CHILD_MEMORY)], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        try:
-            calamine_process.send_bytes(self.process.stdin, data)
-        except (BrokenPipeError, OSError):
-            pass  # the answer below says why the child went away
+        # The package goes to the child as a memory file (an anonymous file, no disk) that it
+        # reads parts from on demand, rather than down the pipe: the child then holds no copy
+        # of its own (calamine's reader would add another), only the slice it is reading.
+        with _memory_file() as package:
+            package.write(data)
+            package.flush()
+            self.process = subprocess.Popen(
+                [sys.executable, "-I", _CHILD_SCRIPT, str(CHILD_MEMORY), str(package.fileno())],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                pass_fds=(package.fileno(),))
         answer = self._answer("")
         self.sheets = answer[1]
 
@@ -299,6 +306,12 @@ class _Child:
         logger.warning("the sheet reader's child process ended with %s", code)
         # Killed by a signal (the allocator aborting at the address-space limit) or out of memory.
         return too_large(sheet or "1") if code and code < 0 else unreadable("the reader stopped")
+
+
+def _memory_file():
+    if hasattr(os, "memfd_create"):
+        return os.fdopen(os.memfd_create("paydash-workbook", os.MFD_CLOEXEC), "w+b")
+    return tempfile.TemporaryFile()
 
 
 def _error(kind: str, detail: str, sheet: str) -> WorkbookUnreadable:

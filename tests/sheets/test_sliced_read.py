@@ -259,3 +259,11 @@ def test_odd_shared_string_indexes_read_as_calamine_reads_them(slice_bytes, valu
     assert sliced_error == whole_error
     if whole_error is None:
         assert sliced == whole
+
+
+def test_end_to_end_a_sheet_not_in_the_plain_form_is_read_whole_by_the_child():
+    sheet = ('<x:worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+             '<x:sheetData><x:row r="2"><x:c r="B2"><x:v>1.5</x:v></x:c></x:row></x:sheetData>'
+             "</x:worksheet>").encode()
+    workbook = sheet_reader.Workbook(package([("Pay", sheet)]))
+    assert list(workbook.rows(workbook.sheets[0])) == [(1, ["", ""]), (2, ["", 1.5])]
