@@ -194,7 +194,8 @@ _SHEET_DATA = re.compile(rb"<sheetData\s*>")
 _EMPTY_SHEET_DATA = re.compile(rb"<sheetData\s*/>")
 _DIMENSION = re.compile(rb"<dimension\b[^>]*?/>")
 _DIMENSION_END = re.compile(rb"""\bref\s*=\s*["'][A-Za-z]*\d*:?[A-Za-z]*(\d+)["']""")
-_ROW_NUMBER = re.compile(rb"""<row\s[^>]*?\br\s*=\s*["'](\d+)["']""")
+_ROW_NUMBER = re.compile(rb"""<row\s[^>]*?\br\s*=\s*["']([1-9]\d{0,6})["']""")
+MAX_ROW = 1_048_576
 _SI = re.compile(rb"<si>(.*?)</si>|<si\s*/>", re.DOTALL)
 _SHARED_CELL = re.compile(rb"""<c\s([^>]*?)\bt\s*=\s*["']s["']([^>]*?)(/>|>(.*?)</c>)""", re.DOTALL)
 _SHARED_VALUE = re.compile(rb"<v>([^<]*)</v>")
@@ -282,62 +283,67 @@ class SlicedSheet:
             self.estimate = max(0, int(end.group(1)) - 1) if end else 0
             self.head = self.head[:dimension.start()] + self.head[dimension.end():]
 
-    def _bodies(self) -> Iterator[bytes]:
-        """The rows of <sheetData> in slices of about SLICE_BYTES, each starting at a <row>
-        that carries its number (calamine numbers a row without one from the row before)."""
+    def _bodies(self) -> Iterator[tuple[bytes, bytes]]:
+        """The rows of <sheetData> in slices of about SLICE_BYTES, each with the XML that
+        closes it: "</sheetData></worksheet>", except the last, which gets the part's own end
+        (calamine reads past </sheetData>, and refuses what is broken there). A slice starts
+        at a <row> that carries a plain number, as calamine numbers a row without one from
+        the row before it: a sheet whose rows carry no numbers is one slice, read whole."""
         with self.archive.open(self.path) as stream:
-            buffer = b""
+            buffer = bytearray()
             while len(buffer) < self.body_start:
                 chunk = stream.read(BODY_CHUNK)
                 if not chunk:
-                    return
+                    break
                 buffer += chunk
-            buffer, ended, searched = buffer[self.body_start:], False, 0
+            del buffer[:self.body_start]
+            searched = scanned = 0   # how far </sheetData and a place to cut were looked for
             while True:
-                if not ended:
-                    chunk = stream.read(BODY_CHUNK)
-                    buffer += chunk
-                    end = buffer.find(b"</sheetData", searched)
+                chunk = stream.read(BODY_CHUNK)
+                buffer += chunk
+                end = buffer.find(b"</sheetData", searched)
+                if end >= 0 or not chunk:
+                    tail = bytes(buffer[end:]) + stream.read() if end >= 0 else b""
                     if end >= 0:
-                        buffer, ended = buffer[:end], True
-                    elif not chunk:
-                        ended = True
-                    searched = max(0, len(buffer) - 16)
-                while len(buffer) > SLICE_BYTES and (cut := self._cut(buffer)):
-                    yield buffer[:cut]
-                    buffer = buffer[cut:]
-                    searched = max(0, searched - cut)
-                if ended:
-                    if buffer:
-                        yield buffer
+                        del buffer[end:]
+                searched = max(0, len(buffer) - 16)
+                while len(buffer) > SLICE_BYTES and (cut := self._cut(buffer, max(scanned, SLICE_BYTES))):
+                    yield bytes(buffer[:cut]), b"</sheetData></worksheet>"
+                    del buffer[:cut]
+                    searched, scanned = max(0, searched - cut), 0
+                if len(buffer) > SLICE_BYTES:
+                    scanned = max(SLICE_BYTES, len(buffer) - 64)   # no numbered row there yet
+                if end >= 0 or not chunk:
+                    yield bytes(buffer), tail
                     return
 
     @staticmethod
-    def _cut(buffer: bytes) -> int:
-        """Where the first slice of the buffer ends: at a numbered <row> past SLICE_BYTES."""
-        at = SLICE_BYTES
+    def _cut(buffer: bytearray, start: int) -> int:
+        """Where the first slice of the buffer ends: at a numbered <row> from `start` on."""
+        at = start
         while (at := buffer.find(b"<row", at)) > 0:
-            if _ROW_NUMBER.match(buffer, at):
+            number = _ROW_NUMBER.match(buffer, at)
+            if number and int(number.group(1)) <= MAX_ROW:
                 return at
             at += 4
         return 0
 
-    def _book(self, body: bytes) -> bytes:
+    def _book(self, body: bytes, tail: bytes = b"</sheetData></worksheet>") -> bytes:
         if self.strings is not None and b"s" in body:
             body = self.strings.inline(body)
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as book:
             for part, content in self.parts.items():
                 book.writestr(part, content)
-            book.writestr(self.path, self.head + body + b"</sheetData></worksheet>")
+            book.writestr(self.path, self.head + body + tail)
         return out.getvalue()
 
     def rows(self) -> Iterator[list]:
         """The sheet's rows from row 1, cells[0] being column A, as `iter_rows` gives them
         after the left padding: each row as wide as the sheet's widest column seen so far."""
         emitted, width, end_col = 0, 0, 0
-        for body in self._bodies():
-            book = self.calamine.CalamineWorkbook.from_filelike(io.BytesIO(self._book(body)))
+        for body, tail in self._bodies():
+            book = self.calamine.CalamineWorkbook.from_filelike(io.BytesIO(self._book(body, tail)))
             sheet = book.get_sheet_by_name(self.name)
             if not sheet.start:
                 continue

@@ -210,8 +210,8 @@ def test_a_slice_workbook_holds_no_shared_string_table_and_no_other_sheet():
     archive = zipfile.ZipFile(io.BytesIO(data))
     sheet = calamine_process.SlicedSheet(python_calamine, archive, "Pay", "xl/worksheets/sheet2.xml",
                                          "xl/sharedStrings.xml")
-    body = next(sheet._bodies())
-    names = zipfile.ZipFile(io.BytesIO(sheet._book(body))).namelist()
+    body, tail = next(sheet._bodies())
+    names = zipfile.ZipFile(io.BytesIO(sheet._book(body, tail))).namelist()
     assert "xl/sharedStrings.xml" not in names and "xl/worksheets/sheet1.xml" not in names
     assert "xl/styles.xml" in names and b"<dimension" not in sheet.head
 
@@ -267,3 +267,30 @@ def test_end_to_end_a_sheet_not_in_the_plain_form_is_read_whole_by_the_child():
              "</x:worksheet>").encode()
     workbook = sheet_reader.Workbook(package([("Pay", sheet)]))
     assert list(workbook.rows(workbook.sheets[0])) == [(1, ["", ""]), (2, ["", 1.5])]
+
+
+@pytest.mark.parametrize("tail", ['<mergeCells count="1"><mergeCell ref="A1:B1"/></mergeCells>',
+                                  "<mergeCells><broken", "</worksheet><extra/>", "<foo></bar>", ""])
+def test_what_follows_the_rows_is_read_as_the_whole_read_reads_it(slice_bytes, tail):
+    sheet = (f'<worksheet {NS}><sheetData>' + SHARED + f"</sheetData>{tail}</worksheet>").encode()
+    data = package([("Pay", sheet)], extra={"xl/sharedStrings.xml": sst()},
+                   workbook_rels_extra=f'<Relationship Id="rIdT" Type="{REL_DOC}/sharedStrings" '
+                                       'Target="sharedStrings.xml"/>')
+    outcomes = []
+    for sliced in (False, True):
+        try:
+            outcomes.append(read(data, "Pay", sliced=sliced))
+        except python_calamine.CalamineError as exc:
+            outcomes.append(type(exc).__name__)
+    assert outcomes[1] == outcomes[0]
+
+
+def test_rows_without_numbers_are_one_slice_read_whole(monkeypatch):
+    monkeypatch.setattr(calamine_process, "SLICE_BYTES", 1)
+    rows = "".join(cells(0, f"<c><v>{n}</v></c>", "<c/>", f"<c><v>{n * 2}</v></c>", r=False)
+                   for n in range(1, 200))
+    data = book([("Pay", rows)])
+    sheet = calamine_process.SlicedSheet(python_calamine, zipfile.ZipFile(io.BytesIO(data)), "Pay",
+                                         "xl/worksheets/sheet1.xml", "")
+    assert len(list(sheet._bodies())) == 1
+    assert_same(data)
