@@ -421,7 +421,16 @@ class Reader:
     def release(self) -> None:
         """Let go of calamine's whole-workbook reader of an .xlsx (its shared strings and
         styles): sheets are read in slices, and a sheet read whole opens it again."""
-        if isinstance(self.source, str) and self.archive().NameToInfo.get("xl/workbook.xml"):
+        if not isinstance(self.source, str):
+            return
+        with open(self.source, "rb") as package:
+            if package.read(4) != b"PK\x03\x04":    # an .xls: read whole, by calamine
+                return
+        try:
+            xlsx = "xl/workbook.xml" in self.archive().NameToInfo
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+            xlsx = False
+        if xlsx:
             self.book.close()
             self.book = None
 
