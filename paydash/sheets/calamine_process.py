@@ -43,6 +43,7 @@ SCAN_CHUNK = 4 * 1024 * 1024
 SLICE_BYTES = 512 * 1024        # sheet XML per slice calamine reads (~650 template rows)
 BODY_CHUNK = 256 * 1024         # inflated sheet XML read at a time while slicing
 MAX_HEAD = 8 * 1024 * 1024      # XML before <sheetData> that a sheet may have and still be sliced
+WHOLE_AFTER = 8 * SLICE_BYTES   # XML with no numbered row to cut at before the sheet is read whole
 
 
 def send(stream, obj) -> None:
@@ -186,9 +187,11 @@ def scan_part(archive: zipfile.ZipFile, part: str) -> PartScan:
 # missing cell as ""); the cell cap is applied as the slices come, so a sheet past it ends
 # in the same message after some rows rather than before; rows out of order across two
 # slices (never written by Excel, LibreOffice or openpyxl) end in a message, not a misread;
-# `estimate` is the <dimension> hint, for progress only. Where the sheet's XML is not
-# in the plain form this needs (a namespace prefix on <sheetData>, on the string table, or
-# a head past MAX_HEAD), the sheet is read whole, as .xls and .ods sheets are.
+# `estimate` is the <dimension> hint (or the part's size over the first rows' size), for
+# progress only. Where the sheet's XML is not in the plain form this needs (a namespace
+# prefix on <sheetData>, on the string table, or a head past MAX_HEAD), the sheet is read
+# whole, as .xls and .ods sheets are; so is a sheet whose rows carry no numbers to cut at
+# (no cut within WHOLE_AFTER bytes).
 
 _SHEET_DATA = re.compile(rb"<sheetData\s*>")
 _EMPTY_SHEET_DATA = re.compile(rb"<sheetData\s*/>")
@@ -207,6 +210,10 @@ _WORKBOOK_PARTS = ("[Content_Types].xml", "_rels/.rels", "xl/workbook.xml",
 
 class NotSliceable(Exception):
     pass
+
+
+class NoPlaceToCut(Exception):
+    """The sheet's rows carry no numbers to cut at: it is read whole."""
 
 
 class RowsOutOfOrder(Exception):
@@ -248,8 +255,10 @@ class SharedStrings:
 class SlicedSheet:
     """One .xlsx worksheet read by calamine in slices of rows (see above)."""
 
-    def __init__(self, calamine, archive: zipfile.ZipFile, name: str, path: str, strings: str):
+    def __init__(self, calamine, archive: zipfile.ZipFile, name: str, path: str, strings: str,
+                 open_book=None):
         self.calamine, self.archive, self.name, self.path = calamine, archive, name, path
+        self.open_book = open_book   # calamine's reader of the whole package, for a whole read
         self.strings = None
         if strings and strings in archive.NameToInfo:
             self.strings = SharedStrings(archive.read(strings))
@@ -282,6 +291,10 @@ class SlicedSheet:
             end = _DIMENSION_END.search(dimension.group(0))
             self.estimate = max(0, int(end.group(1)) - 1) if end else 0
             self.head = self.head[:dimension.start()] + self.head[dimension.end():]
+        rows_seen = head.count(b"<row", found.end())
+        if not self.estimate and rows_seen:   # no hint: the part's size over the first rows'
+            per_row = max(1, (len(head) - found.end()) // rows_seen)
+            self.estimate = max(0, archive.getinfo(path).file_size // per_row - 1)
 
     def _bodies(self) -> Iterator[tuple[bytes, bytes]]:
         """The rows of <sheetData> in slices of about SLICE_BYTES, each with the XML that
@@ -298,6 +311,7 @@ class SlicedSheet:
                 buffer += chunk
             del buffer[:self.body_start]
             searched = scanned = 0   # how far </sheetData and a place to cut were looked for
+            cut_once = False
             while True:
                 chunk = stream.read(BODY_CHUNK)
                 buffer += chunk
@@ -309,10 +323,13 @@ class SlicedSheet:
                 searched = max(0, len(buffer) - 16)
                 while len(buffer) > SLICE_BYTES and (cut := self._cut(buffer, max(scanned, SLICE_BYTES))):
                     yield bytes(buffer[:cut]), b"</sheetData></worksheet>"
+                    cut_once = True
                     del buffer[:cut]
                     searched, scanned = max(0, searched - cut), 0
                 if len(buffer) > SLICE_BYTES:
                     scanned = max(SLICE_BYTES, len(buffer) - 64)   # no numbered row there yet
+                    if not cut_once and len(buffer) > WHOLE_AFTER and self.open_book:
+                        raise NoPlaceToCut
                 if end >= 0 or not chunk:
                     yield bytes(buffer), tail
                     return
@@ -341,6 +358,26 @@ class SlicedSheet:
     def rows(self) -> Iterator[list]:
         """The sheet's rows from row 1, cells[0] being column A, as `iter_rows` gives them
         after the left padding: each row as wide as the sheet's widest column seen so far."""
+        try:
+            yield from self._slices()
+        except NoPlaceToCut:   # raised before any slice was read, so before any row was given
+            yield from self._whole()
+
+    def _whole(self) -> Iterator[list]:
+        """The sheet read whole, as before slicing (and as .xls and .ods sheets are)."""
+        sheet = self.open_book().get_sheet_by_name(self.name)
+        height = sheet.total_height if sheet.start else 0
+        width = min(sheet.total_width if sheet.start else 0, MAX_COLUMNS)
+        if height * max(width, 1) > MAX_CELLS:
+            raise TooManyCells(f"{height:,} rows × {width:,} columns")
+        offset = sheet.start[1] if sheet.start else 0
+        pad, keep = [""] * offset, MAX_COLUMNS - offset
+        for row in sheet.iter_rows():
+            if len(row) > keep:
+                row = row[:keep]
+            yield pad + row if pad else row
+
+    def _slices(self) -> Iterator[list]:
         emitted, width, end_col = 0, 0, 0
         for body, tail in self._bodies():
             book = self.calamine.CalamineWorkbook.from_filelike(io.BytesIO(self._book(body, tail)))
@@ -448,7 +485,8 @@ class Reader:
                 # all: the string table of the sheet opened last is kept.
                 if self.sliced is None or self.sliced.name != name:
                     self.sliced = None
-                    self.sliced = SlicedSheet(self.calamine, self.archive(), name, path, strings)
+                    self.sliced = SlicedSheet(self.calamine, self.archive(), name, path, strings,
+                                              self._open_book)
             except NotSliceable:
                 pass
             else:

@@ -285,8 +285,10 @@ def test_what_follows_the_rows_is_read_as_the_whole_read_reads_it(slice_bytes, t
     assert outcomes[1] == outcomes[0]
 
 
-def test_rows_without_numbers_are_one_slice_read_whole(monkeypatch):
+@pytest.mark.parametrize("whole_after", [1 << 30, 100], ids=["one slice", "read whole"])
+def test_rows_without_numbers_are_one_slice_or_read_whole(monkeypatch, whole_after):
     monkeypatch.setattr(calamine_process, "SLICE_BYTES", 1)
+    monkeypatch.setattr(calamine_process, "WHOLE_AFTER", whole_after)
     rows = "".join(cells(0, f"<c><v>{n}</v></c>", "<c/>", f"<c><v>{n * 2}</v></c>", r=False)
                    for n in range(1, 200))
     data = book([("Pay", rows)])
@@ -294,3 +296,7 @@ def test_rows_without_numbers_are_one_slice_read_whole(monkeypatch):
                                          "xl/worksheets/sheet1.xml", "")
     assert len(list(sheet._bodies())) == 1
     assert_same(data)
+    if whole_after == 100:
+        sheet.open_book = lambda: python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+        with pytest.raises(calamine_process.NoPlaceToCut):
+            list(sheet._bodies())
