@@ -287,10 +287,12 @@ class SlicedSheet:
         self.estimate = 0
         if dimension:
             # A hint for progress only (the rows are counted as they come); taken out of the
-            # slices, or calamine would size every slice's grid for the whole sheet.
+            # later slices, or calamine would size every slice's grid for the whole sheet.
             end = _DIMENSION_END.search(dimension.group(0))
             self.estimate = max(0, int(end.group(1)) - 1) if end else 0
             self.head = self.head[:dimension.start()] + self.head[dimension.end():]
+        # The first slice keeps it: calamine refuses a sheet whose <dimension> it cannot read.
+        self.first_head = head[:found.end()]
         rows_seen = head.count(b"<row", found.end())
         if not self.estimate and rows_seen:   # no hint: the part's size over the first rows'
             per_row = max(1, (len(head) - found.end()) // rows_seen)
@@ -345,14 +347,14 @@ class SlicedSheet:
             at += 4
         return 0
 
-    def _book(self, body: bytes, tail: bytes = b"</sheetData></worksheet>") -> bytes:
+    def _book(self, body: bytes, tail: bytes = b"</sheetData></worksheet>", first: bool = False) -> bytes:
         if self.strings is not None and b"s" in body:
             body = self.strings.inline(body)
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as book:
             for part, content in self.parts.items():
                 book.writestr(part, content)
-            book.writestr(self.path, self.head + body + tail)
+            book.writestr(self.path, (self.first_head if first else self.head) + body + tail)
         return out.getvalue()
 
     def rows(self) -> Iterator[list]:
@@ -379,8 +381,9 @@ class SlicedSheet:
 
     def _slices(self) -> Iterator[list]:
         emitted, width, end_col = 0, 0, 0
-        for body, tail in self._bodies():
-            book = self.calamine.CalamineWorkbook.from_filelike(io.BytesIO(self._book(body, tail)))
+        for index, (body, tail) in enumerate(self._bodies()):
+            book = self.calamine.CalamineWorkbook.from_filelike(
+                io.BytesIO(self._book(body, tail, first=index == 0)))
             sheet = book.get_sheet_by_name(self.name)
             if not sheet.start:
                 continue

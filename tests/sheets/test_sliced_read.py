@@ -214,6 +214,20 @@ def test_a_slice_workbook_holds_no_shared_string_table_and_no_other_sheet():
     names = zipfile.ZipFile(io.BytesIO(sheet._book(body, tail))).namelist()
     assert "xl/sharedStrings.xml" not in names and "xl/worksheets/sheet1.xml" not in names
     assert "xl/styles.xml" in names and b"<dimension" not in sheet.head
+    assert b"<dimension" in sheet.first_head   # calamine refuses a sheet whose dimension it cannot read
+
+
+@pytest.mark.parametrize("dimension", ['<dimension ref="garbage"/>', '<dimension ref="A1:XFD1048576"/>', ""])
+def test_a_dimension_is_refused_or_not_as_the_whole_read_does(slice_bytes, dimension):
+    rows = "".join(cells(n, f'<c r="A{n}"><v>{n}</v></c>') for n in range(1, 30))
+    data = package([("Pay", f'<worksheet {NS}>{dimension}<sheetData>{rows}</sheetData></worksheet>'.encode())])
+    outcomes = []
+    for sliced in (False, True):
+        try:
+            outcomes.append(read(data, "Pay", sliced=sliced))
+        except python_calamine.CalamineError as exc:
+            outcomes.append(str(exc))
+    assert outcomes[1] == outcomes[0]
 
 
 @pytest.mark.parametrize("sheet_xml", [
