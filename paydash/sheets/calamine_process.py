@@ -199,9 +199,11 @@ _DIMENSION = re.compile(rb"<dimension\b[^>]*?/>")
 _DIMENSION_END = re.compile(rb"""\bref\s*=\s*["'][A-Za-z]*\d*:?[A-Za-z]*(\d+)["']""")
 _ROW_NUMBER = re.compile(rb"""<row\s[^>]*?\br\s*=\s*["']([1-9]\d{0,6})["']""")
 MAX_ROW = 1_048_576
-_SI = re.compile(rb"<si>(.*?)</si>|<si\s*/>", re.DOTALL)
+_EMPTY_SI = re.compile(rb"<si\s*/>")
+_SI_TAG = re.compile(rb"<si[\s/>]")
 _SHARED_CELL = re.compile(rb"""<c\s([^>]*?)\bt\s*=\s*["']s["']([^>]*?)(/>|>(.*?)</c>)""", re.DOTALL)
 _SHARED_VALUE = re.compile(rb"<v>([^<]*)</v>")
+_PLAIN_SHARED = re.compile(rb't="s"><v>(\d{1,19})</v>')
 _STYLES = re.compile(rb"""<Relationship\b[^>]*?\bType\s*=\s*["'][^"']*/styles["'][^>]*>""")
 _TARGET = re.compile(rb"""\bTarget\s*=\s*["']([^"']+)["']""")
 _WORKBOOK_PARTS = ("[Content_Types].xml", "_rels/.rels", "xl/workbook.xml",
@@ -224,32 +226,59 @@ class SharedStrings:
     """The shared-string table held once: the part's bytes and each <si>'s inner markup span."""
 
     def __init__(self, xml: bytes):
-        if b":si>" in xml or b":si " in xml:
-            raise NotSliceable("the string table has a namespace prefix")
+        if b":si>" in xml or b":si " in xml or b"<!--" in xml or b"<![CDATA[" in xml:
+            raise NotSliceable("the string table is not in the plain form")
         self.xml = xml
         self.starts, self.ends = array("q"), array("q")
-        for match in _SI.finditer(xml):
-            start, end = match.span(1) if match.group(1) is not None else (0, 0)
-            self.starts.append(start)
-            self.ends.append(end)
+        at = 0
+        while (at := xml.find(b"<si", at)) >= 0:
+            if xml.startswith(b"<si>", at):
+                end = xml.find(b"</si>", at + 4)
+                if end < 0:
+                    break
+                self.starts.append(at + 4)
+                self.ends.append(end)
+                at = end + 5
+            elif (empty := _EMPTY_SI.match(xml, at)):
+                self.starts.append(0)
+                self.ends.append(0)
+                at = empty.end()
+            else:
+                at += 3
+        # Every <si> calamine would count, counted here (one with attributes is not read here).
+        if len(self.starts) != len(_SI_TAG.findall(xml)):
+            raise NotSliceable("the string table is not in the plain form")
 
     def inline(self, body: bytes) -> bytes:
         """The slice with each shared-string cell turned into an inline-string cell."""
-        def cell(match):
-            inner = match.group(4)
-            value = _SHARED_VALUE.search(inner) if inner else None
-            if value is None or not value.group(1):
-                return match.group(0)   # no index: an empty cell, read as it would have been
-            # Calamine reads an index that is not plain digits, or past 2**64, as 0.
-            index = int(value.group(1)) if value.group(1).isdigit() else 0
-            if index >= 1 << 64:
-                index = 0
-            if index >= len(self.starts):
-                return match.group(0)   # calamine refuses it, without a table as with one
-            text = self.xml[self.starts[index]:self.ends[index]]
-            inner = inner[:value.start()] + b"<is>" + text + b"</is>" + inner[value.end():]
-            return b"<c " + match.group(1) + b't="inlineStr"' + match.group(2) + b">" + inner + b"</c>"
-        return _SHARED_CELL.sub(cell, body)
+        xml, starts, ends, count = self.xml, self.starts, self.ends, len(self.starts)
+
+        def plain(match):   # the form Excel writes: t="s" last, then <v>index</v>
+            index = int(match.group(1))
+            if index >= count or body[match.start() - 1] not in b" \t\r\n":
+                return match.group(0)
+            return b't="inlineStr"><is>' + xml[starts[index]:ends[index]] + b"</is>"
+
+        body = _PLAIN_SHARED.sub(plain, body)
+        if b'"s"' not in body and b"'s'" not in body:
+            return body
+        return _SHARED_CELL.sub(self._cell, body)
+
+    def _cell(self, match):
+        """Any other form of a shared-string cell (attributes after t="s", a formula...)."""
+        inner = match.group(4)
+        value = _SHARED_VALUE.search(inner) if inner else None
+        if value is None or not value.group(1):
+            return match.group(0)   # no index: an empty cell, read as it would have been
+        # Calamine reads an index that is not plain digits, or past 2**64, as 0.
+        index = int(value.group(1)) if value.group(1).isdigit() else 0
+        if index >= 1 << 64:
+            index = 0
+        if index >= len(self.starts):
+            return match.group(0)   # calamine refuses it, without a table as with one
+        text = self.xml[self.starts[index]:self.ends[index]]
+        inner = inner[:value.start()] + b"<is>" + text + b"</is>" + inner[value.end():]
+        return b"<c " + match.group(1) + b't="inlineStr"' + match.group(2) + b">" + inner + b"</c>"
 
 
 class SlicedSheet:

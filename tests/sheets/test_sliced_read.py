@@ -314,3 +314,26 @@ def test_rows_without_numbers_are_one_slice_or_read_whole(monkeypatch, whole_aft
         sheet.open_book = lambda: python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
         with pytest.raises(calamine_process.NoPlaceToCut):
             list(sheet._bodies())
+
+
+@pytest.mark.parametrize("cell", ['<c r="A1" t="s"><v>7</v></c>', '<c r="A1" t="s" s="0"><v>7</v></c>',
+                                  "<c r='A1' t='s'><v>7</v></c>", '<c r="A1" xt="s"><v>7</v></c>',
+                                  '<c r="A1" t="s"><v>99999999999999999999</v></c>',
+                                  '<c r="A1" t="s"><f>X</f><v>7</v></c>'])
+def test_every_form_of_a_shared_string_cell_reads_as_the_whole_read_does(slice_bytes, cell):
+    data = book([("Pay", cells(1, cell, '<c r="B1" t="s"><v>3</v></c>'))], strings=sst())
+    outcomes = []
+    for sliced in (False, True):
+        try:
+            outcomes.append(read(data, "Pay", sliced=sliced))
+        except python_calamine.CalamineError as exc:
+            outcomes.append(str(exc))
+    assert outcomes[1] == outcomes[0]
+
+
+@pytest.mark.parametrize("extra", ['<si x="1"><t>with an attribute</t></si>', "<!-- <si><t>c</t></si> -->",
+                                   "<si />", "<si><t>a</t><t>b</t></si>"])
+def test_an_odd_string_table_reads_as_the_whole_read_does(slice_bytes, extra):
+    rows = cells(1, *(f'<c r="{col}1" t="s"><v>{i}</v></c>' for i, col in enumerate("ABCD")))
+    data = book([("Pay", rows)], strings=sst(STRINGS[:2], extra=extra + '<si><t>after</t></si>'))
+    assert_same(data)
