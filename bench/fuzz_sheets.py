@@ -9,6 +9,11 @@ documented refusal) and `read_salary_sheet` (a report, perhaps with `fatal`, is 
 documented result for any bytes). Anything else raised is unhandled: the run exits 1 and
 saves the input under `--save` as crash-*.xlsx, together with a handful of inputs that
 reached distinct outcomes (seed-*.xlsx); tests/sheets/test_fuzz_seeds.py replays them.
+
+Each .xlsx sheet small enough to read in process is also read by the reading child's code
+both ways, whole and in slices of one row (calamine_process.SlicedSheet), and the two must
+agree: the same rows (a row may be shorter only by trailing empty cells, before a slice
+that widens the sheet), or an error both ways. A disagreement is counted as unhandled.
 """
 import argparse
 import collections
@@ -29,11 +34,17 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+import io  # noqa: E402
+import marshal  # noqa: E402
+import zipfile  # noqa: E402
+
 from hostile_files import HEADERS  # noqa: E402
 from hostile_files import NS  # noqa: E402
 from hostile_files import col_letter  # noqa: E402
 from hostile_files import package  # noqa: E402
 
+from paydash.sheets import calamine_process  # noqa: E402
+from paydash.sheets import reader  # noqa: E402
 from paydash.sheets.filecheck import FileRejected  # noqa: E402
 from paydash.sheets.filecheck import check_upload  # noqa: E402
 from paydash.sheets.salary_sheet import read_salary_sheet  # noqa: E402
@@ -152,10 +163,19 @@ def workbooks(draw) -> bytes:
                           min_size=count, max_size=count, unique=True))
     sheets = [(name, draw(sheet())) for name in names]
     hidden = tuple(name for name in names if draw(st.booleans()) and draw(st.booleans()))
+    extra, rels = {}, ""
+    if draw(st.booleans()):  # a shared-string table, so t="s" cells have strings to point at
+        items = "".join(draw(st.sampled_from(["<si/>", "<si><t/></si>", "<si><r><t>a</t></r><r><t>b</t></r></si>"]))
+                        if draw(st.booleans()) else f"<si><t>{_escape(draw(_texts), False)}</t></si>"
+                        for _ in range(draw(st.integers(0, 6))))
+        extra["xl/sharedStrings.xml"] = f"<sst {NS}>{items}</sst>".encode()
+        rels = ('<Relationship Id="rIdT" Type="http://schemas.openxmlformats.org/officeDocument/'
+                '2006/relationships/sharedStrings" Target="sharedStrings.xml"/>')
     try:
-        data = package(sheets, hidden=hidden, compresslevel=1)
+        data = package(sheets, hidden=hidden, compresslevel=1, extra=extra, workbook_rels_extra=rels)
     except ValueError:  # a name zipfile or XML escaping cannot take: keep the generator simple
-        data = package([("Salary", draw(sheet()))], compresslevel=1)
+        data = package([("Salary", draw(sheet()))], compresslevel=1, extra=extra,
+                       workbook_rels_extra=rels)
     return draw(mutated(data))
 
 
@@ -175,6 +195,80 @@ def mutated(draw, data: bytes) -> bytes:
     return data[:at] + draw(st.binary(min_size=1, max_size=64)) + data[at:]
 
 
+# --- Sliced against whole ----------------------------------------------------------------------
+
+_ADDRESS = re.compile(rb"""\br\s*=\s*["']([A-Za-z]{0,3})(\d+)["']""")
+
+
+def _small_enough(archive: zipfile.ZipFile, part: str) -> bool:
+    """No address in the part that would make calamine build a big grid in this process."""
+    xml = archive.read(part)
+    if len(xml) > 1 << 20:
+        return False
+    for letters, digits in _ADDRESS.findall(xml):
+        if len(digits) > 5 or int(digits) > 2000 or len(letters) > 2:
+            return False
+    return True
+
+
+def _child_read(data: bytes, sheet, strings: str, sliced: bool):
+    child = calamine_process.Reader(data)
+    opened = child.open(sheet.name, sheet.path, strings) if sliced else child.open(sheet.name)
+    if opened[0] != "ok":
+        return ("error", opened[1])
+    rows = []
+    while True:
+        answer = marshal.loads(child.next(1000))
+        rows += [(row, [d for d in answer[2] if d[0] == i]) for i, row in enumerate(answer[1])]
+        if answer[3]:
+            return rows
+
+
+def _differs(message: str) -> None:
+    try:
+        raise AssertionError(message)
+    except AssertionError as exc:
+        raise Unhandled("sliced", "the sliced read differs from the whole read") from exc
+
+
+def sliced_against_whole(data: bytes) -> str:
+    """"same", "skipped", or Unhandled when the sliced read of a sheet differs from the whole."""
+    try:
+        workbook = reader.Workbook(data)
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        sheets = [s for s in workbook.sheets if workbook.kind == "xlsx"
+                  and s.path in archive.NameToInfo and _small_enough(archive, s.path)]
+    except Exception:  # noqa: BLE001  (the reader's own outcome is judged by run_one)
+        return "skipped"
+    old, calamine_process.SLICE_BYTES = calamine_process.SLICE_BYTES, 1
+    try:
+        for sheet in sheets:
+            outcomes = []
+            for sliced in (False, True):
+                try:
+                    outcomes.append(_child_read(data, sheet, workbook._strings, sliced))
+                except (calamine_process.RowsOutOfOrder, calamine_process.TooManyCells) as exc:
+                    outcomes.append(("refused", type(exc).__name__))
+                except Exception as exc:  # noqa: BLE001  (calamine's errors, both ways)
+                    outcomes.append(("error", type(exc).__name__))
+            whole, sliced = outcomes
+            whole_failed, sliced_failed = isinstance(whole, tuple), isinstance(sliced, tuple)
+            if whole_failed and sliced_failed:
+                continue   # refused both ways (the message may name another slice)
+            if sliced == ("refused", "RowsOutOfOrder"):
+                continue   # documented: rows out of order across two slices end in a message
+            if whole_failed or sliced_failed:
+                _differs(f"sheet {sheet.name!r}: whole {str(whole)[:300]} sliced {str(sliced)[:300]}")
+            if len(whole) != len(sliced) or any(
+                    s_dates != w_dates or s_row + [""] * (len(w_row) - len(s_row)) != w_row
+                    for (w_row, w_dates), (s_row, s_dates) in zip(whole, sliced, strict=True)):
+                _differs(f"sheet {sheet.name!r}: rows differ: whole {str(whole)[:400]} "
+                         f"sliced {str(sliced)[:400]}")
+    finally:
+        calamine_process.SLICE_BYTES = old
+    return "same" if sheets else "skipped"
+
+
 # --- The run -----------------------------------------------------------------------------------
 
 
@@ -190,6 +284,7 @@ class Run:
         started = time.monotonic()
         try:
             outcome = run_one(data)
+            self.outcomes[f"sliced vs whole: {sliced_against_whole(data)}"] += 1
         except Unhandled as exc:
             cause = exc.__cause__
             frame = traceback.extract_tb(cause.__traceback__)[-1]

@@ -18,11 +18,23 @@ Medians of the rounds, and both ratios (pipeline / plain openpyxl, pipeline / ca
 
     .venv/bin/python bench/import_bench.py [--sizes 10000,100000] [--runs 3] [--big-runs 3]
     .venv/bin/python bench/import_bench.py --sizes 10000,100000,500000 --runs 1 --big-runs 1
+    .venv/bin/python bench/import_bench.py --rows-vs-peak 10000,100000,500000 [--runs 3] \
+        [--before /tmp/paydash-main] [--no-validate]
+
+`--rows-vs-peak` measures the sheet reader alone, no consumer: for each size, in interleaved
+rounds, each in a fresh process: calamine's bare read (time, its peak), the reader handing
+every row to the parent (`Workbook(data).rows(sheet)`: time, the parent's peak, the reading
+child's peak) and once validation with staging (`read_salary_sheet(data, keep=RowStager.add)`,
+as the import task runs it). With `--before DIR` (a `git archive` of an older commit) the
+reader and validation of that tree run in the same rounds, side by side. CPU seconds (the
+process's and its reading child's) are printed next to the wall times: on a shared machine
+they are the figures to compare.
 
 Targets (issue 18): pipeline ≤ 0.25x plain openpyxl at 100,000 rows (stretch: ≤ 1.5x
 calamine's bare read); worker peak ≤ 200 MB; peak growing less than linearly in rows.
 """
 import argparse
+import json
 import os
 import pathlib
 import re
@@ -79,6 +91,103 @@ for _row in book.get_sheet_by_index(0).iter_rows():
     pass
 print(time.perf_counter() - start)
 """
+# The reader of a source tree (argv[1]) on one file, in a fresh process: hand-over or validation.
+READER_RUN = r"""
+import json, logging, re, sys, time
+sys.path.insert(0, sys.argv[1])
+child_peaks = []
+class Peaks(logging.Handler):
+    def emit(self, record):
+        found = re.search(r"peak (\d+) MB", record.getMessage())
+        if found:
+            child_peaks.append(int(found.group(1)))
+log = logging.getLogger("paydash.sheets.reader")
+log.addHandler(Peaks())
+log.setLevel(logging.INFO)
+from paydash.sheets import reader
+data = open(sys.argv[2], "rb").read()
+start, cpu = time.perf_counter(), time.process_time()
+if sys.argv[3] == "handover":
+    workbook = reader.Workbook(data)
+    rows = sum(1 for _ in workbook.rows(workbook.visible[0]))
+else:
+    from paydash.sheets.salary_sheet import read_salary_sheet
+    from paydash.sheets.staging import RowStager
+    report = read_salary_sheet(data, keep=RowStager("bench").add)
+    assert report.fatal is None, report.fatal
+    rows = report.data_rows
+seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+import gc, resource
+workbook = report = None
+gc.collect()   # the reader's child is stopped (and waited for) when its workbook goes
+used = resource.getrusage(resource.RUSAGE_CHILDREN)
+child_cpu = used.ru_utime + used.ru_stime
+peak = next(int(line.split()[1]) // 1024 for line in open("/proc/self/status")
+            if line.startswith("VmHWM:"))
+print(json.dumps({"s": seconds, "cpu": cpu, "child_cpu": child_cpu, "rows": rows, "parent_mb": peak,
+                  "child_mb": max(child_peaks, default=0)}))
+"""
+CALAMINE_PEAK_READ = CALAMINE_READ + """
+print(next(int(line.split()[1]) // 1024 for line in open("/proc/self/status")
+           if line.startswith("VmHWM:")), time.process_time())
+"""
+
+
+def reader_run(tree: pathlib.Path, path: pathlib.Path, mode: str) -> dict:
+    done = subprocess.run([sys.executable, "-c", READER_RUN, str(tree), str(path), mode],
+                          capture_output=True, text=True, timeout=3600)
+    if done.returncode:
+        raise SystemExit(f"reader run failed ({tree}, {mode}): {done.stderr[-2000:]}")
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def calamine_run(path: pathlib.Path) -> dict:
+    done = subprocess.run([sys.executable, "-c", CALAMINE_PEAK_READ, str(path)],
+                          capture_output=True, text=True, timeout=1800)
+    if done.returncode:
+        raise SystemExit(f"calamine failed: {done.stderr[-2000:]}")
+    seconds, peak, cpu = done.stdout.split()
+    return {"s": float(seconds), "parent_mb": int(peak), "child_mb": 0, "cpu": float(cpu),
+            "child_cpu": 0.0}
+
+
+def rows_vs_peak(sizes: list[int], runs: int, before: pathlib.Path | None, validate: bool) -> None:
+    trees = {"after": ROOT, **({"before": before} if before else {})}
+    print(f"rows vs peak {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; trees: "
+          + ", ".join(f"{name} {tree}" for name, tree in trees.items()))
+    print(f"{'rows':>8} {'file MB':>8} {'what':<21} {'runs':>4} {'median s':>9} {'÷ calamine':>10} "
+          f"{'CPU s':>6} {'(child)':>7} {'CPU ÷ cal.':>10} {'parent MB':>9} {'child MB':>8} "
+          f"{'sum MB':>7}  rounds s", flush=True)
+    for rows in sizes:
+        path = WORK / f"template-{rows}.xlsx"
+        sheet_builders.write_template_xlsx(path, rows)
+        steps = ["calamine", *(f"{name} hand-over" for name in trees)]
+        results: dict[str, list[dict]] = {step: [] for step in steps}
+        for run in range(runs):
+            for step in steps[run % len(steps):] + steps[:run % len(steps)]:
+                if step == "calamine":
+                    results[step].append(calamine_run(path))
+                else:
+                    results[step].append(reader_run(trees[step.split()[0]], path, "handover"))
+        if validate:   # validation takes minutes at 500,000 rows: once each
+            for name, tree in trees.items():
+                results[f"{name} validate+stage"] = [reader_run(tree, path, "validate")]
+        bare = statistics.median(r["s"] for r in results["calamine"])
+        bare_cpu = statistics.median(r["cpu"] for r in results["calamine"])
+        for step, found in results.items():
+            median = statistics.median(r["s"] for r in found)
+            # CPU: the process's own and its reading child's, so a loaded machine's waiting
+            # does not count; the figure to compare with calamine's bare read.
+            cpu = statistics.median(r["cpu"] + r["child_cpu"] for r in found)
+            child_cpu = statistics.median(r["child_cpu"] for r in found)
+            parent = max(r["parent_mb"] for r in found)
+            child = max(r["child_mb"] for r in found)
+            print(f"{rows:>8,} {path.stat().st_size / 1048576:>8.1f} {step:<21} {len(found):>4} "
+                  f"{median:>9.2f} {median / bare:>10.2f} {cpu:>6.2f} {child_cpu:>7.2f} "
+                  f"{cpu / bare_cpu:>10.2f} {parent:>9} {child:>8} {parent + child:>7}  "
+                  f"{[round(r['s'], 2) for r in found]}", flush=True)
+        print(f"         load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
 
 
 def plain_openpyxl_python() -> str | None:
@@ -247,7 +356,17 @@ def main() -> None:
     parser.add_argument("--big-runs", type=int, default=3, help="rounds at 100,000 rows and more")
     parser.add_argument("--slowed-anchor", action="store_true",
                         help="also time openpyxl in Paydash's venv (with defusedxml), the old anchor")
+    parser.add_argument("--rows-vs-peak", metavar="SIZES",
+                        help="measure the sheet reader alone at these sizes (see above)")
+    parser.add_argument("--before", type=pathlib.Path,
+                        help="with --rows-vs-peak: an older source tree to measure side by side")
+    parser.add_argument("--no-validate", action="store_true",
+                        help="with --rows-vs-peak: the hand-over only, no validation run")
     args = parser.parse_args()
+    if args.rows_vs_peak:
+        rows_vs_peak([int(n) for n in args.rows_vs_peak.split(",")], args.runs, args.before,
+                     not args.no_validate)
+        return
     readers = {}
     plain = plain_openpyxl_python()
     if plain:

@@ -7,18 +7,22 @@ DTD (entity expansion, external entities) is refused outright. Calamine then run
 child process (`paydash.sheets.calamine_process`) under an address-space limit and a cap
 on the cells a sheet may span, and rows come back in batches: the worker's own memory
 stays flat whatever the sheet's size or shape, and a sheet that would need gigabytes ends
-in a message. What calamine does not report (formulas with no cached value, error cells)
-is found in the .xlsx part by a byte scan in the same child.
+in a message. The child reads an .xlsx sheet in slices of rows (so its own memory stays
+flat too) from a memory file holding the package, not from a copy of its own. What
+calamine does not report (formulas with no cached value, error cells) is found in the
+.xlsx part by a byte scan in the parent while the child reads.
 """
 import datetime as dt
 import io
 import logging
 import marshal
+import os
 import posixpath
 import re
 import select
 import subprocess
 import sys
+import tempfile
 import time
 import weakref
 import zipfile
@@ -92,7 +96,7 @@ class Workbook:
     def __init__(self, data: bytes):
         self.kind = _kind(data)
         self.archive = None
-        self._data, self._child, self._scans = data, None, {}
+        self._data, self._child, self._scans, self._strings = data, None, {}, ""
         try:
             if self.kind != "xls":
                 self.archive = zipfile.ZipFile(io.BytesIO(data))
@@ -103,6 +107,7 @@ class Workbook:
             if self.kind == "xlsx":
                 self.sheets, strings = self._read_structure()
                 self._extra_parts = [strings] if strings else []
+                self._strings = strings or ""
         except WorkbookUnreadable:
             raise
         except (zipfile.BadZipFile, KeyError, zlib.error, EOFError, ValueError, OSError,
@@ -195,7 +200,7 @@ class SheetStream:
     def __iter__(self) -> Iterator[tuple[int, list]]:
         child = self.workbook._reader()
         started = time.perf_counter()
-        child.ask_open(self.sheet)
+        child.ask_open(self.sheet, self.workbook._strings)
         try:  # while the child parses the sheet, look for what calamine does not report
             scan, problem = self.workbook._scan(self.sheet), None
         except calamine_process.NulInXml:
@@ -234,18 +239,23 @@ class _Child:
     """The reading child process and its requests (see paydash.sheets.calamine_process)."""
 
     def __init__(self, data: bytes):
-        self.process = subprocess.Popen(
-            [sys.executable, "-I", _CHILD_SCRIPT, str(CHILD_MEMORY)], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        try:
-            calamine_process.send_bytes(self.process.stdin, data)
-        except (BrokenPipeError, OSError):
-            pass  # the answer below says why the child went away
+        # The package goes to the child as a memory file (an anonymous file, no disk) that it
+        # reads parts from on demand, rather than down the pipe: the child then holds no copy
+        # of its own (calamine's reader would add another), only the slice it is reading.
+        with _memory_file() as package:
+            package.write(data)
+            package.flush()
+            self.process = subprocess.Popen(
+                [sys.executable, "-I", _CHILD_SCRIPT, str(CHILD_MEMORY), str(package.fileno())],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                pass_fds=(package.fileno(),))
         answer = self._answer("")
         self.sheets = answer[1]
 
-    def ask_open(self, sheet: SheetInfo) -> None:
-        self._ask(("open", sheet.name), sheet.name)
+    def ask_open(self, sheet: SheetInfo, strings: str = "") -> None:
+        # An .xlsx sheet (it has a part) is read in slices by the child; see SlicedSheet.
+        request = ("open", sheet.name, sheet.path, strings) if sheet.path else ("open", sheet.name)
+        self._ask(request, sheet.name)
 
     def opened(self, sheet: SheetInfo) -> int:
         """The answer to `ask_open`: the sheet's row count."""
@@ -298,9 +308,17 @@ class _Child:
         return too_large(sheet or "1") if code and code < 0 else unreadable("the reader stopped")
 
 
+def _memory_file():
+    if hasattr(os, "memfd_create"):
+        return os.fdopen(os.memfd_create("paydash-workbook", os.MFD_CLOEXEC), "w+b")
+    return tempfile.TemporaryFile()
+
+
 def _error(kind: str, detail: str, sheet: str) -> WorkbookUnreadable:
     if kind in ("memory", "cells"):
         return too_large(sheet or "1", detail)
+    if kind == "order":
+        return unreadable(f"sheet '{sheet}' has its rows out of order: {detail}")
     if kind == "PasswordError":
         return WorkbookUnreadable(
             "This workbook is password-protected, so Paydash cannot read it. Open it, remove "
