@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
+UPDATE_BATCH = 5000
 STATUTORY = (("pf", "pf_enabled", "PF"), ("esi", "esi_enabled", "ESI"),
              ("professional_tax", "pt_state", "professional tax"))
 
@@ -98,26 +99,41 @@ def carry_terms(tenant_id: int, year: int, month: int) -> int:
         .order_by(SalaryRow.year.desc(), SalaryRow.month.desc()).limit(1)).first()
     if latest is None or (latest.year, latest.month) != (year, month):
         return 0
-    ids = dict(db.session.execute(sa.select(Employee.code, Employee.id).where(
-        Employee.tenant_id == tenant_id)).all())
-    updates = []
+    current = {code: (employee_id, tds_pct, balance) for code, employee_id, tds_pct, balance
+               in db.session.execute(sa.select(Employee.code, Employee.id, Employee.tds_pct,
+                                               Employee.advance_balance)
+                                     .where(Employee.tenant_id == tenant_id))}
+    carried, updates = 0, []
     rows = db.session.execute(
         sa.select(SalaryRow.employee_code, SalaryRow.gross, SalaryRow.tds, SalaryRow.extra)
         .where(SalaryRow.tenant_id == tenant_id, SalaryRow.year == year,
                SalaryRow.month == month, SalaryRow.source == "excel")
         .execution_options(yield_per=2000))
-    for row in rows:
-        employee_id = ids.get((row.employee_code or "").strip()[:64])
-        if employee_id is None:
+    for code, gross, tds, extra in rows:
+        code = (code or "").strip()[:64]
+        employee = current.get(code)
+        if employee is None:
             continue
-        update = {"id": employee_id, **terms_from_row(row.gross, row.tds, row.extra)}
-        if len(update) > 1:
-            updates.append(update)
+        terms = terms_from_row(gross, tds, extra)
+        if not terms:
+            continue
+        carried += 1
+        # Only what differs is written: re-importing a month HR already has (the usual
+        # case) updates nothing, and 100,000 no-op UPDATEs were most of a commit.
+        if terms.get("tds_pct", employee[1]) != employee[1] or \
+                terms.get("advance_balance", employee[2]) != employee[2]:
+            updates.append({"id": employee[0], **terms})
+            # A code on two rows (kept as two people): the later row's terms win, as before.
+            current[code] = (employee[0], terms.get("tds_pct", employee[1]),
+                             terms.get("advance_balance", employee[2]))
+            if len(updates) >= UPDATE_BATCH:
+                db.session.execute(sa.update(Employee), updates)
+                updates = []
     if updates:
         db.session.execute(sa.update(Employee), updates)
     logger.info("tenant %s %s-%02d: terms carried for %s employees", tenant_id, year, month,
-                len(updates))
-    return len(updates)
+                carried)
+    return carried
 
 
 def terms_from_row(gross, tds, extra: dict | None) -> dict:
