@@ -15,6 +15,7 @@ from paydash.clock import utcnow
 from paydash.extensions import db
 from paydash.extensions import upsert_insert
 from paydash.models import Employee
+from paydash.models import Money
 from paydash.models import SalaryRow
 from paydash.payroll import calculator
 
@@ -267,6 +268,13 @@ def sync_from_salary_rows(tenant_id: int, year: int, month: int,
     """
     _lock_tenant_master(tenant_id)
     month_rows = _MonthRows(tenant_id, year, month)
+    connection = db.session.connection()
+    # Each person's first row, made once: every statement below reads it.
+    _FIRST_ROWS.drop(connection, checkfirst=True)
+    _FIRST_ROWS.create(connection)
+    connection.execute(month_rows.fill)
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text(f"ANALYZE {_FIRST_ROWS.name}"))
     counts = db.session.execute(month_rows.counts()).one()
     log = _ChangeLog(limit)
     log.count = sum(int(n or 0) for n in counts)
@@ -282,8 +290,22 @@ def sync_from_salary_rows(tenant_id: int, year: int, month: int,
     now = utcnow()
     db.session.execute(month_rows.update_changed(now))
     db.session.execute(month_rows.insert_new(now))
+    _FIRST_ROWS.drop(connection)
     logger.info("tenant %s %s-%02d: employee master %s changes", tenant_id, year, month, log.count)
     return log.items, log.count
+
+
+# Each code's first salary row of the month being synced: a temporary table of the sync's
+# own transaction (dropped at its end; on PostgreSQL at the commit too, should it fail).
+_FIRST_ROWS = sa.Table(
+    "employee_sync_first_rows", sa.MetaData(),
+    sa.Column("code", sa.String(64), primary_key=True),
+    sa.Column("id", sa.Integer, nullable=False),
+    sa.Column("employee_name", sa.String(200)),
+    sa.Column("department", sa.String(120)),
+    sa.Column("designation", sa.String(120)),
+    sa.Column("fixed_salary", Money),
+    prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
 
 
 class _MonthRows:
@@ -304,10 +326,13 @@ class _MonthRows:
                   .where(SalaryRow.tenant_id == tenant_id, SalaryRow.year == year,
                          SalaryRow.month == month)
                   .group_by(code).having(code != "").subquery("firsts"))
-        self.first = first = (
+        self.fill = _FIRST_ROWS.insert().from_select(
+            [c.name for c in _FIRST_ROWS.columns],
             sa.select(firsts.c.code, SalaryRow.id, SalaryRow.employee_name, SalaryRow.department,
                       SalaryRow.designation, SalaryRow.fixed_salary)
-            .join_from(firsts, SalaryRow, SalaryRow.id == firsts.c.first_id).subquery("first"))
+            .join_from(firsts, SalaryRow, SalaryRow.id == firsts.c.first_id))
+        self.first = first = _FIRST_ROWS
+        self.codes = sa.select(first.c.code)
         self.department = sa.func.coalesce(sa.func.nullif(first.c.department, ""), "Unassigned")
         # A sheet without a fixed-salary column stores 0: that is no news about the salary.
         self.salary_news = sa.and_(first.c.fixed_salary.is_not(None), first.c.fixed_salary != 0,
@@ -345,8 +370,10 @@ class _MonthRows:
         return stmt if limit is None else stmt.limit(limit)
 
     def _missing(self):
+        # NOT IN, not a correlated NOT EXISTS: SQLite then makes the month's codes once
+        # instead of once per employee. The codes are never NULL.
         return (Employee.tenant_id == self.tenant_id, Employee.active.is_(True),
-                ~sa.exists().where(self.first.c.code == Employee.code))
+                Employee.code.not_in(self.codes))
 
     def missing(self, limit: int | None):
         stmt = sa.select(Employee.code, Employee.name).where(*self._missing()).order_by(Employee.id)
