@@ -24,6 +24,7 @@ from paydash.extensions import upsert_insert
 from paydash.models import Employee
 from paydash.models import SalaryRow
 from paydash.payroll import employees
+from paydash.payroll import imported
 
 COMPARED = ("code", "name", "department", "designation", "monthly_salary", "ot_multiplier",
             "tds_pct", "advance_balance", "active", "joined_on", "left_on")
@@ -225,3 +226,66 @@ def test_random_masters_and_months_give_the_same_master_and_changes(sync_app, st
         (old_master, old_changes), (new_master, new_changes) = both_ways(people, rows, limit)
         assert new_master == old_master
         assert new_changes == old_changes
+
+
+# --- Terms carried into the master (TDS %, advance balance) -------------------------------------
+
+def per_row_carry_terms(tenant_id, year, month):
+    """imported.carry_terms as it was at 03f1b43: an UPDATE for every row with terms."""
+    ids = dict(db.session.execute(sa.select(Employee.code, Employee.id).where(
+        Employee.tenant_id == tenant_id)).all())
+    updates = []
+    rows = db.session.execute(
+        sa.select(SalaryRow.employee_code, SalaryRow.gross, SalaryRow.tds, SalaryRow.extra)
+        .where(SalaryRow.tenant_id == tenant_id, SalaryRow.year == year,
+               SalaryRow.month == month, SalaryRow.source == "excel"))
+    for row in rows:
+        employee_id = ids.get((row.employee_code or "").strip()[:64])
+        if employee_id is None:
+            continue
+        update = {"id": employee_id, **imported.terms_from_row(row.gross, row.tds, row.extra)}
+        if len(update) > 1:
+            updates.append(update)
+    if updates:
+        db.session.execute(sa.update(Employee), updates)
+    return len(updates)
+
+
+def test_terms_carried_leave_the_master_as_the_per_row_update_did(sync_app):
+    start = [employee("E1", "Same", tds_pct=Decimal("1.00"), advance_balance=Decimal("500")),
+             employee("E2", "Changes", tds_pct=Decimal("0"), advance_balance=Decimal("0")),
+             employee("E3", "Twice", tds_pct=Decimal("2.00"), advance_balance=Decimal("100")),
+             employee("E4", "No terms", tds_pct=Decimal("3.00"), advance_balance=Decimal("7")),
+             employee("E5", "Not in the month", tds_pct=Decimal("4.00"))]
+
+    def row(key, gross, tds, balance=None, code="same"):
+        values = salary_row(key, key, gross, code=code)
+        values.update(gross=Decimal(gross), tds=Decimal(tds),
+                      extra=None if balance is None else {"advance_balance": balance, "pf": "1.00"})
+        return values
+
+    month = [row("E1", "10000", "100", "500.00"),          # what the master already has
+             row("E2", "30000", "333.33", "1,000.00".replace(",", "")),
+             row("E3", "20000", "400", "300.00"),
+             row("E3#2", "20000", "0", "100.00", code="E3"),   # the later row wins
+             row("E4", "0", "0"),                           # no gross, no balance: nothing
+             row("N1", "15000", "150", "-5.00"),            # not in the master; negative balance
+             row("E2#2", "25000", "-1", None, code="E2")]   # negative TDS: no TDS % from it
+    with sync_app.app_context():
+        results = []
+        for carry in (per_row_carry_terms, imported.carry_terms):
+            tenant = accounts.create_tenant("T", f"t{accounts_counter()}")
+            db.session.flush()
+            for values in start:
+                db.session.add(Employee(tenant_id=tenant.id, **values))
+            for number, values in enumerate(month, start=2):
+                db.session.add(SalaryRow(tenant_id=tenant.id, year=2025, month=3,
+                                         sheet_row=number, **values))
+                db.session.flush()
+            count = carry(tenant.id, 2025, 3)
+            db.session.commit()
+            results.append((master(tenant.id), count))
+        (old_master, old_count), (new_master, new_count) = results
+        assert new_master == old_master and new_count == old_count == 4
+        assert new_master["E3"][6:8] == (Decimal("0.00"), Decimal("100.00"))
+        assert new_master["E2"][6:8] == (Decimal("1.11"), Decimal("1000.00"))
