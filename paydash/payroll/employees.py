@@ -15,6 +15,7 @@ from paydash.clock import utcnow
 from paydash.extensions import db
 from paydash.extensions import upsert_insert
 from paydash.models import Employee
+from paydash.models import Money
 from paydash.models import SalaryRow
 from paydash.payroll import calculator
 
@@ -253,9 +254,12 @@ def sync_from_salary_rows(tenant_id: int, year: int, month: int,
     """Bring the master in line with a month's salary rows: (first `limit` changes, count).
 
     New codes become employees; a changed fixed salary or department is updated; active
-    employees without a row are reported as missing (never deactivated: HR decides). Works
-    on plain rows and bulk statements, not ORM objects, so a 100,000-employee month stays
-    within the worker's memory budget. The caller commits with the upload's commit.
+    employees without a row are reported as missing (never deactivated: HR decides). A code
+    on several rows counts once, as its first row (in sheet order) says. Set-based: a few
+    statements whatever the number of people (what changes is read first, for HR's list,
+    then one INSERT ... SELECT and one UPDATE ... FROM write it), so nothing per employee
+    passes through Python but the listed changes. The caller commits with the upload's
+    commit.
 
     Months of one tenant confirmed at once commit concurrently: each takes the tenant's
     employee lock first (held until its commit), so the second reads the master the first
@@ -263,43 +267,169 @@ def sync_from_salary_rows(tenant_id: int, year: int, month: int,
     fails on `uq_employee_code` (each such failure cost the job an attempt).
     """
     _lock_tenant_master(tenant_id)
-    existing = {row.code: row for row in db.session.execute(
-        sa.select(Employee.id, Employee.code, Employee.name, Employee.department,
-                  Employee.monthly_salary, Employee.active).where(Employee.tenant_id == tenant_id))}
-    rows = db.session.execute(
-        sa.select(SalaryRow.employee_code, SalaryRow.employee_key, SalaryRow.employee_name,
-                  SalaryRow.department, SalaryRow.designation, SalaryRow.fixed_salary)
-        .where(SalaryRow.tenant_id == tenant_id, SalaryRow.year == year,
-               SalaryRow.month == month)
-        .execution_options(yield_per=2000))
+    month_rows = _MonthRows(tenant_id, year, month)
+    connection = db.session.connection()
+    # Each person's first row, made once: every statement below reads it.
+    _FIRST_ROWS.drop(connection, checkfirst=True)
+    _FIRST_ROWS.create(connection)
+    connection.execute(month_rows.fill)
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text(f"ANALYZE {_FIRST_ROWS.name}"))
+    counts = db.session.execute(month_rows.counts()).one()
     log = _ChangeLog(limit)
-    new, updates, seen = [], [], set()
-    for row in rows:
-        code = (row.employee_code or row.employee_key or "").strip()[:64]
-        if not code or code in seen:
-            continue
-        seen.add(code)
-        current = existing.get(code)
-        if current is None:
-            new.append(_new_employee(tenant_id, code, row))
-            log.add({"kind": "new", "code": code, "name": new[-1]["name"],
-                     "department": new[-1]["department"], "salary": str(row.fixed_salary)})
-            if len(new) >= 1000:  # Insert as we go: a big first month stays small in memory.
-                _insert_new(new)
-                new = []
-        else:
-            update = _row_changes(current, row, log)
-            if update:
-                updates.append(update)
-    if new:
-        _insert_new(new)
-    if updates:
-        db.session.execute(sa.update(Employee), updates)
-    for code, current in existing.items():
-        if current.active and code not in seen:
-            log.add({"kind": "missing", "code": code, "name": current.name})
+    log.count = sum(int(n or 0) for n in counts)
+    if limit is None or limit > 0:
+        for row in db.session.execute(month_rows.changes(limit)):
+            _log_row(log, row)
+        if limit is None or len(log.items) < limit:
+            room = None if limit is None else limit - len(log.items)
+            for code, name in db.session.execute(month_rows.missing(room)):
+                log.items.append({"kind": "missing", "code": code, "name": name})
+        if limit is not None:
+            del log.items[limit:]
+    now = utcnow()
+    db.session.execute(month_rows.update_changed(now))
+    db.session.execute(month_rows.insert_new(now))
+    _FIRST_ROWS.drop(connection)
     logger.info("tenant %s %s-%02d: employee master %s changes", tenant_id, year, month, log.count)
     return log.items, log.count
+
+
+# Each code's first salary row of the month being synced: a temporary table of the sync's
+# own transaction (dropped at its end; on PostgreSQL at the commit too, should it fail).
+_FIRST_ROWS = sa.Table(
+    "employee_sync_first_rows", sa.MetaData(),
+    sa.Column("code", sa.String(64), primary_key=True),
+    sa.Column("id", sa.Integer, nullable=False),
+    sa.Column("employee_name", sa.String(200)),
+    sa.Column("department", sa.String(120)),
+    sa.Column("designation", sa.String(120)),
+    sa.Column("fixed_salary", Money),
+    prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
+
+
+class _MonthRows:
+    """The statements of one sync: each person's first salary row of the month, against the master.
+
+    A row's code is its employee code, else its key (code or name), trimmed and cut to the
+    64 characters the master stores: `(code or key or "").strip()[:64]` in SQL. Imported
+    text has no whitespace but single spaces inside (`values.to_text`), so SQL's trim of
+    spaces is Python's strip there.
+    """
+
+    def __init__(self, tenant_id: int, year: int, month: int):
+        self.tenant_id = tenant_id
+        code = sa.func.substr(sa.func.trim(sa.func.coalesce(
+            sa.func.nullif(SalaryRow.employee_code, ""), sa.func.nullif(SalaryRow.employee_key, ""),
+            "")), 1, 64)
+        firsts = (sa.select(code.label("code"), sa.func.min(SalaryRow.id).label("first_id"))
+                  .where(SalaryRow.tenant_id == tenant_id, SalaryRow.year == year,
+                         SalaryRow.month == month)
+                  .group_by(code).having(code != "").subquery("firsts"))
+        self.fill = _FIRST_ROWS.insert().from_select(
+            [c.name for c in _FIRST_ROWS.columns],
+            sa.select(firsts.c.code, SalaryRow.id, SalaryRow.employee_name, SalaryRow.department,
+                      SalaryRow.designation, SalaryRow.fixed_salary)
+            .join_from(firsts, SalaryRow, SalaryRow.id == firsts.c.first_id))
+        self.first = first = _FIRST_ROWS
+        self.codes = sa.select(first.c.code)
+        self.department = sa.func.coalesce(sa.func.nullif(first.c.department, ""), "Unassigned")
+        # A sheet without a fixed-salary column stores 0: that is no news about the salary.
+        self.salary_news = sa.and_(first.c.fixed_salary.is_not(None), first.c.fixed_salary != 0,
+                                   first.c.fixed_salary != Employee.monthly_salary)
+        self.department_news = self.department != Employee.department
+        self.known = sa.and_(Employee.tenant_id == tenant_id, Employee.code == first.c.code)
+
+    def _joined(self):
+        return self.first.outerjoin(Employee, self.known)
+
+    def counts(self):
+        """(new people, salary changes, department changes, missing people)."""
+        known = Employee.id.is_not(None)
+
+        def number(condition):
+            return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+        missing = (sa.select(sa.func.count()).select_from(Employee)
+                   .where(*self._missing()).scalar_subquery())
+        return sa.select(number(Employee.id.is_(None)),
+                         number(sa.and_(known, self.salary_news)),
+                         number(sa.and_(known, self.department_news)),
+                         missing).select_from(self._joined())
+
+    def changes(self, limit: int | None):
+        """The rows that add or change someone, in sheet order (each is one or two changes)."""
+        first = self.first
+        stmt = (sa.select(first.c.code, first.c.employee_name, self.department.label("department"),
+                          first.c.fixed_salary, Employee.id, Employee.name,
+                          Employee.department.label("old_department"), Employee.monthly_salary,
+                          self.salary_news.label("salary_news"))
+                .select_from(self._joined())
+                .where(sa.or_(Employee.id.is_(None), self.salary_news, self.department_news))
+                .order_by(first.c.id))
+        return stmt if limit is None else stmt.limit(limit)
+
+    def _missing(self):
+        # NOT IN, not a correlated NOT EXISTS: SQLite then makes the month's codes once
+        # instead of once per employee. The codes are never NULL.
+        return (Employee.tenant_id == self.tenant_id, Employee.active.is_(True),
+                Employee.code.not_in(self.codes))
+
+    def missing(self, limit: int | None):
+        stmt = sa.select(Employee.code, Employee.name).where(*self._missing()).order_by(Employee.id)
+        return stmt if limit is None else stmt.limit(limit)
+
+    def update_changed(self, now: dt.datetime):
+        first = self.first
+        return (sa.update(Employee)
+                .where(self.known, sa.or_(self.salary_news, self.department_news))
+                .values(monthly_salary=sa.case((self.salary_news, first.c.fixed_salary),
+                                               else_=Employee.monthly_salary),
+                        department=self.department, updated_at=now)
+                .execution_options(synchronize_session=False))
+
+    def insert_new(self, now: dt.datetime):
+        """New codes; a code another commit added meanwhile is updated instead."""
+        first = self.first
+        columns = {
+            "tenant_id": sa.literal(self.tenant_id, sa.Integer()),
+            "code": first.c.code,
+            "name": sa.func.substr(sa.func.coalesce(sa.func.nullif(first.c.employee_name, ""),
+                                                    first.c.code), 1, 200),
+            "department": self.department,
+            "designation": first.c.designation,
+            "monthly_salary": sa.func.coalesce(first.c.fixed_salary, 0),
+            "ot_multiplier": sa.literal(Decimal(1), Employee.ot_multiplier.type),
+            "tds_pct": sa.literal(Decimal(0), Employee.tds_pct.type),
+            "advance_balance": sa.literal(Decimal(0), Employee.advance_balance.type),
+            "active": sa.literal(True, sa.Boolean()),
+            "updated_at": sa.literal(now, Employee.updated_at.type),
+        }
+        new = (sa.select(*columns.values()).select_from(first)
+               .where(~sa.exists().where(self.known)))
+        insert = upsert_insert()(Employee).from_select(list(columns), new)
+        excluded = insert.excluded
+        return insert.on_conflict_do_update(
+            index_elements=["tenant_id", "code"],
+            set_={"department": excluded.department,
+                  "monthly_salary": sa.case((excluded.monthly_salary != 0, excluded.monthly_salary),
+                                            else_=Employee.monthly_salary),
+                  "updated_at": excluded.updated_at})
+
+
+def _log_row(log: "_ChangeLog", row) -> None:
+    """The changes one first row makes, as the per-person sync listed them."""
+    if row.id is None:
+        log.items.append({"kind": "new", "code": row.code,
+                          "name": (row.employee_name or row.code)[:200],
+                          "department": row.department, "salary": str(row.fixed_salary)})
+        return
+    if row.salary_news:
+        log.items.append({"kind": "salary", "code": row.code, "name": row.name,
+                          "old": str(row.monthly_salary), "new": str(row.fixed_salary)})
+    if row.department != row.old_department:
+        log.items.append({"kind": "department", "code": row.code, "name": row.name,
+                          "old": row.old_department, "new": row.department})
 
 
 # The first key of the tenant employee locks (the second is the tenant id).
@@ -315,19 +445,6 @@ def _lock_tenant_master(tenant_id: int) -> None:
         db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(EMPLOYEE_LOCK_CLASS, tenant_id)))
 
 
-def _insert_new(rows: list[dict]) -> None:
-    """Insert new employees; a code another commit added meanwhile is updated instead."""
-    insert = upsert_insert()(Employee)
-    excluded = insert.excluded
-    db.session.execute(insert.on_conflict_do_update(
-        index_elements=["tenant_id", "code"],
-        set_={"department": excluded.department,
-              # A sheet without a fixed-salary column stores 0: that is no news about the salary.
-              "monthly_salary": sa.case((excluded.monthly_salary != 0, excluded.monthly_salary),
-                                        else_=Employee.monthly_salary),
-              "updated_at": excluded.updated_at}), rows)
-
-
 class _ChangeLog:
     """The first `limit` changes in full, and how many there were in all."""
 
@@ -338,32 +455,3 @@ class _ChangeLog:
         self.count += 1
         if self.limit is None or len(self.items) < self.limit:
             self.items.append(change)
-
-
-def _new_employee(tenant_id: int, code: str, row) -> dict:
-    return {"tenant_id": tenant_id, "code": code, "name": (row.employee_name or code)[:200],
-            "department": row.department or "Unassigned", "designation": row.designation,
-            "monthly_salary": row.fixed_salary or Decimal(0), "ot_multiplier": Decimal(1),
-            "tds_pct": Decimal(0), "advance_balance": Decimal(0), "active": True,
-            "updated_at": utcnow()}
-
-
-def _row_changes(current, row, log: _ChangeLog) -> dict | None:
-    """The update for one known employee (by primary key), logging each change; None if none."""
-    salary, department = current.monthly_salary, current.department
-    # A sheet without a fixed-salary column stores 0: that is no news about the salary.
-    if row.fixed_salary and Decimal(row.fixed_salary) != Decimal(salary):
-        log.add({"kind": "salary", "code": current.code, "name": current.name,
-                 "old": str(salary), "new": str(row.fixed_salary)})
-        salary = row.fixed_salary
-    new_department = row.department or "Unassigned"
-    if new_department != department:
-        log.add({"kind": "department", "code": current.code, "name": current.name,
-                 "old": department, "new": new_department})
-        department = new_department
-    if (salary, department) == (current.monthly_salary, current.department):
-        return None
-    return {"id": current.id, "monthly_salary": salary, "department": department,
-            "updated_at": utcnow()}
-
-

@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
+UPDATE_BATCH = 5000
 STATUTORY = (("pf", "pf_enabled", "PF"), ("esi", "esi_enabled", "ESI"),
              ("professional_tax", "pt_state", "professional tax"))
 
@@ -98,26 +99,43 @@ def carry_terms(tenant_id: int, year: int, month: int) -> int:
         .order_by(SalaryRow.year.desc(), SalaryRow.month.desc()).limit(1)).first()
     if latest is None or (latest.year, latest.month) != (year, month):
         return 0
-    ids = dict(db.session.execute(sa.select(Employee.code, Employee.id).where(
-        Employee.tenant_id == tenant_id)).all())
-    updates = []
-    rows = db.session.execute(
-        sa.select(SalaryRow.employee_code, SalaryRow.gross, SalaryRow.tds, SalaryRow.extra)
+    # Each row with its employee, joined by the database (the code as the per-row lookup
+    # took it: `(code or "").strip()[:64]`; imported codes have no other whitespace), in
+    # sheet order so that of two rows for one code the later wins, as before.
+    code = sa.func.substr(sa.func.trim(sa.func.coalesce(SalaryRow.employee_code, "")), 1, 64)
+    # Only the one key of `extra` that is needed, read by the database: parsing every row's
+    # whole JSON was most of this step. Imports store it as text (`values.money_text`).
+    balance = SalaryRow.extra["advance_balance"].as_string()
+    rows = db.session.connection().execute(
+        sa.select(Employee.id, Employee.tds_pct, Employee.advance_balance, SalaryRow.gross,
+                  SalaryRow.tds, balance)
+        .join_from(SalaryRow, Employee, sa.and_(Employee.tenant_id == tenant_id,
+                                                Employee.code == code))
         .where(SalaryRow.tenant_id == tenant_id, SalaryRow.year == year,
                SalaryRow.month == month, SalaryRow.source == "excel")
+        .order_by(SalaryRow.id)
         .execution_options(yield_per=2000))
-    for row in rows:
-        employee_id = ids.get((row.employee_code or "").strip()[:64])
-        if employee_id is None:
+    carried, updates, written = 0, [], {}
+    for employee_id, tds_pct, advance_balance, gross, tds, balance in rows:
+        terms = terms_from_row(gross, tds, None if balance is None else {"advance_balance": balance})
+        if not terms:
             continue
-        update = {"id": employee_id, **terms_from_row(row.gross, row.tds, row.extra)}
-        if len(update) > 1:
-            updates.append(update)
+        carried += 1
+        # Only what differs is written: re-importing a month HR already has (the usual
+        # case) updates nothing, and 100,000 no-op UPDATEs were most of a commit.
+        tds_pct, advance_balance = written.get(employee_id, (tds_pct, advance_balance))
+        new = (terms.get("tds_pct", tds_pct), terms.get("advance_balance", advance_balance))
+        if new != (tds_pct, advance_balance):
+            updates.append({"id": employee_id, **terms})
+            written[employee_id] = new   # a code on two rows: the later is compared with this
+            if len(updates) >= UPDATE_BATCH:
+                db.session.execute(sa.update(Employee), updates)
+                updates = []
     if updates:
         db.session.execute(sa.update(Employee), updates)
     logger.info("tenant %s %s-%02d: terms carried for %s employees", tenant_id, year, month,
-                len(updates))
-    return len(updates)
+                carried)
+    return carried
 
 
 def terms_from_row(gross, tds, extra: dict | None) -> dict:

@@ -55,6 +55,49 @@ def check_row(record: dict, extra: dict, present: set[str], headers: dict[str, s
     return errors + _balance(record, extra, present, where)
 
 
+class RowChecks:
+    """`check_row` for the rows of one sheet, its columns worked out once.
+
+    A row that has no negative amount and balances (the usual row) is told so without
+    building a message; any other row goes through `check_row` itself, so every finding
+    is the one `check_row` gives.
+    """
+
+    def __init__(self, present: set[str], headers: dict[str, str]):
+        self.present, self.headers = present, headers
+        self.numeric = [(field, FIELDS[field].extra) for field in headers
+                        if FIELDS[field].kind != "text"]
+        self.balance = "gross" in present and "net" in present
+        self.total = "total_deductions" in present
+        self.itemised = None   # None: the deductions cannot be told (see _deductions)
+        if not self.total and not present & set(LOOSE_SHEET_FIELDS) and \
+                any(f in present for f in DEDUCTION_FIELDS + STATUTORY_PARTS):
+            self.itemised = [f for f in DEDUCTION_FIELDS if f in present]
+            self.statutory = ([f for f in STATUTORY_PARTS if f in present]
+                              if "other_deductions" not in present else [])
+
+    def check(self, record: dict, extra: dict, sheet_row: int) -> list[Finding]:
+        for field, is_extra in self.numeric:
+            value = extra.get(field) if is_extra else record.get(field)
+            if isinstance(value, Decimal) and value < 0:
+                return check_row(record, extra, self.present, self.headers, sheet_row)
+        if not self.balance:
+            return []
+        gross, net = record["gross"], record["net"]
+        if net - gross <= TOLERANCE:
+            if self.total:
+                deductions = record["total_deductions"]
+            elif self.itemised is not None:
+                parts = [record[f] for f in self.itemised]
+                parts += [extra[f] for f in self.statutory if isinstance(extra.get(f), Decimal)]
+                deductions = sum(parts, ZERO)
+            else:
+                return []
+            if abs(net - (gross - deductions)) <= TOLERANCE:
+                return []
+        return _balance(record, extra, self.present, _Where(sheet_row, self.headers))
+
+
 class _Where:
     def __init__(self, sheet_row: int, headers: dict[str, str]):
         self.row = sheet_row

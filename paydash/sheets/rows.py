@@ -26,6 +26,8 @@ ZERO = Decimal(0)
 UNASSIGNED = "Unassigned"
 NUMBER_FIELDS = [name for name, spec in FIELDS.items() if spec.kind != "text" and not spec.extra]
 OPTIONAL_NUMBERS = ("paid_days", "absent_days")   # unknown stays unknown (NULL)
+# What a blank (or absent) stored number becomes.
+_BLANK_NUMBERS = [(name, None if name in OPTIONAL_NUMBERS else Decimal(0)) for name in NUMBER_FIELDS]
 ITEMISED_DEDUCTIONS = ("tds", "advance", "late_deduction", "other_deductions")
 DEDUCTION_COLUMNS = {*ITEMISED_DEDUCTIONS, *OTHER_DEDUCTION_PARTS}
 MAX_LISTED_ROWS = 20
@@ -76,6 +78,12 @@ class RowConverter:
         self.extras = [c for c in by_field.values() if FIELDS[c.field].extra]
         self.headers = {c.field: c.header for c in columns if c.field}
         self.exact_columns = [by_field[n] for n in EXACT_FIELDS if n in by_field]
+        # (column, field, position, limit) for the stored numbers and the kept ones.
+        self.number_plan = [(c, c.field, c.position, FIELDS[c.field].limit) for c in self.numbers]
+        self.extra_plan = [(c, c.field, c.position, FIELDS[c.field].limit) for c in self.extras]
+        self.numbers_by_field = {c.field: c for c in self.numbers + self.extras}
+        self.row_checks = checks.RowChecks(self.present, self.headers)
+        self.cells = CellMemo()
         self.seen: dict[str, tuple[int, str, str]] = {}
         self.groups: dict[str, list[dict]] = {}
         self.total_rows: list[tuple[int, dict]] = []
@@ -99,8 +107,8 @@ class RowConverter:
             # Notes under the TOTAL row ("Prepared by ..."): not people.
             self.notes_after_total.append(sheet_row)
             return None
-        record, ok = self._numbers(cells, sheet_row, self.numbers)
-        extra, extra_ok = self._numbers(cells, sheet_row, self.extras)
+        record, ok = self._numbers(cells, sheet_row, self.number_plan)
+        extra, extra_ok = self._numbers(cells, sheet_row, self.extra_plan)
         self.report.data_rows += 1
         ok = self._identity(sheet_row, code, name, record) and ok and extra_ok
         if not ok:
@@ -124,30 +132,40 @@ class RowConverter:
         first = next((cell for cell in cells if not is_blank(cell)), "")
         return is_total_text(first)
 
-    def _numbers(self, cells: list, sheet_row: int, columns: list[Column]) -> tuple[dict, bool]:
-        """Every money or quantity column, stored or kept, as a Decimal (blank: None)."""
+    def _numbers(self, cells: list, sheet_row: int, plan: list[tuple]) -> tuple[dict, bool]:
+        """Every money or quantity column, stored or kept, as a Decimal (blank: None).
+
+        Each distinct cell value goes through `to_decimal` once (`CellMemo`): a sheet repeats
+        most of its values, and a remembered value is the very Decimal `to_decimal` gave.
+        """
         record, ok = {}, True
-        for column in columns:
-            value = _cell(cells, column)
-            if is_blank(value):
-                record[column.field] = None
-                continue
-            try:
-                number = to_decimal(value)
-            except NotANumber as exc:
-                text = shown(exc.shown)
-                self._error(sheet_row, column, text,
-                            f"Row {sheet_row}, column '{column.header}': '{text}' is not a "
-                            "number. Type the amount as digits, e.g. 12500.")
-                ok = False
-                continue
-            if number is not None and abs(number) > FIELDS[column.field].limit:
+        memo, size = self.cells.rounded_memo, len(cells)
+        for column, field, position, limit in plan:
+            value = cells[position] if position < size else ""
+            cls = value.__class__
+            # CellMemo.rounded, inline: this loop runs for every number cell of the sheet.
+            number = memo.get(value) if cls is float or cls is int or cls is str else None
+            if number is None:
+                if is_blank(value):
+                    record[field] = None
+                    continue
+                try:
+                    number = to_decimal(value)
+                except NotANumber as exc:
+                    text = shown(exc.shown)
+                    self._error(sheet_row, column, text,
+                                f"Row {sheet_row}, column '{column.header}': '{text}' is not a "
+                                "number. Type the amount as digits, e.g. 12500.")
+                    ok = False
+                    continue
+                self.cells.remember_rounded(value, number)
+            if abs(number) > limit:
                 self._error(sheet_row, column, shown(value),
                             f"Row {sheet_row}, column '{column.header}': {grouped(number)} is "
                             "too large to be right. Check the cell.")
                 ok = False
                 continue
-            record[column.field] = number
+            record[field] = number
         return record, ok
 
     def _numbers_quietly(self, cells: list) -> dict:
@@ -185,12 +203,12 @@ class RowConverter:
 
     def _complete(self, record: dict, extra: dict, cells: list, code: str, name: str,
                   sheet_row: int) -> None:
-        for field in NUMBER_FIELDS:
-            if record.get(field) is None and field not in OPTIONAL_NUMBERS:
-                record[field] = ZERO
-            record.setdefault(field, None)
+        for field, blank in _BLANK_NUMBERS:
+            if record.get(field) is None:
+                record[field] = blank
         extra = {key: value for key, value in extra.items() if value is not None}
         self._derive(record, extra)
+        texts = self.cells.money_text
         record["employee_code"] = code or None
         record["employee_name"] = self._fit(name, self.name, sheet_row)
         department = self._fit(self._text(cells, self.department), self.department, sheet_row)
@@ -198,7 +216,7 @@ class RowConverter:
         designation = self._fit(self._text(cells, self.designation), self.designation, sheet_row)
         record["designation"] = designation or None
         # Kept columns are numbers like the stored ones: exact 2-place text in JSON.
-        record["extra"] = {key: money_text(v) for key, v in extra.items()} or None
+        record["extra"] = {key: texts(v) for key, v in extra.items()} or None
 
     def _fit(self, text: str, column: Column | None, sheet_row: int) -> str:
         """Text cut to what its column stores, with a warning (HR's data is never cut silently)."""
@@ -218,9 +236,8 @@ class RowConverter:
     def _check(self, record: dict, extra: dict, sheet_row: int) -> bool:
         """Errors fail the row; warnings are listed for HR to acknowledge before Confirm."""
         report, ok = self.report, True
-        for finding in checks.check_row(record, extra, self.present, self.headers, sheet_row):
-            column = next((c for c in self.numbers + self.extras if c.field == finding.field),
-                          None)
+        for finding in self.row_checks.check(record, extra, sheet_row):
+            column = self.numbers_by_field.get(finding.field)
             if finding.severity == checks.ERROR:
                 self._error(sheet_row, column, _amount(finding.amount), finding.message)
                 ok = False
@@ -267,7 +284,7 @@ class RowConverter:
                 totals[name] += record[name]
         for column in self.exact_columns:
             # Already parsed once without error, so this cannot raise.
-            report.exact_totals[column.field] += to_exact(_cell(cells, column)) or ZERO
+            report.exact_totals[column.field] += self.cells.exact(_cell(cells, column)) or ZERO
         department = record["department"]
         report.departments[department] = report.departments.get(department, 0) + 1
         record["employee_key"] = self._key(record, sheet_row)
@@ -355,6 +372,59 @@ class RowConverter:
                 "field": name, "label": FIELDS[name].label, "header": column.header,
                 "stored": money_text(stored), "cells": str(exact.normalize()),
                 "cells_shown": money_text(exact), "difference": money_text(stored - exact)})
+
+
+class CellMemo:
+    """`to_decimal`, `to_exact` and `money_text` of cell values already seen, remembered.
+
+    Only for cells whose class is exactly float, int or str: their results depend on the
+    value alone, and values of these classes that compare equal give the same result
+    (1 and 1.0 both give Decimal(1)). True == 1 and Decimal(1) == 1 too, so bools and
+    Decimals are never looked up. `money_text` is remembered by the Decimal, but for zero
+    (Decimal("-0") == Decimal(0), and they print differently). At most LIMIT values
+    each, so a sheet of all-different amounts costs a bounded few MB.
+    """
+
+    LIMIT = 20_000
+
+    def __init__(self):
+        self._rounded: dict = {}
+        self.rounded_memo = self._rounded
+        self._exact: dict = {}
+        self._texts: dict = {}
+
+    def rounded(self, value) -> Decimal | None:
+        """`to_decimal(value)` if this value was converted before, else None."""
+        cls = value.__class__
+        if cls is float or cls is int or cls is str:
+            return self._rounded.get(value)
+        return None
+
+    def remember_rounded(self, value, number: Decimal) -> None:
+        cls = value.__class__
+        if (cls is float or cls is int or cls is str) and len(self._rounded) < self.LIMIT:
+            self._rounded[value] = number
+
+    def exact(self, value) -> Decimal | None:
+        cls = value.__class__
+        if not (cls is float or cls is int or cls is str):
+            return to_exact(value)
+        number = self._exact.get(value)
+        if number is None:
+            number = to_exact(value)
+            if number is not None and len(self._exact) < self.LIMIT:
+                self._exact[value] = number
+        return number
+
+    def money_text(self, value: Decimal) -> str:
+        if not value:
+            return money_text(value)   # "0.00" or "-0.00": equal Decimals, different text
+        text = self._texts.get(value)
+        if text is None:
+            text = money_text(value)
+            if len(self._texts) < self.LIMIT:
+                self._texts[value] = text
+        return text
 
 
 def gross_is_unknown(present: set[str]) -> bool:
