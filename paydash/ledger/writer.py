@@ -318,19 +318,12 @@ class LedgerWriter:
         again. Kept out of the pool: no checkout, no pre-ping per batch.
         """
         if self._conn is None:
-            conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            conn.exec_driver_sql("SET synchronous_commit = off")
-            self._conn = conn
+            self._conn = _async_autocommit(self.engine)
         return self._conn
 
     def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.invalidate()
-                conn.close()
-            except Exception:
-                logger.debug("ledger: closing a broken connection failed", exc_info=True)
+        _discard(conn)
 
     def _write_pg(self, conn: sa.Connection, claims: list, successes: list) -> tuple[set, dict]:
         # The batch goes as two JSON documents: psycopg's array adaptation cost more CPU
@@ -368,25 +361,12 @@ class LedgerWriter:
         """
         conn = getattr(self._own, "conn", None)
         if conn is None:
-            conn = self.engine.connect()
-            try:
-                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-                conn.exec_driver_sql("SET synchronous_commit = off")
-                conn.detach()
-            except Exception:
-                conn.close()
-                raise
-            self._own.conn = conn
+            conn = self._own.conn = _async_autocommit(self.engine, detach=True)
         return conn
 
     def _drop_own_connection(self) -> None:
         conn, self._own.conn, self._own.cursor = getattr(self._own, "conn", None), None, None
-        if conn is not None:
-            try:
-                conn.invalidate()
-                conn.close()
-            except Exception:
-                logger.debug("ledger: closing a broken connection failed", exc_info=True)
+        _discard(conn)
 
     def _own_statement(self, statement: str, params: dict) -> tuple | None:
         """Run one statement on the thread's connection; its one row, or None.
@@ -614,3 +594,27 @@ def make_durable(task) -> bool:
         return attempt is None or bool(attempt.claimed)
     attempt.durable = True
     return attempt.writer.settle(attempt)
+
+
+def _async_autocommit(engine: sa.Engine, *, detach: bool = False) -> sa.Connection:
+    """A connection in autocommit with asynchronous commit; detached from the pool if asked."""
+    conn = engine.connect()
+    try:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        conn.exec_driver_sql("SET synchronous_commit = off")
+        if detach:
+            conn.detach()
+    except Exception:
+        conn.close()
+        raise
+    return conn
+
+
+def _discard(conn: sa.Connection | None) -> None:
+    """Close a connection that failed, never raising from the close."""
+    if conn is not None:
+        try:
+            conn.invalidate()
+            conn.close()
+        except Exception:
+            logger.debug("ledger: closing a broken connection failed", exc_info=True)
