@@ -370,3 +370,18 @@ def browser_page():
     """Open Chromium pages: `browser_page(locale="en-IN")` gives a page; all close at teardown."""
     with contextlib.ExitStack() as stack:
         yield lambda **context_options: stack.enter_context(chromium_page(**context_options))
+
+
+def statements_during(call) -> tuple[list[str], object]:
+    """The SQL statements `call()` sends through the app's engine, and what it returned."""
+    seen = []
+
+    def record(_conn, _cursor, statement, *_args):
+        seen.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        result = call()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    return seen, result

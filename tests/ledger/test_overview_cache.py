@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from conftest import statements_during
 
 from paydash.clock import utcnow
 from paydash.extensions import db
@@ -70,20 +71,6 @@ def direct_percentiles(tenant_id, now) -> list[dict]:
             out.append({"task": name, "count": len(values),
                         **{f"p{q}": round(stats.percentile(values, q), 3) for q in (50, 95, 99)}})
     return out
-
-
-def statements_during(call) -> tuple[list[str], object]:
-    seen = []
-
-    def record(_conn, _cursor, statement, *_args):
-        seen.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        result = call()
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
-    return seen, result
 
 
 def without_latency(data: dict) -> dict:

@@ -3,12 +3,12 @@ import datetime as dt
 import uuid
 
 import pytest
-import sqlalchemy as sa
 from conftest import People
 from conftest import base_config
 from conftest import dispose_app
 from conftest import login
 from conftest import make_app
+from conftest import statements_during
 
 from paydash.clock import utcnow
 from paydash.extensions import db
@@ -42,16 +42,7 @@ def add(tenant_id, started, waited, *, state=JobState.SUCCESS.value, created=Non
 
 
 def queries_reading_starts(call) -> list[str]:
-    seen = []
-
-    def record(_conn, _cursor, statement, *_args):
-        seen.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        call()
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
+    seen, _ = statements_during(call)
     return [s for s in seen if "started_at" in s]
 
 

@@ -3,7 +3,7 @@ import datetime as dt
 import uuid
 
 import pytest
-import sqlalchemy as sa
+from conftest import statements_during
 
 from paydash.clock import utcnow
 from paydash.extensions import db
@@ -33,16 +33,7 @@ def add_success(runtime: float, finished: dt.datetime, tenant_id: int | None = 1
 
 
 def sample_queries(app, call) -> tuple[list[str], object]:
-    seen = []
-
-    def record(_conn, _cursor, statement, *_args):
-        seen.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        result = call()
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
+    seen, result = statements_during(call)
     return [s for s in seen if "LIMIT" in s.upper() and "UNION" not in s.upper()
             and "runtime_seconds" in s and "finished_at, job.id" not in s], result
 

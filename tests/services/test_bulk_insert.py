@@ -7,6 +7,7 @@ from conftest import People
 from conftest import base_config
 from conftest import dispose_app
 from conftest import make_app
+from conftest import statements_during
 
 from paydash.extensions import db
 from paydash.models import SalaryRow
@@ -62,18 +63,10 @@ def test_bulk_insert_stores_exactly_what_sqlalchemy_insert_stores(database_app):
 
 def test_bulk_insert_goes_around_sqlalchemys_per_row_statement_handling(database_app):
     app, tenant_id = database_app
-    seen = []
     with app.app_context():
         db.session.connection()  # the transaction starts before the listener looks
-
-        def record(_conn, _cursor, statement, *_args):
-            seen.append(statement)
-
-        sa.event.listen(db.engine, "before_cursor_execute", record)
-        try:
-            bulk_insert.insert_rows(db.session, SalaryRow.__table__, rows(tenant_id, 5) * 1)
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", record)
+        seen, _ = statements_during(
+            lambda: bulk_insert.insert_rows(db.session, SalaryRow.__table__, rows(tenant_id, 5)))
         db.session.commit()
         assert len(stored(5)) == 2
     assert not [statement for statement in seen if "INSERT" in statement.upper()]
