@@ -213,9 +213,15 @@ class SheetStream:
         self.uncached, self.first_uncached, errors = scan.uncached, scan.first_uncached, scan.errors
         fixes = {(row, col): text for row, col, text in errors}
         number, size, finished = 0, FIRST_BATCH_ROWS, False
+        child.ask_next(self.sheet, size)
         while not finished:
-            rows, dates, finished, peak = child.next(self.sheet, size)
-            size = BATCH_ROWS
+            rows, dates, finished, peak = child.take_next(self.sheet)
+            # From the second batch on, the child reads the next batch while this one is
+            # handled here (the two took turns before, each idle half the time). The first,
+            # small batch is not read ahead of: the header search stops inside it.
+            ahead = not finished and size == BATCH_ROWS
+            if ahead:
+                child.ask_next(self.sheet, size)
             for index, col, kind, text in dates:
                 rows[index][col] = _DATES[kind](text)
             for cells in rows:
@@ -224,6 +230,9 @@ class SheetStream:
                     _apply_errors(cells, number, fixes)
                 self.rows_read += 1
                 yield number, cells
+            if not finished and not ahead:
+                size = BATCH_ROWS
+                child.ask_next(self.sheet, size)
         logger.info("sheet read in a child process: %d rows, peak %d MB, %.2f s",
                     self.rows_read, peak, time.perf_counter() - started)
 
@@ -249,6 +258,7 @@ class _Child:
                 [sys.executable, "-I", _CHILD_SCRIPT, str(CHILD_MEMORY), str(package.fileno())],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                 pass_fds=(package.fileno(),))
+        self._pending: str | None = None   # the sheet a batch was asked of and not taken
         answer = self._answer("")
         self.sheets = answer[1]
 
@@ -261,14 +271,24 @@ class _Child:
         """The answer to `ask_open`: the sheet's row count."""
         return self._answer(sheet.name)[1]
 
-    def next(self, sheet: SheetInfo, count: int) -> tuple:
+    def ask_next(self, sheet: SheetInfo, count: int) -> None:
+        """Ask for the sheet's next `count` rows; `take_next` reads the answer."""
         self._ask(("next", count), sheet.name)
+        self._pending = sheet.name
+
+    def take_next(self, sheet: SheetInfo) -> tuple:
+        """(rows, dates, finished, peak MB): the answer to `ask_next`."""
+        self._pending = None
         _rows, rows, dates, finished, peak = self._answer(sheet.name)
         return rows, dates, finished, peak
 
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.stdin.close()
+            if self._pending is not None:
+                # A batch read ahead that nobody took: closing our end makes the child's
+                # write of it fail, so it ends now instead of blocking until killed.
+                self.process.stdout.close()
             try:
                 self.process.wait(5)
             except subprocess.TimeoutExpired:
@@ -277,10 +297,20 @@ class _Child:
         self.process.stdout.close()
 
     def _ask(self, request: tuple, sheet: str) -> None:
+        if self._pending is not None:
+            self._drop_pending()
         try:
             calamine_process.send(self.process.stdin, request)
         except (BrokenPipeError, OSError):
             raise self._gone(sheet) from None
+
+    def _drop_pending(self) -> None:
+        """Read and drop a batch read ahead that nobody took (its reader stopped early)."""
+        sheet, self._pending = self._pending, None
+        try:
+            self._answer(sheet)
+        except WorkbookUnreadable:
+            pass   # the child's error was for rows nobody wants; a child gone shows next
 
     def _answer(self, sheet: str) -> tuple:
         stdout = self.process.stdout
