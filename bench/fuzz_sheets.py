@@ -212,8 +212,18 @@ def _small_enough(archive: zipfile.ZipFile, part: str) -> bool:
 
 
 def _child_read(data: bytes, sheet, strings: str, sliced: bool):
+    """The rows the child sends, and last what its scan found (uncached formulas, the first).
+
+    Both ways name the sheet's part; the whole read is the one the child falls back to for
+    a sheet it cannot slice (its part scanned before the first row)."""
     child = calamine_process.Reader(data)
-    opened = child.open(sheet.name, sheet.path, strings) if sliced else child.open(sheet.name)
+    sliceable = calamine_process.SlicedSheet
+    if not sliced:
+        calamine_process.SlicedSheet = _not_sliceable
+    try:
+        opened = child.open(sheet.name, sheet.path, strings)
+    finally:
+        calamine_process.SlicedSheet = sliceable
     if opened[0] != "ok":
         return ("error", opened[1])
     rows = []
@@ -221,7 +231,11 @@ def _child_read(data: bytes, sheet, strings: str, sliced: bool):
         answer = marshal.loads(child.next(1000))
         rows += [(row, [d for d in answer[2] if d[0] == i]) for i, row in enumerate(answer[1])]
         if answer[3]:
-            return rows
+            return [*rows, (["end", *answer[5:]], [])]
+
+
+def _not_sliceable(*_args, **_kwargs):
+    raise calamine_process.NotSliceable("the whole read, for comparison")
 
 
 def _differs(message: str) -> None:

@@ -21,9 +21,11 @@ as an open descriptor, argv[2], so the child holds no second copy of the package
 - ("open", name[, part, strings part]) → ("ok", rows): the sheet opened (kept for the next
   "open" of the same name); with the .xlsx sheet's part (and the shared-string part) it is
   read in slices (see SlicedSheet) and `rows` is only the sheet's <dimension> hint
-- ("next", count) → ("rows", rows, dates, finished, peak_mb): up to `count` rows from the top
-  of the sheet, cells[0] being column A; `dates` lists (row, column, kind, text) for date
-  and time cells, which marshal cannot carry, sent as "" in `rows`.
+- ("next", count) → ("rows", rows, dates, finished, peak_mb, uncached, first_uncached): up
+  to `count` rows from the top of the sheet, cells[0] being column A; `dates` lists (row,
+  column, kind, text) for date and time cells, which marshal cannot carry, sent as "" in
+  `rows`. For an .xlsx sheet, error cells (#DIV/0!, which calamine reads as empty) come
+  as their text, and the last answer counts the formulas with no cached value (see PartScan).
 """
 import datetime as dt
 import io
@@ -84,9 +86,11 @@ def peak_mb() -> int:
 
 
 # --- What calamine does not report, found in the .xlsx sheet part ------------------------------
-# Run by the parent while the child parses (see paydash.sheets.reader): formulas with no
-# cached value, error cells such as #DIV/0!, and NUL characters, which XML forbids and
-# calamine lets through into the text.
+# Formulas with no cached value, error cells such as #DIV/0!, and NUL characters, which XML
+# forbids and calamine lets through into the text. Found here, in the child, as the sheet
+# is read: a sliced sheet's XML is scanned slice by slice as it is inflated for calamine
+# (the part is inflated once, not once here and once in the parent); a sheet read whole is
+# scanned before its first row is sent.
 
 _CELL = re.compile(rb"<(?:[\w.-]+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:[\w.-]+:)?c>)", re.DOTALL)
 _REF = re.compile(rb'\br\s*=\s*["\']([A-Za-z]{1,3})(\d+)["\']')
@@ -115,7 +119,7 @@ class PartScan:
 
     def __init__(self):
         self.uncached, self.first_uncached = 0, None
-        self.errors: list[tuple[int, int, str]] = []
+        self.errors: dict[tuple[int, int], str] = {}   # (sheet row, column index): its text
 
     def feed(self, piece: bytes) -> None:
         if b"\x00" in piece:
@@ -130,13 +134,22 @@ class PartScan:
             if kind == b"e" and value and len(self.errors) < MAX_CELL_ERRORS:
                 ref = _REF.search(attrs)
                 if ref:
-                    self.errors.append((int(ref.group(2)), _column_index(ref.group(1)),
-                                        value.group(1).decode("utf-8", "replace")))
+                    self.errors[int(ref.group(2)), _column_index(ref.group(1))] = \
+                        value.group(1).decode("utf-8", "replace")
             elif _FORMULA.search(body) and kind != b"str" and not (value and value.group(1)):
                 self.uncached += 1
                 if self.first_uncached is None:
                     ref = _REF.search(attrs)
                     self.first_uncached = (ref.group(1) + ref.group(2)).decode() if ref else "?"
+
+
+    def fix(self, cells: list, number: int) -> None:
+        """Put the error texts into row `number`'s cells (calamine leaves them empty)."""
+        errors = self.errors
+        for col in range(len(cells)):
+            text = errors.get((number, col))
+            if text is not None:
+                cells[col] = text
 
 
 class NulInXml(Exception):
@@ -159,8 +172,8 @@ def _last_row_end(chunk: bytes) -> int:
     return 0
 
 
-def scan_part(archive: zipfile.ZipFile, part: str) -> PartScan:
-    scan, tail = PartScan(), b""
+def scan_part(archive: zipfile.ZipFile, part: str, scan: PartScan | None = None) -> PartScan:
+    scan, tail = scan or PartScan(), b""
     with archive.open(part) as stream:
         while chunk := stream.read(SCAN_CHUNK):
             chunk = tail + chunk
@@ -311,6 +324,8 @@ class SlicedSheet:
                     break
         if not found or _EMPTY_SHEET_DATA.search(head, 0, found.start()):
             raise NotSliceable("no plain <sheetData> near the start")
+        if b"\x00" in head[:found.end()]:
+            raise NulInXml
         self.head, self.body_start = head[:found.end()], found.end()
         dimension = _DIMENSION.search(self.head)
         self.estimate = 0
@@ -386,12 +401,15 @@ class SlicedSheet:
             book.writestr(self.path, (self.first_head if first else self.head) + body + tail)
         return out.getvalue()
 
-    def rows(self) -> Iterator[list]:
+    def rows(self, scan: PartScan | None = None) -> Iterator[list]:
         """The sheet's rows from row 1, cells[0] being column A, as `iter_rows` gives them
-        after the left padding: each row as wide as the sheet's widest column seen so far."""
+        after the left padding: each row as wide as the sheet's widest column seen so far.
+        Each slice is fed to `scan` before its rows are given."""
         try:
-            yield from self._slices()
+            yield from self._slices(scan)
         except NoPlaceToCut:   # raised before any slice was read, so before any row was given
+            if scan is not None:
+                scan_part(self.archive, self.path, scan)
             yield from self._whole()
 
     def _whole(self) -> Iterator[list]:
@@ -408,9 +426,12 @@ class SlicedSheet:
                 row = row[:keep]
             yield pad + row if pad else row
 
-    def _slices(self) -> Iterator[list]:
+    def _slices(self, scan: PartScan | None) -> Iterator[list]:
         emitted, width, end_col = 0, 0, 0
         for index, (body, tail) in enumerate(self._bodies()):
+            if scan is not None:   # slices are cut before a <row>, so no cell is cut in two
+                scan.feed(body)
+                scan.feed(tail)
             book = self.calamine.CalamineWorkbook.from_filelike(
                 io.BytesIO(self._book(body, tail, first=index == 0)))
             sheet = book.get_sheet_by_name(self.name)
@@ -475,6 +496,8 @@ class Reader:
         self.offset = 0
         self._archive = None
         self.sliced = None
+        self.scan: PartScan | None = None   # the open .xlsx sheet's (see PartScan)
+        self.number = 0                     # rows of the open sheet sent so far
 
     def _open_book(self):
         if isinstance(self.source, str):
@@ -511,6 +534,7 @@ class Reader:
 
     def open(self, name: str, path: str = "", strings: str = "") -> tuple:
         self.rows = None
+        self.scan, self.number = (PartScan() if path else None), 0
         if path:  # an .xlsx sheet: read in slices unless its XML is not in the plain form
             try:
                 # The header search reads the top of a sheet, then the data pass reads it
@@ -523,7 +547,7 @@ class Reader:
                 pass
             else:
                 self.sheet, self.offset = None, 0
-                self.rows = self.sliced.rows()
+                self.rows = self.sliced.rows(self.scan)
                 return ("ok", self.sliced.estimate)
         # The header search reads the top of a sheet, then the data pass reads it all:
         # the sheet calamine loaded last is kept, so it is parsed once.
@@ -537,6 +561,8 @@ class Reader:
         width = min(sheet.total_width if sheet.start else 0, MAX_COLUMNS)
         if height * max(width, 1) > MAX_CELLS:
             return ("error", "cells", f"{height:,} rows × {width:,} columns")
+        if path:   # an .xlsx sheet read whole: its part is scanned before any row is sent
+            scan_part(self.archive(), path, self.scan)
         self.offset = sheet.start[1] if sheet.start else 0
         self.rows = sheet.iter_rows()
         return ("ok", height)
@@ -545,6 +571,7 @@ class Reader:
         batch, finished = [], self.rows is None
         pad = [""] * self.offset
         keep = MAX_COLUMNS - self.offset
+        scan = self.scan
         for _ in range(count if not finished else 0):
             row = next(self.rows, None)
             if row is None:
@@ -552,14 +579,19 @@ class Reader:
                 break
             if len(row) > keep:
                 row = row[:keep]
-            batch.append(pad + row if pad else row)
+            cells = pad + row if pad else row
+            self.number += 1
+            if scan is not None and scan.errors:
+                scan.fix(cells, self.number)
+            batch.append(cells)
         if finished:
             self.rows = None
+        end = (peak_mb(), scan.uncached, scan.first_uncached) if finished and scan else (
+            peak_mb() if finished else 0, 0, None)
         try:
-            payload = marshal.dumps(("rows", batch, [], finished, peak_mb() if finished else 0))
+            payload = marshal.dumps(("rows", batch, [], finished, *end))
         except ValueError:  # a date or time cell: sent apart, as text
-            payload = marshal.dumps(("rows", *self._without_dates(batch), finished,
-                                     peak_mb() if finished else 0))
+            payload = marshal.dumps(("rows", *self._without_dates(batch), finished, *end))
         return payload
 
     @staticmethod
@@ -604,6 +636,9 @@ def main() -> None:
         except RowsOutOfOrder as exc:
             reader.rows = None
             send(sink, ("error", "order", str(exc)))
+        except NulInXml:
+            reader.rows = None
+            send(sink, ("error", "nul", ""))
         except Exception as exc:  # noqa: BLE001
             send(sink, ("error", type(exc).__name__, " ".join(str(exc).split())[:160]))
 

@@ -9,8 +9,8 @@ on the cells a sheet may span, and rows come back in batches: the worker's own m
 stays flat whatever the sheet's size or shape, and a sheet that would need gigabytes ends
 in a message. The child reads an .xlsx sheet in slices of rows (so its own memory stays
 flat too) from a memory file holding the package, not from a copy of its own. What
-calamine does not report (formulas with no cached value, error cells) is found in the
-.xlsx part by a byte scan in the parent while the child reads.
+calamine does not report (formulas with no cached value, error cells, NUL characters) is
+found by the child too, by a byte scan of the sheet's XML as it reads it.
 """
 import datetime as dt
 import io
@@ -96,7 +96,7 @@ class Workbook:
     def __init__(self, data: bytes):
         self.kind = _kind(data)
         self.archive = None
-        self._data, self._child, self._scans, self._strings = data, None, {}, ""
+        self._data, self._child, self._strings = data, None, ""
         try:
             if self.kind != "xls":
                 self.archive = zipfile.ZipFile(io.BytesIO(data))
@@ -135,17 +135,16 @@ class Workbook:
         """The sheet's rows, in batches from the reading child; see SheetStream."""
         return SheetStream(self, sheet)
 
-    def _scan(self, sheet: SheetInfo) -> calamine_process.PartScan:
-        """The sheet's part scanned once (formulas without values, error cells, NULs)."""
-        if sheet.path not in self._scans:
-            archive = zipfile.ZipFile(io.BytesIO(self._data)) if self.archive else None
+    def _check_shared_parts(self) -> None:
+        """No NUL in the parts every sheet reads (shared strings, an .ods's content), once.
+
+        A sheet's own part is scanned by the child as it reads it (PartScan)."""
+        if self._extra_parts:
+            archive = zipfile.ZipFile(io.BytesIO(self._data))
             for part in self._extra_parts:
                 if part in archive.NameToInfo:
                     calamine_process.check_no_nul(archive, part)
             self._extra_parts = []
-            self._scans[sheet.path] = (calamine_process.scan_part(archive, sheet.path)
-                                       if self.kind == "xlsx" else calamine_process.PartScan())
-        return self._scans[sheet.path]
 
     def _reader(self) -> "_Child":
         if self._child is None:
@@ -201,21 +200,20 @@ class SheetStream:
         child = self.workbook._reader()
         started = time.perf_counter()
         child.ask_open(self.sheet, self.workbook._strings)
-        try:  # while the child parses the sheet, look for what calamine does not report
-            scan, problem = self.workbook._scan(self.sheet), None
+        try:  # while the child opens the sheet
+            self.workbook._check_shared_parts()
+            problem = None
         except calamine_process.NulInXml:
-            scan, problem = None, unreadable("it contains a NUL character, which XML forbids")
+            problem = _nul()
         except _ZIP_ERRORS as exc:
-            scan, problem = None, unreadable(f"sheet '{self.sheet.name}': {_short(exc)}")
+            problem = unreadable(f"sheet '{self.sheet.name}': {_short(exc)}")
         self._total = child.opened(self.sheet)
         if problem:
             raise problem
-        self.uncached, self.first_uncached, errors = scan.uncached, scan.first_uncached, scan.errors
-        fixes = {(row, col): text for row, col, text in errors}
         number, size, finished = 0, FIRST_BATCH_ROWS, False
         child.ask_next(self.sheet, size)
         while not finished:
-            rows, dates, finished, peak = child.take_next(self.sheet)
+            rows, dates, finished, peak, uncached, first = child.take_next(self.sheet)
             # From the second batch on, the child reads the next batch while this one is
             # handled here (the two took turns before, each idle half the time). The first,
             # small batch is not read ahead of: the header search stops inside it.
@@ -224,10 +222,10 @@ class SheetStream:
                 child.ask_next(self.sheet, size)
             for index, col, kind, text in dates:
                 rows[index][col] = _DATES[kind](text)
+            if finished:
+                self.uncached, self.first_uncached = uncached, first
             for cells in rows:
                 number += 1
-                if fixes:
-                    _apply_errors(cells, number, fixes)
                 self.rows_read += 1
                 yield number, cells
             if not finished and not ahead:
@@ -235,13 +233,6 @@ class SheetStream:
                 child.ask_next(self.sheet, size)
         logger.info("sheet read in a child process: %d rows, peak %d MB, %.2f s",
                     self.rows_read, peak, time.perf_counter() - started)
-
-
-def _apply_errors(cells: list, number: int, fixes: dict) -> None:
-    for col in range(len(cells)):
-        text = fixes.get((number, col))
-        if text is not None:
-            cells[col] = text
 
 
 class _Child:
@@ -277,10 +268,10 @@ class _Child:
         self._pending = sheet.name
 
     def take_next(self, sheet: SheetInfo) -> tuple:
-        """(rows, dates, finished, peak MB): the answer to `ask_next`."""
+        """(rows, dates, finished, peak MB, uncached formulas, the first's address): the
+        answer to `ask_next` (the last two are the sheet's once `finished`)."""
         self._pending = None
-        _rows, rows, dates, finished, peak = self._answer(sheet.name)
-        return rows, dates, finished, peak
+        return self._answer(sheet.name)[1:]
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -347,6 +338,8 @@ def _memory_file():
 def _error(kind: str, detail: str, sheet: str) -> WorkbookUnreadable:
     if kind in ("memory", "cells"):
         return too_large(sheet or "1", detail)
+    if kind == "nul":
+        return _nul()
     if kind == "order":
         return unreadable(f"sheet '{sheet}' has its rows out of order: {detail}")
     if kind == "PasswordError":
@@ -356,6 +349,10 @@ def _error(kind: str, detail: str, sheet: str) -> WorkbookUnreadable:
     if kind == "WorksheetNotFound":
         return unreadable(f"sheet '{sheet}' is missing from the file")
     return unreadable(f"sheet '{sheet}': {detail}" if sheet else detail or kind)
+
+
+def _nul() -> WorkbookUnreadable:
+    return unreadable("it contains a NUL character, which XML forbids")
 
 
 def _kind(data: bytes) -> str:

@@ -6,15 +6,18 @@ process, once with the whole-sheet read (`Reader.open(name)`, the read before sl
 once sliced (`Reader.open(name, part, strings)`), with slices as small as one row, and
 compare what would be sent to the parent: rows, date cells and the end marker.
 """
+import contextlib
 import io
 import marshal
 import zipfile
+from unittest import mock
 
 import pytest
 import python_calamine
 from hostile_files import NS
 from hostile_files import REL_DOC
 from hostile_files import package
+from sheet_builders import rewrite_part
 
 from paydash.sheets import calamine_process
 from paydash.sheets import reader as sheet_reader
@@ -60,18 +63,26 @@ def book(sheets: list[tuple[str, str]], *, strings: bytes | None = None,
 
 
 def read(data: bytes, name: str, *, sliced: bool) -> list:
-    """Every batch the child would send for the sheet (decoded), 3 rows a batch."""
+    """Every batch the child would send for the sheet (decoded), 3 rows a batch: rows,
+    dates, the end marker and, at the end, the formulas without a cached value."""
     child = calamine_process.Reader(data)
     workbook = sheet_reader.Workbook(data)
     sheet = next(s for s in workbook.sheets if s.name == name)
-    opened = (child.open(name, sheet.path, workbook._strings) if sliced else child.open(name))
+    with contextlib.ExitStack() as stack:
+        if not sliced:   # the whole read the child falls back to (its part scanned first)
+            stack.enter_context(mock.patch.object(calamine_process, "SlicedSheet", _not_sliceable))
+        opened = child.open(name, sheet.path, workbook._strings)
     assert opened[0] == "ok", opened
     batches = []
     while True:
         answer = marshal.loads(child.next(3))
-        batches.append(answer[1:4])
+        batches.append(answer[1:4] + answer[5:])
         if answer[3]:
             return batches
+
+
+def _not_sliceable(*_args, **_kwargs):
+    raise calamine_process.NotSliceable("a whole read, for comparison")
 
 
 @pytest.fixture(params=[1, 150, 1 << 20], ids=["a slice per row", "small slices", "one slice"])
@@ -337,3 +348,54 @@ def test_an_odd_string_table_reads_as_the_whole_read_does(slice_bytes, extra):
     rows = cells(1, *(f'<c r="{col}1" t="s"><v>{i}</v></c>' for i, col in enumerate("ABCD")))
     data = book([("Pay", rows)], strings=sst(STRINGS[:2], extra=extra + '<si><t>after</t></si>'))
     assert_same(data)
+
+
+def _formulas_and_errors(count: int) -> str:
+    """Rows with, every few rows, an error cell, a formula with no cached value, a formula
+    with one, and a text formula with an empty result (not 'uncached')."""
+    rows = []
+    for r in range(1, count + 1):
+        row = [f'<c r="A{r}" t="inlineStr"><is><t>E{r}</t></is></c>', f'<c r="B{r}"><v>{r}</v></c>']
+        if r % 7 == 3:
+            row.append(f'<c r="C{r}" t="e"><v>#N/A</v></c>')
+        if r % 11 == 5:
+            row.append(f'<c r="D{r}"><f>B{r}*2</f></c>')
+        if r % 5 == 1:
+            row.append(f'<c r="E{r}"><f>B{r}+1</f><v>{r + 1}</v></c>')
+        if r % 13 == 2:
+            row.append(f'<c r="F{r}" t="str"><f>""</f><v></v></c>')
+        row.append(f'<c r="G{r}"><v>0</v></c>')   # every row as wide (see SlicedSheet)
+        rows.append(cells(r, *row))
+    return "".join(rows)
+
+
+def test_error_cells_and_uncached_formulas_are_found_slice_by_slice_as_in_a_whole_read(slice_bytes):
+    """The child scans each slice as it is cut: the same error texts in the same cells, and
+    the same count and first address of formulas with no cached value, as the whole read's
+    scan of the part before its first row."""
+    data = book([("Pay", _formulas_and_errors(120))])
+    sliced = read(data, "Pay", sliced=True)
+    assert sliced == read(data, "Pay", sliced=False)
+    rows = [row for batch in sliced for row in batch[0]]
+    assert rows[2][2] == "#N/A" and rows[9][2] == "#N/A" and rows[3][2] == ""
+    assert sliced[-1][-2:] == (len([r for r in range(1, 121) if r % 11 == 5]), "D5")
+
+
+@pytest.mark.parametrize("where", ["head", "late row", "after the rows"])
+def test_a_nul_anywhere_in_the_sheet_part_ends_the_read_as_the_parent_reports_it(where):
+    """A NUL in the sheet's XML (which calamine would let into the text) is refused by the
+    child wherever it is, and the parent tells HR so in the words it always used."""
+    rows = _formulas_and_errors(400).replace("E399<", "E3\x0099<") if where == "late row" else \
+        _formulas_and_errors(400)
+    data = book([("Pay", rows)])
+    if where == "head":
+        data = rewrite_part(data, "xl/worksheets/sheet1.xml",
+                            lambda xml: xml.replace("<sheetData>", "<sheetPr codeName='a\x00'/><sheetData>"))
+    elif where == "after the rows":
+        data = rewrite_part(data, "xl/worksheets/sheet1.xml",
+                            lambda xml: xml.replace("</sheetData>", "</sheetData><!-- \x00 -->"))
+    workbook = sheet_reader.Workbook(data)
+    with pytest.raises(sheet_reader.WorkbookUnreadable) as refused:
+        for _row in workbook.rows(workbook.sheets[0]):
+            pass
+    assert "NUL character" in refused.value.message
