@@ -76,11 +76,14 @@ class RowChecks:
             self.statutory = ([f for f in STATUTORY_PARTS if f in present]
                               if "other_deductions" not in present else [])
 
-    def check(self, record: dict, extra: dict, sheet_row: int) -> list[Finding]:
-        for field, is_extra in self.numeric:
-            value = extra.get(field) if is_extra else record.get(field)
-            if isinstance(value, Decimal) and value < 0:
-                return check_row(record, extra, self.present, self.headers, sheet_row)
+    def check(self, record: dict, extra: dict, sheet_row: int,
+              not_negative: bool = False) -> list[Finding]:
+        """`check_row`'s findings; `not_negative`: the caller knows no amount is below zero."""
+        if not not_negative:
+            for field, is_extra in self.numeric:
+                value = extra.get(field) if is_extra else record.get(field)
+                if isinstance(value, Decimal) and value < 0:
+                    return check_row(record, extra, self.present, self.headers, sheet_row)
         if not self.balance:
             return []
         gross, net = record["gross"], record["net"]

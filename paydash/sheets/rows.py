@@ -83,7 +83,9 @@ class RowConverter:
         self.extra_plan = [(c, c.field, c.position, FIELDS[c.field].limit) for c in self.extras]
         self.numbers_by_field = {c.field: c for c in self.numbers + self.extras}
         self.row_checks = checks.RowChecks(self.present, self.headers)
-        self.cells = CellMemo()
+        # "Plain" values: not negative and within every column's limit (see _numbers).
+        self.cells = CellMemo(plain_limit=min(
+            (limit for *_, limit in self.number_plan + self.extra_plan), default=None))
         self.seen: dict[str, tuple[int, str, str]] = {}
         self.groups: dict[str, list[dict]] = {}
         self.total_rows: list[tuple[int, dict]] = []
@@ -93,7 +95,7 @@ class RowConverter:
 
     def convert(self, cells: list, sheet_row: int) -> dict | None:
         """The row as a dict ready to store, or None (blank, total, note or in error)."""
-        if all(is_blank(cell) for cell in cells):
+        if not cells or is_blank(cells[0]) and all(is_blank(cell) for cell in cells):
             return None
         code = self._text(cells, self.code)
         name = self._text(cells, self.name)
@@ -107,14 +109,14 @@ class RowConverter:
             # Notes under the TOTAL row ("Prepared by ..."): not people.
             self.notes_after_total.append(sheet_row)
             return None
-        record, ok = self._numbers(cells, sheet_row, self.number_plan)
-        extra, extra_ok = self._numbers(cells, sheet_row, self.extra_plan)
+        record, ok, plain = self._numbers(cells, sheet_row, self.number_plan)
+        extra, extra_ok, extra_plain = self._numbers(cells, sheet_row, self.extra_plan)
         self.report.data_rows += 1
         ok = self._identity(sheet_row, code, name, record) and ok and extra_ok
         if not ok:
             return None
         self._complete(record, extra, cells, code, name, sheet_row)
-        if not self._check(record, extra, sheet_row):
+        if not self._check(record, extra, sheet_row, plain and extra_plain):
             return None
         self._count(record, sheet_row, cells)
         record["sheet_row"] = sheet_row
@@ -132,19 +134,29 @@ class RowConverter:
         first = next((cell for cell in cells if not is_blank(cell)), "")
         return is_total_text(first)
 
-    def _numbers(self, cells: list, sheet_row: int, plan: list[tuple]) -> tuple[dict, bool]:
-        """Every money or quantity column, stored or kept, as a Decimal (blank: None).
+    def _numbers(self, cells: list, sheet_row: int, plan: list[tuple]) -> tuple[dict, bool, bool]:
+        """Every money or quantity column, stored or kept, as a Decimal (blank: None); whether
+        all are valid; whether all are plain (blank, or not negative and within every limit).
 
         Each distinct cell value goes through `to_decimal` once (`CellMemo`): a sheet repeats
-        most of its values, and a remembered value is the very Decimal `to_decimal` gave.
+        most of its values, and a remembered value is the very Decimal `to_decimal` gave. A
+        remembered plain value needs no range check, and a row of them no check for
+        negative amounts (`RowChecks.check`).
         """
-        record, ok = {}, True
-        memo, size = self.cells.rounded_memo, len(cells)
+        record, ok, all_plain = {}, True, True
+        plain, memo, size = self.cells.plain_memo, self.cells.rounded_memo, len(cells)
         for column, field, position, limit in plan:
             value = cells[position] if position < size else ""
             cls = value.__class__
             # CellMemo.rounded, inline: this loop runs for every number cell of the sheet.
-            number = memo.get(value) if cls is float or cls is int or cls is str else None
+            if cls is float or cls is int or cls is str:
+                number = plain.get(value)
+                if number is not None:
+                    record[field] = number
+                    continue
+                number = memo.get(value)
+            else:
+                number = None
             if number is None:
                 if is_blank(value):
                     record[field] = None
@@ -159,6 +171,7 @@ class RowConverter:
                     ok = False
                     continue
                 self.cells.remember_rounded(value, number)
+            all_plain = False
             if abs(number) > limit:
                 self._error(sheet_row, column, shown(value),
                             f"Row {sheet_row}, column '{column.header}': {grouped(number)} is "
@@ -166,7 +179,7 @@ class RowConverter:
                 ok = False
                 continue
             record[field] = number
-        return record, ok
+        return record, ok, all_plain
 
     def _numbers_quietly(self, cells: list) -> dict:
         values = {}
@@ -233,10 +246,10 @@ class RowConverter:
                 "something that matters.")
         return text[:limit]
 
-    def _check(self, record: dict, extra: dict, sheet_row: int) -> bool:
+    def _check(self, record: dict, extra: dict, sheet_row: int, plain: bool = False) -> bool:
         """Errors fail the row; warnings are listed for HR to acknowledge before Confirm."""
         report, ok = self.report, True
-        for finding in self.row_checks.check(record, extra, sheet_row):
+        for finding in self.row_checks.check(record, extra, sheet_row, not_negative=plain):
             column = self.numbers_by_field.get(finding.field)
             if finding.severity == checks.ERROR:
                 self._error(sheet_row, column, _amount(finding.amount), finding.message)
@@ -387,9 +400,12 @@ class CellMemo:
 
     LIMIT = 20_000
 
-    def __init__(self):
+    def __init__(self, plain_limit: Decimal | None = None):
         self._rounded: dict = {}
         self.rounded_memo = self._rounded
+        # The remembered values that are 0 or more and at most `plain_limit`.
+        self.plain_memo: dict = {}
+        self._plain_limit = plain_limit
         self._exact: dict = {}
         self._texts: dict = {}
 
@@ -404,6 +420,9 @@ class CellMemo:
         cls = value.__class__
         if (cls is float or cls is int or cls is str) and len(self._rounded) < self.LIMIT:
             self._rounded[value] = number
+            limit = self._plain_limit
+            if limit is not None and number is not None and 0 <= number <= limit:
+                self.plain_memo[value] = number
 
     def exact(self, value) -> Decimal | None:
         cls = value.__class__

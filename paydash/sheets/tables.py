@@ -65,7 +65,7 @@ class TableEdge:
         # The reader skips rows that hold nothing, so a gap in the numbers is blank rows too.
         gap = self.last is not None and number > self.last + 1
         self.last = number
-        if gap or all(is_blank(cell) for cell in cells):
+        if gap or not cells or is_blank(cells[0]) and all(is_blank(cell) for cell in cells):
             if self.kept:
                 self.ended = "below blank rows that end the table"
             if not gap or all(is_blank(cell) for cell in cells):
@@ -148,7 +148,9 @@ class TableEdge:
     def _header_words(self, cells: list) -> str:
         """The header words in the row's name/code cells or its first text: '' when none."""
         texts = [cells[p] for p in self.identity if p < len(cells)]
-        texts.append(next((c for c in cells if isinstance(c, str) and c.strip()), ""))
+        first = next((c for c in cells if isinstance(c, str) and c.strip()), "")
+        if not any(first is text for text in texts):   # usually the code itself, looked at once
+            texts.append(first)
         for text in texts:
             field = exact_field(text)
             # 'Name' or 'Emp Code' under the name column is the header again; a longer

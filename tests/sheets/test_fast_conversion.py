@@ -101,11 +101,14 @@ def test_remembered_cells_give_exactly_the_old_decimals_and_errors(rows, fields)
     old = RowConverter(columns, SheetReport())
     plan = new.number_plan + new.extra_plan
     for number, cells in enumerate(rows + rows, start=2):   # twice: the second time remembered
-        new_record, new_ok = new._numbers(cells, number, plan)
+        new_record, new_ok, plain = new._numbers(cells, number, plan)
         old_record, old_ok = old_numbers(old, cells, number, new.numbers + new.extras)
         assert exactly(new_record) == exactly(old_record)
         assert list(new_record) == list(old_record)
         assert new_ok == old_ok
+        if plain:   # what lets the row checks skip looking for negative amounts
+            assert all(v is None or v >= 0 for v in new_record.values())
+            assert all(v is None or abs(v) <= FIELDS[f].limit for f, v in new_record.items())
     assert [e.as_dict() for e in new.report.errors] == [e.as_dict() for e in old.report.errors]
 
 
@@ -133,8 +136,9 @@ def test_zero_and_minus_zero_keep_their_own_text():
 def test_true_is_not_taken_for_a_remembered_one():
     converter = RowConverter(template_columns(["net", "gross"]), SheetReport())
     plan = converter.number_plan
-    assert converter._numbers([1, 1.0], 2, plan) == ({"net": Decimal(1), "gross": Decimal(1)}, True)
-    record, ok = converter._numbers([True, Decimal("1.50")], 3, plan)
+    assert converter._numbers([1, 1.0], 2, plan) == ({"net": Decimal(1), "gross": Decimal(1)}, True, False)
+    assert converter._numbers([1, 1.0], 2, plan) == ({"net": Decimal(1), "gross": Decimal(1)}, True, True)
+    record, ok, _plain = converter._numbers([True, Decimal("1.50")], 3, plan)
     assert not ok and record == {"gross": Decimal("1.50")}
     assert "'TRUE' is not a number" in converter.report.errors[0].message
 
@@ -173,3 +177,28 @@ def test_row_checks_find_what_check_row_finds(present, data):
         record["net"] = record["gross"] - stated + offset
     fast = checks.RowChecks(present, headers).check(record, extra, 7)
     assert fast == checks.check_row(record, extra, present, headers, 7)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(st.lists(st.one_of(CELLS, st.sampled_from(["E1", "Asha", "Sales"])),
+                              min_size=0, max_size=9), min_size=1, max_size=15),
+       fields=st.permutations(NUMBER_FIELDS + EXTRAS).map(lambda f: f[:7]))
+def test_whole_rows_convert_as_without_the_plain_shortcut(rows, fields):
+    """Rows through `convert` (twice, so values are remembered): the stored dicts, errors,
+    warnings and totals are the same as a converter that never takes a value as plain."""
+    columns = [Column(0, 0, "CODE", "employee_code"), Column(1, 1, "NAME", "employee_name"),
+               *[Column(i + 2, i + 2, f.upper(), f) for i, f in enumerate(fields)]]
+    new, old = RowConverter(columns, SheetReport()), RowConverter(columns, SheetReport())
+    old.cells.plain_memo = _NeverRemembers()
+    for number, cells in enumerate(rows + rows, start=2):
+        cells = ["E1", "Asha", *cells]
+        assert exactly(new.convert(list(cells), number)) == exactly(old.convert(list(cells), number))
+    new.finish()
+    old.finish()
+    assert new.report.as_preview() == old.report.as_preview()
+    assert new.report.check_warning_count == old.report.check_warning_count
+
+
+class _NeverRemembers(dict):
+    def __setitem__(self, key, value):
+        pass
