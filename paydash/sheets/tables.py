@@ -50,6 +50,7 @@ class TableEdge:
                          if n in by_field]
         self.net = by_field["net"].position if "net" in by_field else None
         self.mapped = [c.position for c in columns if c.field]
+        self.first_is_identity = 0 in self.identity
         fills = [self._filled(row) for row in samples if self._identity(row)]
         self.typical = median(fills) if fills else len(self.mapped)
         self.sparsest: int | None = None    # the emptiest person's row seen above the end
@@ -148,9 +149,12 @@ class TableEdge:
     def _header_words(self, cells: list) -> str:
         """The header words in the row's name/code cells or its first text: '' when none."""
         texts = [cells[p] for p in self.identity if p < len(cells)]
-        first = next((c for c in cells if isinstance(c, str) and c.strip()), "")
-        if not any(first is text for text in texts):   # usually the code itself, looked at once
-            texts.append(first)
+        head = cells[0] if cells else ""
+        if not (self.first_is_identity and head.__class__ is str and head and not head.isspace()):
+            # The first text, unless it is column A's and that is the code or name (as usual).
+            first = next((c for c in cells if isinstance(c, str) and c.strip()), "")
+            if not any(first is text for text in texts):
+                texts.append(first)
         for text in texts:
             field = exact_field(text)
             # 'Name' or 'Emp Code' under the name column is the header again; a longer

@@ -310,3 +310,21 @@ def test_a_column_without_a_header_can_be_mapped_by_hand():
     layouts = {layout_signature(headers): {"mapping": {"D": "net"}, "chosen_by": "yours"}}
     sheet = SalarySheet(sb.workbook([("S", [headers, *rows])]), layouts=layouts)
     assert sum(r["net"] for r in sheet.rows()) == D(270)
+
+
+def test_a_header_word_away_from_the_code_and_name_columns_is_named_as_the_header_repeated():
+    """A row with no code or name whose first text repeats a header (a sub-header in the
+    department column, the sheet's first column not being the code) is left out for that
+    reason, not taken for a note."""
+    rows = [["E1", "Asha", "Sales", 30000, 28000], ["", "", "Net Pay", "", ""],
+            ["E2", "Ravi", "Stores", 31000, 29000]]
+    report = SalarySheet(sb.simple_sheet(rows))
+    assert [r["employee_code"] for r in report.rows()] == ["E1", "E2"]
+    left = report.report.as_preview()["sheets"][0]["left_out"]
+    assert [(item["row"], item["reason"]) for item in left] == [
+        (3, "repeats the header's words ('Net Pay')")]
+    shifted = SalarySheet(sb.simple_sheet([["", *row] for row in rows],
+                                          headers=("Sl", "Emp Code", "Name", "Department", "Gross", "Net Pay")))
+    assert [r["employee_code"] for r in shifted.rows()] == ["E1", "E2"]
+    assert [item["reason"] for item in shifted.report.as_preview()["sheets"][0]["left_out"]] == [
+        "repeats the header's words ('Net Pay')"]
