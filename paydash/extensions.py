@@ -1,7 +1,10 @@
-"""Extensions created unbound and bound to the app in `create_app`."""
-from flask_migrate import Migrate
+"""The database extension, created unbound and bound to the app in `create_worker_app`.
+
+Only what every process uses lives here: the consumer imports this module too. The web's
+own extensions (forms' CSRF protection, Flask-Migrate) are made where the web is added to
+the app, in `paydash.factory`.
+"""
 from flask_sqlalchemy import SQLAlchemy
-from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import DeclarativeBase
@@ -12,8 +15,6 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
-csrf = CSRFProtect()
 
 
 def upsert_insert():
