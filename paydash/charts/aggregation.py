@@ -81,7 +81,7 @@ def sync_chart_data(tenant_id: int, year: int, month: int, source: str) -> dict:
     rows = _department_and_band_rows(tenant_id, year, month)
     headcount = sum(r["headcount"] for r in rows if r["kind"] == DEPT)
     jobs.checkpoint(headcount, headcount, "Ranking top earners")
-    rows += _top_earner_rows(tenant_id, year, month)
+    rows += _top_earner_rows(tenant_id, year, month, [r for r in rows if r["kind"] == BAND])
     for row in rows:
         row.update(tenant_id=tenant_id, year=year, month=month, source=source, refreshed_at=now)
     jobs.checkpoint(headcount, headcount, "Writing chart data")
@@ -143,18 +143,41 @@ def _department_and_band_rows(tenant_id: int, year: int, month: int) -> list[dic
     return list(by_department.values()) + rows
 
 
-def _top_earner_rows(tenant_id: int, year: int, month: int) -> list[dict]:
-    """The TOP_N best-paid (by net) per department and over the whole tenant."""
+def _top_earner_rows(tenant_id: int, year: int, month: int, bands: list[dict]) -> list[dict]:
+    """The TOP_N best-paid (by net) per department and over the whole tenant.
+
+    `bands` (the period's band rows, with their headcounts) say where each ranking's top
+    lies: from the highest band down, the first band by which TOP_N people are counted.
+    Only rows at or above that band's lower bound are ranked (a row ranked above a kept
+    row has at least its net, so is kept too, and ranks are unchanged): sorting every row
+    of the period, twice, was most of the chart sync.
+    """
     period = (SalaryRow.tenant_id == tenant_id, SalaryRow.year == year, SalaryRow.month == month)
     department = _department_expr()
     order = (SalaryRow.net.desc(), SalaryRow.employee_key)
     columns = [SalaryRow.employee_name, SalaryRow.employee_key, *(getattr(SalaryRow, m) for m in MEASURES)]
+    by_department: dict[str, dict[str, int]] = {}
+    for row in bands:
+        counts = by_department.setdefault(row["department"], {})
+        counts[row["bucket"]] = row["headcount"]
+    overall: dict[str, int] = {}
+    for counts in by_department.values():
+        for bucket, headcount in counts.items():
+            overall[bucket] = overall.get(bucket, 0) + headcount
+    kept = [sa.or_(*(department == name if bound is None
+                     else sa.and_(department == name, SalaryRow.net >= bound)
+                     for name, bound in ((name, _top_bound(counts))
+                                         for name, counts in by_department.items())))
+            ] if by_department else []
+    everyone = _top_bound(overall)
     ranked = []
-    for partition, name in ((department, "department"), (sa.literal(ALL_DEPARTMENTS), "all")):
+    for partition, name, where in (
+            (department, "department", kept),
+            (sa.literal(ALL_DEPARTMENTS), "all", [] if everyone is None else [SalaryRow.net >= everyone])):
         inner = (
             sa.select(partition.label("department"), *columns,
                       sa.func.row_number().over(partition_by=partition, order_by=order).label("rank"))
-            .where(*period).subquery(name)
+            .where(*period, *where).subquery(name)
         )
         ranked.append(sa.select(inner).where(inner.c.rank <= TOP_N))
     rows = []
@@ -163,6 +186,16 @@ def _top_earner_rows(tenant_id: int, year: int, month: int) -> list[dict]:
                          label=(r["employee_name"] or r["employee_key"])[:200], headcount=1,
                          **{m: _rounded(r[m], m) for m in MEASURES}))
     return rows
+
+
+def _top_bound(counts: dict[str, int]) -> Decimal | None:
+    """The lower bound of the highest band by which TOP_N people are counted (None: all)."""
+    seen = 0
+    for bucket, _label, _short, lower in reversed(BANDS[1:]):
+        seen += counts.get(bucket, 0)
+        if seen >= TOP_N:
+            return lower
+    return None
 
 
 def _rounded(value, measure: str) -> Decimal | None:

@@ -8,9 +8,12 @@ balance are carried into the master, and the advance recovered is offered again.
 """
 import logging
 from decimal import Decimal
+from itertools import repeat
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
+from paydash.clock import utcnow
 from paydash.extensions import db
 from paydash.models import Employee
 from paydash.models import SalaryRow
@@ -21,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
-UPDATE_BATCH = 5000
+_PG = postgresql.dialect()
 STATUTORY = (("pf", "pf_enabled", "PF"), ("esi", "esi_enabled", "ESI"),
              ("professional_tax", "pt_state", "professional tax"))
 
@@ -115,7 +118,7 @@ def carry_terms(tenant_id: int, year: int, month: int) -> int:
                SalaryRow.month == month, SalaryRow.source == "excel")
         .order_by(SalaryRow.id)
         .execution_options(yield_per=2000))
-    carried, updates, written = 0, [], {}
+    carried, pending, written = 0, {}, {}
     for employee_id, tds_pct, advance_balance, gross, tds, balance in rows:
         terms = terms_from_row(gross, tds, None if balance is None else {"advance_balance": balance})
         if not terms:
@@ -126,16 +129,77 @@ def carry_terms(tenant_id: int, year: int, month: int) -> int:
         tds_pct, advance_balance = written.get(employee_id, (tds_pct, advance_balance))
         new = (terms.get("tds_pct", tds_pct), terms.get("advance_balance", advance_balance))
         if new != (tds_pct, advance_balance):
-            updates.append({"id": employee_id, **terms})
-            written[employee_id] = new   # a code on two rows: the later is compared with this
-            if len(updates) >= UPDATE_BATCH:
-                db.session.execute(sa.update(Employee), updates)
-                updates = []
-    if updates:
-        db.session.execute(sa.update(Employee), updates)
+            # A code on two rows: the later is compared with what the earlier wrote, and
+            # the terms it states overwrite the earlier's (as two UPDATEs in turn would).
+            pending.setdefault(employee_id, {}).update(terms)
+            written[employee_id] = new
+    _write_terms(pending)
     logger.info("tenant %s %s-%02d: terms carried for %s employees", tenant_id, year, month,
                 carried)
     return carried
+
+
+def _write_terms(pending: dict[int, dict]) -> None:
+    """Write each employee's carried terms (id -> {column: value}) and touch `updated_at`.
+
+    One statement per set of columns, as the ORM's bulk UPDATE by primary key wrote them,
+    but without its per-row work (most of a 100,000-person first import): on PostgreSQL
+    one UPDATE ... FROM unnest(arrays), on SQLite the driver's executemany. Values go
+    through each column's bind processor; one `updated_at` for the whole step.
+    """
+    if not pending:
+        return
+    connection = db.session.connection()
+    dialect = connection.dialect
+    now = utcnow()
+    groups: dict[tuple, list] = {}
+    for employee_id, terms in pending.items():
+        names = tuple(sorted(terms))
+        groups.setdefault(names, []).append((employee_id, *(terms[name] for name in names)))
+    if dialect.name not in ("postgresql", "sqlite"):
+        for names, items in groups.items():
+            db.session.execute(sa.update(Employee), [
+                {"id": item[0], **dict(zip(names, item[1:])), "updated_at": now} for item in items])
+        return
+    raw = connection.connection.driver_connection
+    table = Employee.__table__
+    cursor = raw.cursor()
+    try:
+        for names, items in groups.items():
+            if dialect.name == "postgresql":
+                _update_from_arrays(cursor, table, names, items, now)
+            else:
+                _update_each(cursor, table, dialect, names, items, now)
+    finally:
+        cursor.close()
+
+
+def _update_from_arrays(cursor, table: sa.Table, names: tuple, items: list, now) -> None:
+    """PostgreSQL: the updates as one UPDATE joined with unnest() of a column array each."""
+    columns = [table.c[name] for name in names]
+    casts = ", ".join(f"%s::{column.type.compile(dialect=_PG)}[]" for column in columns)
+    assigned = ", ".join(f'"{name}" = v."{name}"' for name in names)
+    aliases = ", ".join(f'"{name}"' for name in names)
+    statement = (f'UPDATE "{table.name}" SET {assigned}, "updated_at" = %s '
+                 f'FROM unnest(%s::integer[], {casts}) AS v(id, {aliases}) '
+                 f'WHERE "{table.name}".id = v.id')
+    values = [list(column) for column in zip(*items)]
+    cursor.execute(statement, [now, *values])
+
+
+def _update_each(cursor, table: sa.Table, dialect, names: tuple, items: list, now) -> None:
+    """SQLite: the driver's executemany (its C loop binds each row)."""
+    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+                  for name in names]
+    stamp = table.c.updated_at.type.dialect_impl(dialect).bind_processor(dialect)
+    now = now if stamp is None else stamp(now)
+    columns = [list(column) for column in zip(*items)]
+    ids, values = columns[0], columns[1:]
+    values = [column if process is None else list(map(process, column))
+              for column, process in zip(values, processors)]
+    assigned = ", ".join(f'"{name}" = ?' for name in names)
+    cursor.executemany(f'UPDATE "{table.name}" SET {assigned}, "updated_at" = ? WHERE id = ?',
+                       zip(*values, repeat(now), ids))
 
 
 def terms_from_row(gross, tds, extra: dict | None) -> dict:

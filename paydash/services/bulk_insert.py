@@ -8,7 +8,9 @@ the column's scalar default, so what is stored is exactly what `sa.insert(table)
 Any other database, or a column with a default that must be computed, takes
 `session.execute(sa.insert(table), rows)`.
 """
+from collections.abc import Mapping
 from collections.abc import Sequence
+from itertools import repeat
 
 import sqlalchemy as sa
 from psycopg import sql
@@ -19,28 +21,65 @@ def insert_rows(session: Session, table: sa.Table, rows: Sequence[dict]) -> int:
     """Insert `rows` (dicts keyed by column name) into `table`; the number inserted."""
     if not rows:
         return 0
-    connection = session.connection()
-    plan = _plan(table, rows, connection.dialect)
-    name = connection.dialect.name
-    raw = connection.connection.driver_connection
-    if plan is None or name not in ("postgresql", "sqlite"):
-        session.execute(sa.insert(table), list(rows))
-    elif name == "postgresql":
-        _copy(raw, table, plan, rows)
-    else:
-        _executemany(raw, table, plan, rows)
-    return len(rows)
-
-
-def _plan(table: sa.Table, rows: Sequence[dict], dialect) -> list[tuple] | None:
-    """(column name, default, bind processor) for each column the insert writes, or None.
-
-    The columns are those any row names plus those with a default; a server-generated
-    primary key is left to the database.
-    """
     named = set()
     for row in rows:
         named.update(row)
+    connection = session.connection()
+    plan = _plan(table, named, connection.dialect)
+    if plan is None or connection.dialect.name not in ("postgresql", "sqlite"):
+        session.execute(sa.insert(table), list(rows))
+    else:
+        _write(connection, table, plan, _values(plan, rows))
+    return len(rows)
+
+
+def insert_columns(session: Session, table: sa.Table, columns: Mapping[str, Sequence],
+                   fixed: Mapping[str, object] | None = None) -> int:
+    """Insert rows given by column; the number inserted.
+
+    `columns` maps a column name to its values, one per row (all of one length); `fixed`
+    a column name to the value every row has. What is stored is what `insert_rows` stores
+    for the rows these make, without a dict per row: a staged import comes by column.
+    """
+    fixed = dict(fixed or {})
+    lengths = {len(values) for values in columns.values()}
+    if len(lengths) > 1:
+        raise ValueError(f"columns of different lengths: {sorted(lengths)}")
+    count = lengths.pop() if lengths else 0
+    if not count:
+        return 0
+    both = set(columns) & set(fixed)
+    if both:
+        raise ValueError(f"column(s) {sorted(both)} given both per row and fixed")
+    connection = session.connection()
+    plan = _plan(table, set(columns) | set(fixed), connection.dialect)
+    if plan is None or connection.dialect.name not in ("postgresql", "sqlite"):
+        names = list(columns)
+        session.execute(sa.insert(table), [dict(zip(names, values), **fixed)
+                                           for values in zip(*columns.values())])
+        return count
+    values = []
+    for name, default, process in plan:
+        if name in columns:
+            column = columns[name]
+            if process is not None:
+                column = [None if value is None else process(value) for value in column]
+        else:
+            value = fixed[name] if name in fixed else default
+            if value is not None and process is not None:
+                value = process(value)
+            column = repeat(value, count)
+        values.append(column)
+    _write(connection, table, plan, zip(*values))
+    return count
+
+
+def _plan(table: sa.Table, named: set, dialect) -> list[tuple] | None:
+    """(column name, default, bind processor) for each column the insert writes, or None.
+
+    The columns are those named plus those with a default; a server-generated primary key
+    is left to the database.
+    """
     unknown = named - set(table.columns.keys())
     if unknown:
         raise KeyError(f"{table.name} has no column(s) {sorted(unknown)}")
@@ -72,20 +111,28 @@ def _values(plan: list[tuple], rows: Sequence[dict]):
     return zip(*columns)
 
 
-def _copy(raw, table: sa.Table, plan: list[tuple], rows: Sequence[dict]) -> None:
+def _write(connection, table: sa.Table, plan: list[tuple], rows) -> None:
+    """`rows` (value tuples in plan order) by COPY on PostgreSQL, executemany on SQLite."""
+    raw = connection.connection.driver_connection
+    if connection.dialect.name == "postgresql":
+        _copy(raw, table, plan, rows)
+    else:
+        _executemany(raw, table, plan, rows)
+
+
+def _copy(raw, table: sa.Table, plan: list[tuple], rows) -> None:
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(name) for name, _d, _p in plan))
     with raw.cursor() as cursor, cursor.copy(statement) as copy:
-        for values in _values(plan, rows):
+        for values in rows:
             copy.write_row(values)
 
 
-def _executemany(raw, table: sa.Table, plan: list[tuple], rows: Sequence[dict]) -> None:
+def _executemany(raw, table: sa.Table, plan: list[tuple], rows) -> None:
     names = ", ".join(f'"{name}"' for name, _d, _p in plan)
     marks = ", ".join("?" for _ in plan)
     cursor = raw.cursor()
     try:
-        cursor.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})',
-                           _values(plan, rows))
+        cursor.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', rows)
     finally:
         cursor.close()

@@ -7,7 +7,6 @@ and `commit_upload`; both re-check the tenant and are idempotent.
 """
 import hashlib
 import logging
-from itertools import chain
 
 import sqlalchemy as sa
 from flask import current_app
@@ -272,7 +271,7 @@ def _replace_period_rows(upload: Upload, keep_duplicates: bool) -> int | None:
     batches = _staged_batches(upload)
     if batches is not None:
         try:
-            stored = _insert_period_rows(upload, chain.from_iterable(batches))
+            stored = _insert_staged_rows(upload, batches)
         except staging.StagedRowsUnusable as exc:
             logger.warning("upload %s: staged rows unusable (%s); reading the file again",
                            upload.id, exc)
@@ -289,13 +288,13 @@ def _replace_period_rows(upload: Upload, keep_duplicates: bool) -> int | None:
 
 
 def _staged_batches(upload: Upload):
-    """The upload's staged rows in batches, or None when there are none to trust."""
+    """The upload's staged rows in batches of columns, or None when there are none to trust."""
     blob = upload.staged_rows
     if blob is None:
         logger.info("upload %s has no staged rows; reading the file again", upload.id)
         return None
     try:
-        return staging.decode_rows(blob, upload.sha256)
+        return staging.decode_columns(blob, upload.sha256)
     except staging.StagedRowsUnusable as exc:
         logger.warning("upload %s: staged rows unusable (%s); reading the file again",
                        upload.id, exc)
@@ -304,11 +303,8 @@ def _staged_batches(upload: Upload):
 
 def _insert_period_rows(upload: Upload, records) -> int:
     """Replace the period's rows with `records` inside the open transaction; the count."""
-    db.session.execute(sa.delete(SalaryRow).where(
-        SalaryRow.tenant_id == upload.tenant_id, SalaryRow.year == upload.year,
-        SalaryRow.month == upload.month))
-    fixed = {"tenant_id": upload.tenant_id, "year": upload.year, "month": upload.month,
-             "source": "excel", "upload_id": upload.id}
+    _delete_period_rows(upload)
+    fixed = _fixed_columns(upload)
     batch, stored = [], 0
     for record in records:
         record.update(fixed)
@@ -317,6 +313,43 @@ def _insert_period_rows(upload: Upload, records) -> int:
             stored += _insert(batch)
             batch = []
     return stored + _insert(batch)
+
+
+def _insert_staged_rows(upload: Upload, batches) -> int:
+    """As `_insert_period_rows`, for the staged rows' batches of columns (`staging.decode_columns`).
+
+    Inserted by column (`bulk_insert.insert_columns`): no dict per row to build and take
+    apart again, which was half of a 100,000-row commit's insert.
+    """
+    _delete_period_rows(upload)
+    fixed = _fixed_columns(upload)
+    table = SalaryRow.__table__
+    pending, size, stored = None, 0, 0
+    for columns in batches:
+        if pending is None:
+            pending = columns
+        else:
+            for name, values in columns.items():
+                pending[name] += values
+        size += len(columns[staging.COLUMNS[0]])
+        if size >= INSERT_BATCH:
+            stored += bulk_insert.insert_columns(db.session, table, pending, fixed)
+            pending, size = None, 0
+    if pending is not None:
+        stored += bulk_insert.insert_columns(db.session, table, pending, fixed)
+    return stored
+
+
+def _delete_period_rows(upload: Upload) -> None:
+    db.session.execute(sa.delete(SalaryRow).where(
+        SalaryRow.tenant_id == upload.tenant_id, SalaryRow.year == upload.year,
+        SalaryRow.month == upload.month))
+
+
+def _fixed_columns(upload: Upload) -> dict:
+    """What every row of the upload stores alike."""
+    return {"tenant_id": upload.tenant_id, "year": upload.year, "month": upload.month,
+            "source": "excel", "upload_id": upload.id}
 
 
 def _conclude(upload: Upload, stored: int, refused: bool, fatal: str | None) -> int | None:
