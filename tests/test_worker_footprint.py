@@ -22,6 +22,7 @@ WEB_ONLY = [
     "limits",  # sign-in rate limits (paydash.web.signin_limits)
     "segno", "pyotp",  # two-step sign-in (paydash.twostep)
     "prometheus_client",  # /metrics
+    "openpyxl",  # workbooks written for people (template, registers) and the employee upload
     "paydash.web", "paydash.cli", "paydash.accounts", "paydash.twostep",
 ]
 

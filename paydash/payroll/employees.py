@@ -9,7 +9,6 @@ from dataclasses import field
 from decimal import Decimal
 
 import sqlalchemy as sa
-from openpyxl import load_workbook
 
 from paydash.clock import utcnow
 from paydash.extensions import db
@@ -214,6 +213,9 @@ def import_workbook(tenant_id: int, data: bytes) -> ImportResult:
 
 def _read_rows(data: bytes) -> list[tuple[int, dict]]:
     """Rows of the first sheet under its header row, as {attribute: cell value}."""
+    # Imported here: the employee-master upload is the web's, and the worker need not load
+    # openpyxl (about 15 MB) for it.
+    from openpyxl import load_workbook  # noqa: PLC0415
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:

@@ -13,6 +13,8 @@ from openpyxl.styles import Font
 from openpyxl.styles import PatternFill
 from openpyxl.utils import get_column_letter
 
+from paydash.sheets.headers import HELP_SHEET
+
 # A cell starting with one of these is read as a formula (or a DDE call) by some spreadsheet.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 EXCEL_CELL_LIMIT = 32767
@@ -51,8 +53,6 @@ TEMPLATE_COLUMNS = (
 )
 TEMPLATE_HEADERS = tuple(header for header, _width, _fmt in TEMPLATE_COLUMNS)
 
-# The template's help sheet: known to the import, which never warns about it.
-HELP_SHEET = "How to fill"
 HOW_TO_FILL = (
     "How to fill this template",
     "",

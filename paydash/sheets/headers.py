@@ -20,6 +20,8 @@ class Field:
 MONEY_LIMIT = Decimal("999999999999.99")      # Numeric(14, 2)
 DAYS_LIMIT = Decimal("9999.99")               # Numeric(6, 2)
 COUNT_LIMIT = Decimal("99999999.99")          # Numeric(10, 2)
+# The sheet of instructions in the template Paydash hands out (sheets.exports writes it).
+HELP_SHEET = "How to fill"
 
 
 def _money(name, label, extra=False):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from paydash.sheets.columns import recognise_header
-from paydash.sheets.exports import HELP_SHEET
+from paydash.sheets.headers import HELP_SHEET
 from paydash.sheets.plan import DEDUCTION_PARTS
 from paydash.sheets.plan import Plan
 from paydash.sheets.plan import layout_signature
