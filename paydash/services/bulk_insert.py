@@ -4,9 +4,10 @@ PostgreSQL: `COPY … FROM STDIN` through psycopg's `cursor.copy` (one stream, n
 per row). SQLite: `executemany` on the raw sqlite3 connection (its C loop binds each row;
 no SQLAlchemy per-row parameter handling, which was half of a 100,000-row commit). Values
 go through each column's own SQLAlchemy bind processor, and columns a row leaves out get
-the column's scalar default, so what is stored is exactly what `sa.insert(table)` stores.
-Any other database, or a column with a default that must be computed, takes
-`session.execute(sa.insert(table), rows)`.
+the column's scalar default, so what is stored is what `sa.insert(table)` stores, with
+one difference in form: a JSON column given None is SQL NULL here, where `sa.insert`
+writes the JSON text 'null' (the ORM reads both back as None). Any other database, or a
+column with a default that must be computed, takes `session.execute(sa.insert(table), rows)`.
 """
 from collections.abc import Mapping
 from collections.abc import Sequence
