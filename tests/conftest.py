@@ -157,6 +157,15 @@ def queued_app(tmp_path, sqlite_url):
     dispose_app(app)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def app_on_each_database(request, tmp_path, sqlite_url):
+    """The app with a real queue, once on SQLite and once on PostgreSQL."""
+    url = sqlite_url if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    app = make_app(base_config(tmp_path, url))
+    yield app
+    dispose_app(app)
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()

@@ -8,10 +8,7 @@ import datetime as dt
 from decimal import Decimal
 
 import carry_terms_before
-import pytest
 import sqlalchemy as sa
-from conftest import base_config
-from conftest import make_app
 from hypothesis import HealthCheck
 from hypothesis import given
 from hypothesis import settings
@@ -27,16 +24,6 @@ COMPARED = ("code", "name", "department", "monthly_salary", "ot_multiplier", "td
             "advance_balance", "active")
 LONG_AGO = dt.datetime(2001, 2, 3, 4, 5, 6)
 _tenants = [0]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def terms_app(request, tmp_path, sqlite_url):
-    url = sqlite_url if request.param == "sqlite" else request.getfixturevalue("pg_url")
-    app = make_app(base_config(tmp_path, url))
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 def master(tenant_id) -> tuple[dict, set]:
@@ -85,8 +72,8 @@ PERCENT = st.sampled_from(["0", "0.00", "1.00", "1.11", "2.22", "100", "5.55"])
                        max_size=4, unique_by=lambda t: t[0]),
        month=st.lists(st.tuples(CODES, st.one_of(st.none(), MONEY), MONEY, BALANCES),
                       max_size=10))
-def test_random_masters_and_months_carry_the_same_terms(terms_app, people, month):
-    with terms_app.app_context():
+def test_random_masters_and_months_carry_the_same_terms(app_on_each_database, people, month):
+    with app_on_each_database.app_context():
         (old_master, old_touched, old_count), (new_master, new_touched, new_count) = \
             both_ways(people, month)
         assert new_master == old_master
@@ -94,7 +81,7 @@ def test_random_masters_and_months_carry_the_same_terms(terms_app, people, month
         assert new_touched == old_touched
 
 
-def test_one_person_on_several_rows_ends_as_the_rows_in_turn_leave_them(terms_app):
+def test_one_person_on_several_rows_ends_as_the_rows_in_turn_leave_them(app_on_each_database):
     people = [("E1", "1.00", "500"), ("E2", "0", "0"), ("E3", "5.55", "100.00")]
     month = [("E1", "10000", "200", "300.00"),   # both terms change
              ("E1", None, "0", "500"),           # only the balance: back to 500
@@ -102,7 +89,7 @@ def test_one_person_on_several_rows_ends_as_the_rows_in_turn_leave_them(terms_ap
              ("E2", "20000", "400", None),        # then 2.00
              ("E3", "30000", "0", "-5.00"),       # TDS % 0, no balance (negative)
              ("E3", "10000", "555", "100.00")]    # back to what the master had
-    with terms_app.app_context():
+    with app_on_each_database.app_context():
         (old_master, old_touched, old_count), (new_master, new_touched, new_count) = \
             both_ways(people, month)
         assert new_master == old_master and new_count == old_count == 6

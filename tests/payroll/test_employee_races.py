@@ -4,8 +4,6 @@ import threading
 import pytest
 import sqlalchemy as sa
 from conftest import People
-from conftest import base_config
-from conftest import make_app
 from sheet_builders import template_sheet
 
 from paydash.extensions import db
@@ -18,16 +16,6 @@ pytestmark = pytest.mark.slow
 
 MONTHS = 8
 EMPLOYEES = 150
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def race_app(request, tmp_path, sqlite_url):
-    url = sqlite_url if request.param == "sqlite" else request.getfixturevalue("pg_url")
-    app = make_app(base_config(tmp_path, url))
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 def confirmed_months(app, people) -> list[int]:
@@ -43,14 +31,14 @@ def confirmed_months(app, people) -> list[int]:
     return ids
 
 
-def test_eight_months_confirmed_at_once_all_commit_on_their_first_attempt(race_app):
-    people = People(race_app)
-    upload_ids = confirmed_months(race_app, people)
+def test_eight_months_confirmed_at_once_all_commit_on_their_first_attempt(app_on_each_database):
+    people = People(app_on_each_database)
+    upload_ids = confirmed_months(app_on_each_database, people)
     start = threading.Barrier(MONTHS)
     failures = []
 
     def commit(upload_id: int) -> None:
-        with race_app.app_context():
+        with app_on_each_database.app_context():
             start.wait(timeout=30)
             try:
                 imports.commit_upload(upload_id, people.tenant_a)
@@ -65,7 +53,7 @@ def test_eight_months_confirmed_at_once_all_commit_on_their_first_attempt(race_a
     for thread in threads:
         thread.join(120)
     assert failures == []
-    with race_app.app_context():
+    with app_on_each_database.app_context():
         statuses = db.session.scalars(sa.select(Upload.status).where(Upload.id.in_(upload_ids)))
         assert set(statuses) == {UploadStatus.CONFIRMED.value}
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Employee)) == EMPLOYEES

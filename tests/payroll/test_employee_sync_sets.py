@@ -8,10 +8,7 @@ On SQLite and PostgreSQL.
 """
 from decimal import Decimal
 
-import pytest
 import sqlalchemy as sa
-from conftest import base_config
-from conftest import make_app
 from hypothesis import HealthCheck
 from hypothesis import given
 from hypothesis import settings
@@ -101,16 +98,6 @@ def _row_changes(current, row, log):
 
 # --- Fixtures -----------------------------------------------------------------------------------
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def sync_app(request, tmp_path, sqlite_url):
-    url = sqlite_url if request.param == "sqlite" else request.getfixturevalue("pg_url")
-    app = make_app(base_config(tmp_path, url))
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-
-
 def master(tenant_id) -> dict:
     rows = db.session.execute(sa.select(*(getattr(Employee, c) for c in COMPARED))
                               .where(Employee.tenant_id == tenant_id)).all()
@@ -156,7 +143,7 @@ def salary_row(key, name, salary="20000", department="Stores", code="same", desi
 
 # --- Tests ------------------------------------------------------------------------------------
 
-def test_every_kind_of_change_leaves_the_master_as_the_per_person_sync_did(sync_app):
+def test_every_kind_of_change_leaves_the_master_as_the_per_person_sync_did(app_on_each_database):
     start = [employee("E1", "Ravi", "20000", "Stores"),            # unchanged
              employee("E2", "Meena", "30000", "Sales"),            # salary changes
              employee("E3", "Anil", "25000", "Sales"),             # moves department
@@ -178,7 +165,7 @@ def test_every_kind_of_change_leaves_the_master_as_the_per_person_sync_did(sync_
              salary_row("N3", "Zero salary", "0", "Stores"),
              salary_row("Priya Nair", "Priya Nair", "11000", code=None),  # keyed by name
              salary_row("Priya Nair#2", "Priya Nair", "11000", code=None)]
-    with sync_app.app_context():
+    with app_on_each_database.app_context():
         (old_master, old_changes), (new_master, new_changes) = both_ways(start, month, None)
         assert new_master == old_master
         assert new_changes == old_changes
@@ -187,12 +174,12 @@ def test_every_kind_of_change_leaves_the_master_as_the_per_person_sync_did(sync_
         assert new_master["N1"][1:4] == ("Newcomer", "Stores", "Clerk")
 
 
-def test_the_listed_changes_stop_at_the_limit_and_the_count_does_not(sync_app):
+def test_the_listed_changes_stop_at_the_limit_and_the_count_does_not(app_on_each_database):
     start = [employee(f"E{i}", f"P{i}", "20000") for i in range(6)]
     month = [salary_row(f"E{i}", f"P{i}", "21000" if i % 2 else "20000",
                         "Sales" if i % 3 == 0 else "Stores") for i in range(1, 5)]
     month += [salary_row(f"N{i}", f"New {i}", "10000") for i in range(4)]
-    with sync_app.app_context():
+    with app_on_each_database.app_context():
         for limit in (0, 1, 3, 7, 500):
             (old_master, old_changes), (new_master, new_changes) = both_ways(start, month, limit)
             assert new_master == old_master
@@ -211,7 +198,7 @@ DEPARTMENTS = st.sampled_from(["Stores", "Sales", "Unassigned", "Stores "])
        month=st.lists(st.tuples(CODES, st.booleans(), st.text("ab ", max_size=4), MONEY,
                                 DEPARTMENTS), max_size=8),
        limit=st.sampled_from([None, 0, 2, 500]))
-def test_random_masters_and_months_give_the_same_master_and_changes(sync_app, start, month, limit):
+def test_random_masters_and_months_give_the_same_master_and_changes(app_on_each_database, start, month, limit):
     people = [employee(code.strip()[:64], f"Name {code}", salary, department, active=active)
               for code, salary, department, active in start]
     rows, keys = [], set()
@@ -222,7 +209,7 @@ def test_random_masters_and_months_give_the_same_master_and_changes(sync_app, st
         keys.add(key)
         rows.append(salary_row(key, (name.strip() or code)[:200], salary, department,
                                code=code[:64] if with_code else None))
-    with sync_app.app_context():
+    with app_on_each_database.app_context():
         (old_master, old_changes), (new_master, new_changes) = both_ways(people, rows, limit)
         assert new_master == old_master
         assert new_changes == old_changes
@@ -251,7 +238,7 @@ def per_row_carry_terms(tenant_id, year, month):
     return len(updates)
 
 
-def test_terms_carried_leave_the_master_as_the_per_row_update_did(sync_app):
+def test_terms_carried_leave_the_master_as_the_per_row_update_did(app_on_each_database):
     start = [employee("E1", "Same", tds_pct=Decimal("1.00"), advance_balance=Decimal("500")),
              employee("E2", "Changes", tds_pct=Decimal("0"), advance_balance=Decimal("0")),
              employee("E3", "Twice", tds_pct=Decimal("2.00"), advance_balance=Decimal("100")),
@@ -271,7 +258,7 @@ def test_terms_carried_leave_the_master_as_the_per_row_update_did(sync_app):
              row("E4", "0", "0"),                           # no gross, no balance: nothing
              row("N1", "15000", "150", "-5.00"),            # not in the master; negative balance
              row("E2#2", "25000", "-1", None, code="E2")]   # negative TDS: no TDS % from it
-    with sync_app.app_context():
+    with app_on_each_database.app_context():
         results = []
         for carry in (per_row_carry_terms, imported.carry_terms):
             tenant = accounts.create_tenant("T", f"t{accounts_counter()}")

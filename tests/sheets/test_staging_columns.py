@@ -3,15 +3,12 @@ the rows `decode_rows` gives, and blobs staged by the release before it (1f3a984
 staging.py taken from git) read back exactly as that release read them.
 """
 import hashlib
-import os
-import subprocess
-import types
 import zlib
 from decimal import Decimal
 
 import pytest
 import sheet_builders as sb
-from conftest import ROOT
+from earlier_code import module_at
 from test_staging import SHA
 from test_staging import exactly
 from test_staging import row
@@ -20,24 +17,7 @@ from paydash.sheets import staging
 from paydash.sheets.salary_sheet import SalarySheet
 
 EARLIER = "1f3a984"
-
-
-def _earlier_staging():
-    path = "paydash/sheets/staging.py"
-    shown = subprocess.run(["git", "-C", str(ROOT), "show", f"{EARLIER}:{path}"],
-                           capture_output=True, text=True)
-    if shown.returncode != 0:
-        message = f"{path} at {EARLIER} is not in this checkout's git history"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message, allow_module_level=True)
-    module = types.ModuleType("staging_before")
-    module.__file__ = f"{EARLIER}:{path}"
-    exec(compile(shown.stdout, module.__file__, "exec"), module.__dict__)  # noqa: S102
-    return module
-
-
-earlier = _earlier_staging()
+earlier = module_at(EARLIER, "paydash/sheets/staging.py", "staging_before")
 
 
 def samples() -> list[list[dict]]:
