@@ -586,8 +586,8 @@ class Reader:
             batch.append(cells)
         if finished:
             self.rows = None
-        end = (peak_mb(), scan.uncached, scan.first_uncached) if finished and scan else (
-            peak_mb() if finished else 0, 0, None)
+        end = (peak_mb() if finished else 0,
+               *((scan.uncached, scan.first_uncached) if finished and scan else (0, None)))
         try:
             payload = marshal.dumps(("rows", batch, [], finished, *end))
         except ValueError:  # a date or time cell: sent apart, as text

@@ -180,9 +180,9 @@ class SheetStream:
 
     Numbers come as float (whole numbers from .xls/.ods may come as int), text as str,
     booleans as bool, dates and times as datetime objects, cell errors as str ("#DIV/0!",
-    .xlsx only: calamine gives .xls/.ods errors as empty cells). `uncached` counts the
-    sheet's formula cells with no cached value (Excel and calamine read those as empty);
-    `first_uncached` is the first one's address. `estimate_rows()` is the sheet's row count
+    .xlsx only: calamine gives .xls/.ods errors as empty cells). Once the stream has ended,
+    `uncached` counts the sheet's formula cells with no cached value (Excel and calamine
+    read those as empty) and `first_uncached` is the first one's address. `estimate_rows()` is the sheet's row count
     once the stream has started.
     """
 
