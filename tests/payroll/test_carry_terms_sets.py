@@ -13,17 +13,15 @@ from hypothesis import HealthCheck
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
+from test_employee_sync_sets import filled_tenant
 
-from paydash import accounts
 from paydash.extensions import db
 from paydash.models import Employee
-from paydash.models import SalaryRow
 from paydash.payroll import imported
 
 COMPARED = ("code", "name", "department", "monthly_salary", "ot_multiplier", "tds_pct",
             "advance_balance", "active")
 LONG_AGO = dt.datetime(2001, 2, 3, 4, 5, 6)
-_tenants = [0]
 
 
 def master(tenant_id) -> tuple[dict, set]:
@@ -36,25 +34,19 @@ def master(tenant_id) -> tuple[dict, set]:
 
 def both_ways(people, month_rows):
     """[(master, touched, count)] after the earlier carry_terms, then after today's."""
+    people = [{"code": code, "name": code, "tds_pct": Decimal(tds_pct),
+               "advance_balance": Decimal(balance), "updated_at": LONG_AGO}
+              for code, tds_pct, balance in people]
+    month_rows = [{"employee_key": f"{code}#{number}", "employee_code": code, "employee_name": code,
+                   "gross": None if gross is None else Decimal(gross), "tds": Decimal(tds),
+                   "extra": None if balance is None else {"advance_balance": balance, "pf": "1.00"}}
+                  for number, (code, gross, tds, balance) in enumerate(month_rows, start=2)]
     results = []
     for carry in (carry_terms_before.carry_terms, imported.carry_terms):
-        _tenants[0] += 1
-        tenant = accounts.create_tenant("T", f"terms{_tenants[0]}")
-        db.session.flush()
-        for code, tds_pct, balance in people:
-            db.session.add(Employee(tenant_id=tenant.id, code=code, name=code,
-                                    tds_pct=Decimal(tds_pct), advance_balance=Decimal(balance),
-                                    updated_at=LONG_AGO))
-        for number, (code, gross, tds, balance) in enumerate(month_rows, start=2):
-            db.session.add(SalaryRow(
-                tenant_id=tenant.id, year=2025, month=3, sheet_row=number,
-                employee_key=f"{code}#{number}", employee_code=code, employee_name=code,
-                gross=None if gross is None else Decimal(gross), tds=Decimal(tds),
-                extra=None if balance is None else {"advance_balance": balance, "pf": "1.00"}))
-            db.session.flush()   # ids in sheet order, as the import inserts them
-        count = carry(tenant.id, 2025, 3)
+        tenant_id = filled_tenant(people, month_rows)
+        count = carry(tenant_id, 2025, 3)
         db.session.commit()
-        results.append((*master(tenant.id), count))
+        results.append((*master(tenant_id), count))
     return results
 
 

@@ -108,18 +108,24 @@ def both_ways(people_master, month_rows, limit):
     """(old master, old changes), (new master, new changes) for one starting point."""
     results = []
     for sync in (per_person_sync, employees.sync_from_salary_rows):
-        tenant = accounts.create_tenant("T", f"t{accounts_counter()}")
-        db.session.flush()
-        for values in people_master:
-            db.session.add(Employee(tenant_id=tenant.id, **values))
-        for number, values in enumerate(month_rows, start=2):
-            db.session.add(SalaryRow(tenant_id=tenant.id, year=2025, month=3, sheet_row=number,
-                                     **values))
-            db.session.flush()   # ids in sheet order, as the import inserts them
-        changes = sync(tenant.id, 2025, 3, limit)
+        tenant_id = filled_tenant(people_master, month_rows)
+        changes = sync(tenant_id, 2025, 3, limit)
         db.session.commit()
-        results.append((master(tenant.id), changes))
+        results.append((master(tenant_id), changes))
     return results
+
+
+def filled_tenant(people_master, month_rows) -> int:
+    """A new tenant with this employee master and these rows for 2025-03; its id."""
+    tenant = accounts.create_tenant("T", f"t{accounts_counter()}")
+    db.session.flush()
+    for values in people_master:
+        db.session.add(Employee(tenant_id=tenant.id, **values))
+    for number, values in enumerate(month_rows, start=2):
+        db.session.add(SalaryRow(tenant_id=tenant.id, year=2025, month=3, sheet_row=number,
+                                 **values))
+        db.session.flush()   # ids in sheet order, as the import inserts them
+    return tenant.id
 
 
 _count = [0]
@@ -261,17 +267,10 @@ def test_terms_carried_leave_the_master_as_the_per_row_update_did(app_on_each_da
     with app_on_each_database.app_context():
         results = []
         for carry in (per_row_carry_terms, imported.carry_terms):
-            tenant = accounts.create_tenant("T", f"t{accounts_counter()}")
-            db.session.flush()
-            for values in start:
-                db.session.add(Employee(tenant_id=tenant.id, **values))
-            for number, values in enumerate(month, start=2):
-                db.session.add(SalaryRow(tenant_id=tenant.id, year=2025, month=3,
-                                         sheet_row=number, **values))
-                db.session.flush()
-            count = carry(tenant.id, 2025, 3)
+            tenant_id = filled_tenant(start, month)
+            count = carry(tenant_id, 2025, 3)
             db.session.commit()
-            results.append((master(tenant.id), count))
+            results.append((master(tenant_id), count))
         (old_master, old_count), (new_master, new_count) = results
         assert new_master == old_master and new_count == old_count == 4
         assert new_master["E3"][6:8] == (Decimal("0.00"), Decimal("100.00"))

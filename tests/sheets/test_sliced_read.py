@@ -97,6 +97,17 @@ def assert_same(data: bytes, name: str = "Pay") -> None:
     assert sliced == whole
 
 
+def assert_same_outcome(data: bytes, name: str = "Pay", describe=str) -> None:
+    """The sliced read gives what the whole read gives, or fails with the same calamine error."""
+    outcomes = []
+    for sliced in (False, True):
+        try:
+            outcomes.append(read(data, name, sliced=sliced))
+        except python_calamine.CalamineError as exc:
+            outcomes.append(describe(exc))
+    assert outcomes[1] == outcomes[0]
+
+
 def cells(ref_row: int, *cells_xml: str, r: bool = True) -> str:
     return (f'<row r="{ref_row}">' if r else "<row>") + "".join(cells_xml) + "</row>"
 
@@ -232,13 +243,7 @@ def test_a_slice_workbook_holds_no_shared_string_table_and_no_other_sheet():
 def test_a_dimension_is_refused_or_not_as_the_whole_read_does(slice_bytes, dimension):
     rows = "".join(cells(n, f'<c r="A{n}"><v>{n}</v></c>') for n in range(1, 30))
     data = package([("Pay", f'<worksheet {NS}>{dimension}<sheetData>{rows}</sheetData></worksheet>'.encode())])
-    outcomes = []
-    for sliced in (False, True):
-        try:
-            outcomes.append(read(data, "Pay", sliced=sliced))
-        except python_calamine.CalamineError as exc:
-            outcomes.append(str(exc))
-    assert outcomes[1] == outcomes[0]
+    assert_same_outcome(data)
 
 
 @pytest.mark.parametrize("sheet_xml", [
@@ -301,13 +306,7 @@ def test_what_follows_the_rows_is_read_as_the_whole_read_reads_it(slice_bytes, t
     data = package([("Pay", sheet)], extra={"xl/sharedStrings.xml": sst()},
                    workbook_rels_extra=f'<Relationship Id="rIdT" Type="{REL_DOC}/sharedStrings" '
                                        'Target="sharedStrings.xml"/>')
-    outcomes = []
-    for sliced in (False, True):
-        try:
-            outcomes.append(read(data, "Pay", sliced=sliced))
-        except python_calamine.CalamineError as exc:
-            outcomes.append(type(exc).__name__)
-    assert outcomes[1] == outcomes[0]
+    assert_same_outcome(data, describe=lambda exc: type(exc).__name__)
 
 
 @pytest.mark.parametrize("whole_after", [1 << 30, 100], ids=["one slice", "read whole"])
@@ -333,13 +332,7 @@ def test_rows_without_numbers_are_one_slice_or_read_whole(monkeypatch, whole_aft
                                   '<c r="A1" t="s"><f>X</f><v>7</v></c>'])
 def test_every_form_of_a_shared_string_cell_reads_as_the_whole_read_does(slice_bytes, cell):
     data = book([("Pay", cells(1, cell, '<c r="B1" t="s"><v>3</v></c>'))], strings=sst())
-    outcomes = []
-    for sliced in (False, True):
-        try:
-            outcomes.append(read(data, "Pay", sliced=sliced))
-        except python_calamine.CalamineError as exc:
-            outcomes.append(str(exc))
-    assert outcomes[1] == outcomes[0]
+    assert_same_outcome(data)
 
 
 @pytest.mark.parametrize("extra", ['<si x="1"><t>with an attribute</t></si>', "<!-- <si><t>c</t></si> -->",
