@@ -1,7 +1,7 @@
 """Issue 18: the faster row conversion gives exactly what the per-cell Decimal path gave.
 
-References kept here as they were at 03f1b43: `old_numbers` (every cell through
-`to_decimal`) and `checks.check_row` itself. The new path remembers each distinct cell
+References as they were at 03f1b43: `rows_before` (that commit's rows.py, from git: every
+cell through `to_decimal`) and `checks.check_row` itself. The new path remembers each distinct cell
 value's Decimal (`rows.CellMemo`) and checks usual rows without building messages
 (`checks.RowChecks`); these tests compare the two on random cells and random rows, down
 to the Decimal's exponent (Decimal("5") and Decimal("5.00") print differently).
@@ -9,6 +9,7 @@ to the Decimal's exponent (Decimal("5") and Decimal("5.00") print differently).
 import datetime as dt
 from decimal import Decimal
 
+from earlier_code import module_at
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -21,42 +22,14 @@ from paydash.sheets.rows import CellMemo
 from paydash.sheets.rows import RowConverter
 from paydash.sheets.salary_sheet import SheetReport
 from paydash.sheets.values import NotANumber
-from paydash.sheets.values import grouped
-from paydash.sheets.values import is_blank
 from paydash.sheets.values import money_text
-from paydash.sheets.values import shown
-from paydash.sheets.values import to_decimal
 from paydash.sheets.values import to_exact
 
 EXTRAS = [name for name, spec in FIELDS.items() if spec.extra]
 
 
-def old_numbers(converter, cells, sheet_row, columns):
-    """RowConverter._numbers as it was: a Decimal per cell, each through to_decimal."""
-    record, ok = {}, True
-    for column in columns:
-        position = column.position
-        value = cells[position] if position < len(cells) else ""
-        if is_blank(value):
-            record[column.field] = None
-            continue
-        try:
-            number = to_decimal(value)
-        except NotANumber as exc:
-            text = shown(exc.shown)
-            converter._error(sheet_row, column, text,
-                             f"Row {sheet_row}, column '{column.header}': '{text}' is not a "
-                             "number. Type the amount as digits, e.g. 12500.")
-            ok = False
-            continue
-        if number is not None and abs(number) > FIELDS[column.field].limit:
-            converter._error(sheet_row, column, shown(value),
-                             f"Row {sheet_row}, column '{column.header}': {grouped(number)} is "
-                             "too large to be right. Check the cell.")
-            ok = False
-            continue
-        record[column.field] = number
-    return record, ok
+# The conversion as it was, from git: every cell through to_decimal, no memo.
+rows_before = module_at("03f1b43", "paydash/sheets/rows.py", "rows_before")
 
 
 def exactly(value):
@@ -98,11 +71,11 @@ def template_columns(fields):
 def test_remembered_cells_give_exactly_the_old_decimals_and_errors(rows, fields):
     columns = template_columns(fields)
     new = RowConverter(columns, SheetReport())
-    old = RowConverter(columns, SheetReport())
+    old = rows_before.RowConverter(columns, SheetReport())
     plan = new.number_plan + new.extra_plan
     for number, cells in enumerate(rows + rows, start=2):   # twice: the second time remembered
         new_record, new_ok, plain = new._numbers(cells, number, plan)
-        old_record, old_ok = old_numbers(old, cells, number, new.numbers + new.extras)
+        old_record, old_ok = old._numbers(cells, number, old.numbers + old.extras)
         assert exactly(new_record) == exactly(old_record)
         assert list(new_record) == list(old_record)
         assert new_ok == old_ok
