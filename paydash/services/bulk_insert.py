@@ -9,12 +9,15 @@ one difference in form: a JSON column given None is SQL NULL here, where `sa.ins
 writes the JSON text 'null' (the ORM reads both back as None). Any other database, or a
 column with a default that must be computed, takes `session.execute(sa.insert(table), rows)`.
 """
+from collections.abc import Collection
 from collections.abc import Mapping
 from collections.abc import Sequence
+from decimal import Decimal
 from itertools import repeat
 
 import sqlalchemy as sa
 from psycopg import sql
+from sqlalchemy.engine import processors
 from sqlalchemy.orm import Session
 
 
@@ -35,12 +38,17 @@ def insert_rows(session: Session, table: sa.Table, rows: Sequence[dict]) -> int:
 
 
 def insert_columns(session: Session, table: sa.Table, columns: Mapping[str, Sequence],
-                   fixed: Mapping[str, object] | None = None) -> int:
+                   fixed: Mapping[str, object] | None = None,
+                   decimal_texts: Collection[str] = ()) -> int:
     """Insert rows given by column; the number inserted.
 
     `columns` maps a column name to its values, one per row (all of one length); `fixed`
     a column name to the value every row has. What is stored is what `insert_rows` stores
     for the rows these make, without a dict per row: a staged import comes by column.
+
+    The columns named in `decimal_texts` hold each Decimal as its own text (`str(Decimal)`,
+    or None), as staged rows keep them, and store what that Decimal would, without one
+    being made (`_decimals_bound`).
     """
     fixed = dict(fixed or {})
     lengths = {len(values) for values in columns.values()}
@@ -56,14 +64,18 @@ def insert_columns(session: Session, table: sa.Table, columns: Mapping[str, Sequ
     plan = _plan(table, set(columns) | set(fixed), connection.dialect)
     if plan is None or connection.dialect.name not in ("postgresql", "sqlite"):
         names = list(columns)
+        given = [_decimals(columns[name]) if name in decimal_texts else columns[name]
+                 for name in names]
         session.execute(sa.insert(table), [dict(zip(names, values), **fixed)
-                                           for values in zip(*columns.values())])
+                                           for values in zip(*given)])
         return count
     values = []
     for name, default, process in plan:
         if name in columns:
             column = columns[name]
-            if process is not None:
+            if name in decimal_texts:
+                column = _decimals_bound(column, process)
+            elif process is not None:
                 column = [None if value is None else process(value) for value in column]
         else:
             value = fixed[name] if name in fixed else default
@@ -73,6 +85,30 @@ def insert_columns(session: Session, table: sa.Table, columns: Mapping[str, Sequ
         values.append(column)
     _write(connection, table, plan, zip(*values))
     return count
+
+
+def _decimals(texts: Sequence) -> list:
+    return [None if text is None else Decimal(text) for text in texts]
+
+
+def _decimals_bound(texts: Sequence, process) -> Sequence:
+    """Decimals given as their text, as the fast paths bind the Decimals themselves.
+
+    PostgreSQL (no bind processor: psycopg's COPY writes a Decimal as `str(Decimal)`): the
+    text itself. SQLite (the processor is `float(Decimal)`, which CPython works out by
+    parsing the Decimal's own text): `float(text)`, the very same float. Another processor
+    gets the Decimal.
+    """
+    if process is None:
+        return texts
+    if process is processors.to_float:
+        convert = float
+    else:
+        def convert(text):
+            return process(Decimal(text))
+    if None in texts:
+        return [None if text is None else convert(text) for text in texts]
+    return list(map(convert, texts))
 
 
 def _plan(table: sa.Table, named: set, dialect) -> list[tuple] | None:

@@ -294,7 +294,7 @@ def _staged_batches(upload: Upload):
         logger.info("upload %s has no staged rows; reading the file again", upload.id)
         return None
     try:
-        return staging.decode_columns(blob, upload.sha256)
+        return staging.decode_columns(blob, upload.sha256, numbers_as_text=True)
     except staging.StagedRowsUnusable as exc:
         logger.warning("upload %s: staged rows unusable (%s); reading the file again",
                        upload.id, exc)
@@ -319,7 +319,8 @@ def _insert_staged_rows(upload: Upload, batches) -> int:
     """As `_insert_period_rows`, for the staged rows' batches of columns (`staging.decode_columns`).
 
     Inserted by column (`bulk_insert.insert_columns`): no dict per row to build and take
-    apart again, which was half of a 100,000-row commit's insert.
+    apart again, which was half of a 100,000-row commit's insert; the numbers as the text
+    they were staged as, no Decimal made of each.
     """
     _delete_period_rows(upload)
     fixed = _fixed_columns(upload)
@@ -333,10 +334,12 @@ def _insert_staged_rows(upload: Upload, batches) -> int:
                 pending[name] += values
         size += len(columns[staging.COLUMNS[0]])
         if size >= INSERT_BATCH:
-            stored += bulk_insert.insert_columns(db.session, table, pending, fixed)
+            stored += bulk_insert.insert_columns(db.session, table, pending, fixed,
+                                                 staging.NUMBER_COLUMNS)
             pending, size = None, 0
     if pending is not None:
-        stored += bulk_insert.insert_columns(db.session, table, pending, fixed)
+        stored += bulk_insert.insert_columns(db.session, table, pending, fixed,
+                                             staging.NUMBER_COLUMNS)
     return stored
 
 

@@ -1,4 +1,6 @@
 """Bulk insert of salary rows (COPY on PostgreSQL, executemany on SQLite) stores what sa.insert stores."""
+import random
+import re
 from decimal import Decimal
 
 import pytest
@@ -166,3 +168,63 @@ def test_insert_by_column_refuses_what_it_cannot_store_as_asked(database_app):
             bulk_insert.insert_columns(db.session, SalaryRow.__table__, columns,
                                        dict(fixed, net=Decimal(1)))
         assert bulk_insert.insert_columns(db.session, SalaryRow.__table__, {}, fixed) == 0
+
+
+# --- Decimals given as their text (the staged import's numbers) ------------------------------
+
+ODD_DECIMALS = ["-0.00", "1E+3", "0.125", "0E-8", "123456789012.34", "0.1", "1.005", "99999.995",
+                "5", "5.00", "-5.50", "0.01", "3.3333333333333333333", "1.5E-7", None]
+
+
+def decimal_rows(tenant_id: int, month: int) -> list[dict]:
+    """Rows whose money columns hold every kind of Decimal text `str(Decimal)` gives (None
+    only where the column takes NULL)."""
+    generator = random.Random(7)
+    texts = ODD_DECIMALS + [f"{generator.randint(-10**9, 10**9) / 100:.2f}" for _ in range(200)]
+    given = [text for text in texts if text is not None]
+    return [{"tenant_id": tenant_id, "year": 2025, "month": month, "employee_key": f"E{n:04}",
+             "employee_code": f"E{n}", "extra": None, "sheet_row": n,
+             "fixed_salary": given[n % len(given)], "gross": texts[-1 - n],
+             "net": given[(n * 7) % len(given)], "tds": given[(n * 3) % len(given)],
+             "paid_days": None if text is None else str(Decimal(text) % 1000)}
+            for n, text in enumerate(texts)]
+
+
+def as_decimals(rows: list[dict]) -> list[dict]:
+    return [{name: Decimal(value) if name in MONEY_TEXTS and value is not None else value
+             for name, value in row.items()} for row in rows]
+
+
+MONEY_TEXTS = ("fixed_salary", "gross", "net", "tds", "paid_days")
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast path", "sqlalchemy insert"])
+def test_decimals_given_as_text_store_exactly_what_the_decimals_store(database_app, monkeypatch,
+                                                                       fast):
+    app, tenant_id = database_app
+    if not fast:  # the path for other databases: the texts become Decimals for sa.insert
+        monkeypatch.setattr(bulk_insert, "_plan", lambda *args: None)
+    with app.app_context():
+        texts, fixed = as_columns(decimal_rows(tenant_id, 11))
+        decimals, _ = as_columns(as_decimals(decimal_rows(tenant_id, 12)))
+        assert bulk_insert.insert_columns(db.session, SalaryRow.__table__, texts, fixed,
+                                          decimal_texts=MONEY_TEXTS) == len(ODD_DECIMALS) + 200
+        bulk_insert.insert_columns(db.session, SalaryRow.__table__, decimals,
+                                   dict(fixed, month=12))
+        db.session.commit()
+        from_texts, from_decimals = stored_exactly(11), stored_exactly(12)
+    assert from_texts == from_decimals
+    # Where the text has the column's two places, what is stored is the text's value.
+    given = [row["fixed_salary"] for row in decimal_rows(tenant_id, 11)]
+    plain = [(row[COMPARED.index("fixed_salary")], Decimal(text))
+             for row, text in zip(from_texts, given) if re.fullmatch(r"-?\d+(\.\d\d?)?", text)]
+    assert len(plain) > 200 and all(stored == expected for stored, expected in plain)
+    assert [row[COMPARED.index("paid_days")] for row in from_texts][len(ODD_DECIMALS) - 1] is None
+
+
+def test_a_decimal_text_with_another_bind_processor_becomes_the_decimal_first():
+    def process(value):
+        return ("bound", value)
+    assert bulk_insert._decimals_bound(["1.5", None, "1E+3"], process) == [
+        ("bound", Decimal("1.5")), None, ("bound", Decimal("1E+3"))]
+    assert bulk_insert._decimals_bound(["1.5", None], None) == ["1.5", None]

@@ -47,6 +47,15 @@ def test_columns_hold_exactly_the_rows_and_blobs_of_the_release_before_still_rea
         before = [r for batch in earlier.decode_rows(blob, SHA) for r in batch]
         assert exactly(zipped(by_column)) == exactly(by_row) == exactly(before) == exactly(rows)
         assert [len(c["net"]) for c in by_column] == [len(b) for b in earlier.decode_rows(blob, SHA)]
+        # As text, each number is its Decimal's own text: the same Decimal, exponent and all.
+        as_text = list(staging.decode_columns(blob, SHA, numbers_as_text=True))
+        for texts, decimals in zip(as_text, by_column):
+            for name in staging.COLUMNS:
+                if name in staging.NUMBER_COLUMNS:
+                    assert texts[name] == [None if d is None else str(d) for d in decimals[name]]
+                    assert all(t is None or type(t) is str for t in texts[name])
+                else:
+                    assert texts[name] == decimals[name]
 
 
 def test_columns_refuse_what_rows_refuse():
@@ -65,6 +74,8 @@ def test_columns_refuse_what_rows_refuse():
     b'[[2],["E1"]]',
     b'[[2],["E1"],["E1"],["A"],["S"],[null],[null]' + b',"5"' * 13 + b',"5|6"]',
     b'[[2],"E",["E1"],["A"],["S"],[null],[null]' + b',"5"' * 14 + b']',   # a column not a list
+    b'[[2],["E1"],["E1"],["A"],["S"],[null],[null]' + b',"5"' * 13 + b',"5x"]',
+    b'[[2],["E1"],["E1"],["A"],["S"],[null],[null]' + b',"5"' * 13 + b',5]',  # not a text
 ])
 def test_columns_with_a_matching_checksum_but_bad_content_fail_while_read(line):
     body = zlib.compress(line + b"\n")
@@ -72,4 +83,19 @@ def test_columns_with_a_matching_checksum_but_bad_content_fail_while_read(line):
     with pytest.raises(staging.StagedRowsUnusable, match="damaged"):
         list(staging.decode_columns(blob, SHA))
     with pytest.raises(staging.StagedRowsUnusable, match="damaged"):
+        list(staging.decode_columns(blob, SHA, numbers_as_text=True))
+    with pytest.raises(staging.StagedRowsUnusable, match="damaged"):
         list(staging.decode_rows(blob, SHA))
+
+
+@pytest.mark.parametrize("text", ["NaN", "Infinity", "-Infinity", "sNaN", " 5", "5 ", "1e3",
+                                  "1_000", "+5", ".5", "5.", "5|", "|5", "", "5||6", "none", "١٢", "1.5e+3"])
+def test_number_texts_no_decimal_writes_are_refused_when_handed_on_as_text(text):
+    """Text handed on unparsed reaches the database's own parser (or float()): only the
+    forms `str(Decimal)` gives for a finite number pass, as staging wrote them."""
+    line = (b'[[2],["E1"],["E1"],["A"],["S"],[null],[null]' + b',"5"' * 13
+            + b',"%s"]' % text.encode())
+    body = zlib.compress(line + b"\n")
+    blob = b"PDROWS1 %s 1 %d\n" % (SHA.encode(), zlib.crc32(body)) + body
+    with pytest.raises(staging.StagedRowsUnusable, match="damaged"):
+        list(staging.decode_columns(blob, SHA, numbers_as_text=True))
