@@ -4,12 +4,14 @@ The earlier carry_terms (1f3a984, from git) and today's run on two tenants with 
 master and month; the masters (every column but the id and `updated_at`), the counts and
 which employees had `updated_at` touched must be equal. On SQLite and PostgreSQL.
 
-The values include what a shortcut could get wrong: half-hundredth ties of TDS % (half-even),
-the 100 % cap, gross NULL or 0, TDS above gross or below 0, balances not in money text, a
-code on two rows whose later row puts the master back, and money not in whole paise.
+Today's also settles rows it proves unchanged without Decimals (`imported._unchanged`): the
+values here are chosen so that each of its shortcuts, were it wrong, changes an outcome
+(half-paisa ties, the 100 % cap, balances not in money text, a code on two rows whose later
+row puts the master back), and `_unchanged` is checked against `terms_from_row` by itself.
 """
 import datetime as dt
 from decimal import Decimal
+from decimal import InvalidOperation
 
 import carry_terms_before
 import sqlalchemy as sa
@@ -142,3 +144,56 @@ def test_a_month_not_the_latest_and_another_tenant_are_left_alone(app_on_each_da
                                              True)}, set())
         assert master(other)[0]["E1"][5] == Decimal("7.00")
 
+
+# --- `_unchanged` by itself: whatever it settles, terms_from_row leaves as it was -------------
+
+CENTS = st.one_of(st.integers(-200, 20_000), st.integers(0, 10**11 - 1))
+# SQLite keeps what it was given: a REAL a little off whole paise, or at half a paisa.
+OFF = st.sampled_from([0, 0, 0, 0.5, 0.3, 0.0004, 0.002, 1e-7, -0.0009])
+
+
+def orm_value(paise, off, dialect):
+    """A stored value as the driver gives it, and the Decimal the ORM makes of it."""
+    if dialect == "sqlite":
+        real = float(Decimal(paise).scaleb(-2)) + off / 100
+        return real, Decimal("%.2f" % real)
+    value = Decimal(paise).scaleb(-2)
+    return value, value
+
+
+@settings(max_examples=3000, deadline=None)
+@given(dialect=st.sampled_from(["sqlite", "postgresql"]), gross=st.one_of(st.none(), CENTS),
+       tds=st.one_of(st.none(), CENTS), pct=st.one_of(st.integers(-5, 10_005), CENTS),
+       stored_balance=CENTS, offs=st.tuples(OFF, OFF, OFF, OFF),
+       balance=st.one_of(st.none(), st.text("0123456789.-+eE ", max_size=8),
+                         CENTS.map(lambda c: str(Decimal(c).scaleb(-2)))),
+       pick=st.sampled_from(["as is", "tie", "the same", "the same text"]))
+def test_what_unchanged_settles_terms_from_row_leaves_unchanged(dialect, gross, tds, pct,
+                                                                stored_balance, offs, balance,
+                                                                pick):
+    """Whatever `_unchanged` settles, the earlier per-row Decimal work leaves unchanged."""
+    if pick == "tie" and gross and pct >= 0:    # TDS % on a half-hundredth, where whole paise
+        twice = (2 * pct + 1) * gross
+        tds = twice // 20000 if twice % 20000 == 0 else tds
+    raw, orm = {}, {}
+    for name, paise, off in zip(("gross", "tds", "tds_pct", "advance_balance"),
+                                (gross, tds, pct, stored_balance), offs):
+        raw[name], orm[name] = (None, None) if paise is None else orm_value(paise, off, dialect)
+    if pick == "the same" and orm["gross"] and orm["gross"] > 0 and (orm["tds"] or 0) >= 0:
+        orm["tds_pct"] = imported.terms_from_row(orm["gross"], orm["tds"], None)["tds_pct"]
+        raw["tds_pct"] = float(orm["tds_pct"]) if dialect == "sqlite" else orm["tds_pct"]
+    if pick == "the same text":
+        balance = str(orm["advance_balance"])
+    text = "%.2f".__mod__ if dialect == "sqlite" else str
+    stated = imported._unchanged(raw["tds_pct"], raw["advance_balance"], raw["gross"],
+                                 raw["tds"], balance, text)
+    if stated is None:
+        return
+    try:
+        terms = imported.terms_from_row(orm["gross"], orm["tds"],
+                                        None if balance is None else {"advance_balance": balance})
+    except InvalidOperation:
+        raise AssertionError("settled a row the earlier code could not work out") from None
+    assert stated == bool(terms)
+    assert terms.get("tds_pct", orm["tds_pct"]) == orm["tds_pct"]
+    assert terms.get("advance_balance", orm["advance_balance"]) == orm["advance_balance"]
