@@ -109,24 +109,39 @@ def carry_terms(tenant_id: int, year: int, month: int) -> int:
     # Only the one key of `extra` that is needed, read by the database: parsing every row's
     # whole JSON was most of this step. Imports store it as text (`values.money_text`).
     balance = SalaryRow.extra["advance_balance"].as_string()
-    rows = db.session.connection().execute(
-        sa.select(Employee.id, Employee.tds_pct, Employee.advance_balance, SalaryRow.gross,
-                  SalaryRow.tds, balance)
+    # The values come as the driver gives them, and a row proven to leave the master as it
+    # is (`_unchanged_real`, `_unchanged_numeric`; on a re-import, the usual case, every row)
+    # is only counted: Decimals made of every value and each row's terms worked out from
+    # them were most of this step.
+    connection = db.session.connection()
+    raw = sa.types.NullType()
+    rows = connection.execute(
+        sa.select(Employee.id, *(sa.type_coerce(column, raw) for column in (
+                      Employee.tds_pct, Employee.advance_balance, SalaryRow.gross,
+                      SalaryRow.tds)), balance)
         .join_from(SalaryRow, Employee, sa.and_(Employee.tenant_id == tenant_id,
                                                 Employee.code == code))
         .where(SalaryRow.tenant_id == tenant_id, SalaryRow.year == year,
                SalaryRow.month == month, SalaryRow.source == "excel")
         .order_by(SalaryRow.id)
         .execution_options(yield_per=2000))
+    number, unchanged = _as_orm(connection.dialect)
     carried, pending, written = 0, {}, {}
     for employee_id, tds_pct, advance_balance, gross, tds, balance in rows:
-        terms = terms_from_row(gross, tds, None if balance is None else {"advance_balance": balance})
+        if employee_id not in written:   # else compared with what an earlier row wrote
+            stated = unchanged(tds_pct, advance_balance, gross, tds, balance)
+            if stated is not None:
+                carried += stated
+                continue
+        terms = terms_from_row(number(gross), number(tds),
+                               None if balance is None else {"advance_balance": balance})
         if not terms:
             continue
         carried += 1
         # Only what differs is written: re-importing a month HR already has (the usual
         # case) updates nothing, and 100,000 no-op UPDATEs were most of a commit.
-        tds_pct, advance_balance = written.get(employee_id, (tds_pct, advance_balance))
+        tds_pct, advance_balance = written.get(employee_id,
+                                               (number(tds_pct), number(advance_balance)))
         new = (terms.get("tds_pct", tds_pct), terms.get("advance_balance", advance_balance))
         if new != (tds_pct, advance_balance):
             # A code on two rows: the later is compared with what the earlier wrote, and
@@ -200,6 +215,103 @@ def _update_each(cursor, table: sa.Table, dialect, names: tuple, items: list, no
     assigned = ", ".join(f'"{name}" = ?' for name in names)
     cursor.executemany(f'UPDATE "{table.name}" SET {assigned}, "updated_at" = ? WHERE id = ?',
                        zip(*values, repeat(now), ids))
+
+
+def _as_orm(dialect):
+    """(to_decimal, unchanged) for the driver's values of these scale-2 Numeric columns: the
+    Decimal the ORM would have made of one, and the check of a row that fits those values.
+
+    SQLite gives REALs, which SQLAlchemy's processor makes Decimal("%.2f" % value) of;
+    psycopg gives PostgreSQL's numeric as Decimal, which SQLAlchemy leaves as it is. Other
+    databases have every row worked out.
+    """
+    if dialect.name == "postgresql":
+        return (lambda value: value), _unchanged_numeric
+    process = SalaryRow.gross.type.dialect_impl(dialect).result_processor(dialect, None)
+    if dialect.name == "sqlite" and process is not None:
+        return process, _unchanged_real
+    return process or (lambda value: value), lambda *row: None
+
+
+def _unchanged_real(tds_pct, advance_balance, gross, tds, balance) -> int | None:
+    """SQLite: 1 or 0 (whether the row states a term) where its terms provably leave the
+    employee's as they are, else None (then worked out from Decimals as `terms_from_row` does).
+
+    In paise, where the arithmetic is exact (`_paise`): TDS % in hundredths is
+    round-half-even(10000 * tds / gross) (Decimal's quantize), capped at 10000, so it is the
+    master's p when 10000 * tds / gross lies strictly within p +- 1/2 (a tie is not proven).
+    """
+    stated = _balance_stated(advance_balance, balance, "%.2f".__mod__)
+    if stated is None or gross is None:
+        return stated            # gross NULL: no TDS % stated
+    g = _paise(gross)
+    t = 0 if tds is None else _paise(tds)
+    if g is None or t is None:
+        return None
+    if g <= 0 or t < 0:
+        return stated
+    p = _paise(tds_pct)
+    if p is not None and ((p == 10000 and 20000 * t > 19999 * g)
+                          or (0 <= p < 10000 and (2 * p - 1) * g < 20000 * t < (2 * p + 1) * g)):
+        return 1
+    return None
+
+
+def _unchanged_numeric(tds_pct, advance_balance, gross, tds, balance) -> int | None:
+    """PostgreSQL: as `_unchanged_real`, in the Decimals psycopg gives.
+
+    numeric(_, 2) values have two places, so the products below are exact (20 digits at
+    most): TDS % is the master's p when 100 * tds lies strictly between (p -+ 0.005) * gross,
+    or p is 100 and 100 * tds is above 99.995 * gross. NaN and infinities are not proven.
+    """
+    stated = _balance_stated(advance_balance, balance, str)
+    if stated is None or gross is None:
+        return stated
+    if tds is None:
+        tds = ZERO
+    if not (gross.is_finite() and tds.is_finite() and tds_pct.is_finite()):
+        return None
+    if not gross > 0 or tds < 0:
+        return stated
+    hundredfold = tds * HUNDRED
+    if tds_pct == HUNDRED:
+        return 1 if hundredfold > _CAPPED * gross else None
+    if ZERO <= tds_pct < HUNDRED and \
+            (tds_pct - _HALF_CENT) * gross < hundredfold < (tds_pct + _HALF_CENT) * gross:
+        return 1
+    return None
+
+
+_HALF_CENT, _CAPPED = Decimal("0.005"), Decimal("99.995")
+
+
+def _balance_stated(advance_balance, balance, text) -> int | None:
+    """0 where the row states no balance, 1 where it states exactly the master's as money
+    text (`text` of the driver's value is the str of the ORM's Decimal), else None ("7.5",
+    "-5.00" and the like are worked out)."""
+    if balance is None:
+        return 0
+    if (balance.__class__ is str and balance[:1] != "-" and advance_balance is not None
+            and balance == text(advance_balance)):
+        return 1
+    return None
+
+
+def _paise(value) -> int | None:
+    """A money value as whole paise where that is proven to be the ORM's Decimal, else None.
+
+    Under 1e9 and within a thousandth of a paisa of whole paise (in float arithmetic, whose
+    error there is below 1e-4 paise), "%.2f" makes exactly those paise of a REAL. PostgreSQL's
+    numeric(_, 2) is whole paise already (its float is as near them). NaN is not proven.
+    """
+    if value is None:
+        return None
+    hundredfold = float(value) * 100
+    if -1e11 < hundredfold < 1e11:
+        paise = round(hundredfold)
+        if -0.001 < hundredfold - paise < 0.001:
+            return paise
+    return None
 
 
 def terms_from_row(gross, tds, extra: dict | None) -> dict:
