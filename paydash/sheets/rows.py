@@ -219,7 +219,8 @@ class RowConverter:
         for field, blank in _BLANK_NUMBERS:
             if record.get(field) is None:
                 record[field] = blank
-        extra = {key: value for key, value in extra.items() if value is not None}
+        # `extra` keeps its blank (None) cells: `_derive` and the row checks only use values
+        # that are Decimals, so a None there is the same as no key; the stored dict drops them.
         self._derive(record, extra)
         texts = self.cells.money_text
         record["employee_code"] = code or None
@@ -229,7 +230,7 @@ class RowConverter:
         designation = self._fit(self._text(cells, self.designation), self.designation, sheet_row)
         record["designation"] = designation or None
         # Kept columns are numbers like the stored ones: exact 2-place text in JSON.
-        record["extra"] = {key: texts(v) for key, v in extra.items()} or None
+        record["extra"] = {key: texts(v) for key, v in extra.items() if v is not None} or None
 
     def _fit(self, text: str, column: Column | None, sheet_row: int) -> str:
         """Text cut to what its column stores, with a warning (HR's data is never cut silently)."""
@@ -437,13 +438,20 @@ class CellMemo:
 
     def money_text(self, value: Decimal) -> str:
         if not value:
-            return money_text(value)   # "0.00" or "-0.00": equal Decimals, different text
+            # Zeros are equal whatever their sign, so they are not looked up by value; but
+            # a zero's 2-place text depends on its sign alone (quantizing keeps the sign and
+            # never overflows a zero coefficient), so "0.00" or "-0.00" is known at once.
+            return _ZERO_TEXTS[value.is_signed()]
         text = self._texts.get(value)
         if text is None:
             text = money_text(value)
             if len(self._texts) < self.LIMIT:
                 self._texts[value] = text
         return text
+
+
+# money_text of zero and of minus zero, for CellMemo.money_text (index: is_signed()).
+_ZERO_TEXTS = (money_text(Decimal("0")), money_text(Decimal("-0")))
 
 
 def gross_is_unknown(present: set[str]) -> bool:
