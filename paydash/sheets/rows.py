@@ -17,6 +17,7 @@ from paydash.sheets.values import NotANumber
 from paydash.sheets.values import grouped
 from paydash.sheets.values import is_blank
 from paydash.sheets.values import money_text
+from paydash.sheets.values import round_paisa
 from paydash.sheets.values import shown
 from paydash.sheets.values import to_decimal
 from paydash.sheets.values import to_exact
@@ -145,6 +146,7 @@ class RowConverter:
         """
         record, ok, all_plain = {}, True, True
         plain, memo, size = self.cells.plain_memo, self.cells.rounded_memo, len(cells)
+        last, last_number = self.cells.last_cell, self.cells.last_rounded
         for column, field, position, limit in plan:
             value = cells[position] if position < size else ""
             cls = value.__class__
@@ -158,18 +160,23 @@ class RowConverter:
             else:
                 number = None
             if number is None:
-                if is_blank(value):
+                if value is last:
+                    # The very cell the table's edge parsed (`CellMemo.decimal`), once the
+                    # memo is full: the same object of an immutable class, the same Decimal.
+                    number = last_number
+                elif is_blank(value):
                     record[field] = None
                     continue
-                try:
-                    number = to_decimal(value)
-                except NotANumber as exc:
-                    text = shown(exc.shown)
-                    self._error(sheet_row, column, text,
-                                f"Row {sheet_row}, column '{column.header}': '{text}' is not a "
-                                "number. Type the amount as digits, e.g. 12500.")
-                    ok = False
-                    continue
+                else:
+                    try:
+                        number = to_decimal(value)
+                    except NotANumber as exc:
+                        text = shown(exc.shown)
+                        self._error(sheet_row, column, text,
+                                    f"Row {sheet_row}, column '{column.header}': '{text}' is not "
+                                    "a number. Type the amount as digits, e.g. 12500.")
+                        ok = False
+                        continue
                 self.cells.remember_rounded(value, number)
             all_plain = False
             if abs(number) > limit:
@@ -402,6 +409,11 @@ class CellMemo:
     LIMIT = 20_000
 
     def __init__(self, plain_limit: Decimal | None = None):
+        # The last cell `decimal` parsed, with its `to_decimal` and `to_exact`: what a full
+        # memo no longer remembers, kept for the next look at that very cell (see `decimal`).
+        self.last_cell: object = _NOTHING
+        self.last_rounded: Decimal | None = None
+        self.last_exact: Decimal | None = None
         self._rounded: dict = {}
         self.rounded_memo = self._rounded
         # The remembered values that are 0 or more and at most `plain_limit`.
@@ -417,6 +429,29 @@ class CellMemo:
             return self._rounded.get(value)
         return None
 
+    def decimal(self, value) -> Decimal | None:
+        """`to_decimal(value)` (raises NotANumber), remembered, for a reader other than
+        `RowConverter._numbers`: the table's edge, which parses a row's net pay cell just
+        before the converter parses the same cell and `_count` adds up its exact value.
+
+        A value of float, int or str class is also kept as `last_cell` with its `to_decimal`
+        and `to_exact`, so that those two find them by identity (`is`) even once the memo
+        is full (a sheet of unrounded amounts fills it after a few thousand rows). The same
+        object of these immutable classes always gives the same results, whichever row
+        it came from, so this is exact; other classes are never kept.
+        """
+        cls = value.__class__
+        if cls is float or cls is int or cls is str:
+            number = self._rounded.get(value)
+            if number is not None:
+                return number
+        exact = to_exact(value)
+        number = round_paisa(exact)
+        if number is not None and (cls is float or cls is int or cls is str):
+            self.remember_rounded(value, number)
+            self.last_cell, self.last_rounded, self.last_exact = value, number, exact
+        return number
+
     def remember_rounded(self, value, number: Decimal) -> None:
         cls = value.__class__
         if (cls is float or cls is int or cls is str) and len(self._rounded) < self.LIMIT:
@@ -426,6 +461,8 @@ class CellMemo:
                 self.plain_memo[value] = number
 
     def exact(self, value) -> Decimal | None:
+        if value is self.last_cell:
+            return self.last_exact       # to_exact of this very object (see `decimal`)
         cls = value.__class__
         if not (cls is float or cls is int or cls is str):
             return to_exact(value)
@@ -450,6 +487,7 @@ class CellMemo:
         return text
 
 
+_NOTHING = object()     # never a cell
 # money_text of zero and of minus zero, for CellMemo.money_text (index: is_signed()).
 _ZERO_TEXTS = (money_text(Decimal("0")), money_text(Decimal("-0")))
 

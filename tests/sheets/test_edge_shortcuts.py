@@ -6,6 +6,7 @@ through both, and the records (down to each Decimal's exponent), the rows left o
 why, every error and warning in its order, the totals, counts and keys must be the same.
 Each shortcut also has a test of its own, next to what it claims.
 """
+import datetime as dt
 import pathlib
 from decimal import Decimal
 
@@ -26,12 +27,15 @@ from paydash.sheets.headers import SYNONYMS
 from paydash.sheets.headers import Column
 from paydash.sheets.rows import NUMBER_FIELDS
 from paydash.sheets.rows import CellMemo
+from paydash.sheets.rows import RowConverter
 from paydash.sheets.salary_sheet import SalarySheet
 from paydash.sheets.salary_sheet import SheetReport
+from paydash.sheets.tables import TableEdge
 
 BEFORE = "9ca0455"
 tables_before = module_at(BEFORE, "paydash/sheets/tables.py", "tables_before_i18")
 rows_before = module_at(BEFORE, "paydash/sheets/rows.py", "rows_before_i18")
+values_before = module_at(BEFORE, "paydash/sheets/values.py", "values_before_i18")
 EXTRAS = [name for name, spec in FIELDS.items() if spec.extra]
 HEADER_TEXTS = sorted({text for texts in SYNONYMS.values() for text in texts})
 
@@ -113,7 +117,24 @@ def tables(draw):
 def test_edge_and_converter_give_what_they_gave_before_the_shortcuts(table):
     columns, rows = table
     rows = rows + [(number + rows[-1][0], cells) for number, cells in rows]   # seen twice
-    new = through(_tables_now(), _rows_now(), columns, rows, share=False)
+    new = through(_tables_now(), _rows_now(), columns, rows, share=True)
+    old = through(tables_before, rows_before, columns, rows, share=False)
+    assert new == old
+
+
+def test_a_full_memo_still_gives_the_edges_net_to_the_converter_exactly():
+    """Past CellMemo.LIMIT distinct values only `last_cell` carries the net pay over."""
+    columns = [Column(0, 0, "CODE", "employee_code"), Column(1, 1, "NET", "net"),
+               Column(2, 2, "GROSS", "gross")]
+    rows = [(n, [f"E{n}", 1000 + n / 7, 2000 + n / 7]) for n in range(2, 40)]
+    rows.append((40, ["E40", "12a", 5.125]))
+    rows.append((41, ["E41", -3.3333, 5.125]))
+    full = CellMemo.LIMIT
+    try:
+        CellMemo.LIMIT = 3
+        new = through(_tables_now(), _rows_now(), columns, rows, share=True)
+    finally:
+        CellMemo.LIMIT = full
     old = through(tables_before, rows_before, columns, rows, share=False)
     assert new == old
 
@@ -159,7 +180,29 @@ def test_whole_workbooks_read_as_before(data, layouts):
     assert new.report.check_warning_count == old.report.check_warning_count
 
 
-# --- The zero texts ---------------------------------------------------------------------
+# --- values.round_paisa, CellMemo.decimal and the zero texts ----------------------------
+
+@settings(max_examples=500, deadline=None)
+@given(value=st.one_of(CELLS, st.decimals(allow_nan=False, places=None)))
+@example(value=Decimal("1e-30000"))
+@example(value=Decimal("12345678901234567890123456789.125"))
+def test_to_decimal_is_as_before_and_memo_decimal_is_to_decimal(value):
+    def outcome(parse, *args):
+        try:
+            return exactly(parse(*args))
+        except (values.NotANumber, values_before.NotANumber) as exc:
+            return ("NotANumber", exc.shown)
+    before = outcome(values_before.to_decimal, value)
+    assert outcome(values.to_decimal, value) == before
+    memo = CellMemo(plain_limit=Decimal(100))
+    assert outcome(memo.decimal, value) == before
+    assert outcome(memo.decimal, value) == before        # remembered
+    if memo.last_cell is value:
+        assert exactly(memo.exact(value)) == exactly(values.to_exact(value))
+    else:   # kept only when parsed to a number, and only for these classes
+        assert value.__class__ not in (float, int, str) or not isinstance(before, tuple) \
+            or before[0] != "Decimal"
+
 
 @settings(max_examples=200, deadline=None)
 @given(sign=st.integers(0, 1), exponent=st.integers(-10**6, 10**6))
@@ -169,3 +212,21 @@ def test_whole_workbooks_read_as_before(data, layouts):
 def test_a_zeros_text_is_told_by_its_sign(sign, exponent):
     zero = Decimal((sign, (0,), exponent))
     assert CellMemo().money_text(zero) == values.money_text(zero)
+
+
+def test_a_cell_of_another_class_is_never_kept_as_the_last_one():
+    memo = CellMemo()
+    for value in (Decimal("2.50"), dt.date(2024, 4, 1), True):
+        try:
+            memo.decimal(value)
+        except values.NotANumber:
+            pass
+        assert memo.last_cell is not value
+
+
+def test_a_standalone_edge_has_its_own_memo():
+    columns = [Column(0, 0, "NAME", "employee_name"), Column(1, 1, "NET", "net")]
+    edge = TableEdge("S", columns, [["Asha", 10]], 1)
+    assert edge.belongs(2, ["Asha", 12.5]) and edge.net_sum == Decimal("12.5")
+    assert isinstance(edge.memo, CellMemo) and RowConverter(columns, SheetReport()).cells is not edge.memo
+
