@@ -21,8 +21,12 @@ from test_corpus import CASES
 from test_fast_conversion import CELLS
 from test_fast_conversion import exactly
 
+from paydash.sheets import columns
 from paydash.sheets import values
+from paydash.sheets.columns import ABBREVIATIONS
+from paydash.sheets.columns import KEY_PHRASES
 from paydash.sheets.headers import FIELDS
+from paydash.sheets.headers import QUIET_HEADERS
 from paydash.sheets.headers import SYNONYMS
 from paydash.sheets.headers import Column
 from paydash.sheets.rows import NUMBER_FIELDS
@@ -230,3 +234,44 @@ def test_a_standalone_edge_has_its_own_memo():
     assert edge.belongs(2, ["Asha", 12.5]) and edge.net_sum == Decimal("12.5")
     assert isinstance(edge.memo, CellMemo) and RowConverter(columns, SheetReport()).cells is not edge.memo
 
+
+# --- columns.exact_field's look at a text's first four characters ---------------------------
+
+columns_before = module_at(BEFORE, "paydash/sheets/columns.py", "columns_before_i18")
+KNOWN = sorted({*(t for texts in SYNONYMS.values() for t in texts),
+                *(t for texts in KEY_PHRASES.values() for t in texts), *ABBREVIATIONS,
+                *QUIET_HEADERS, *sb.TEMPLATE_HEADERS, *sb.CLASSIC_HEADERS})
+WRITTEN = [str, str.upper, str.title, str.capitalize, lambda t: t.replace(" ", ""),
+           lambda t: t + " (₹)", lambda t: t + ".", lambda t: "Rs. " + t, lambda t: " " + t,
+           lambda t: t + " 2024", lambda t: t.replace(" ", "_"), lambda t: t + "s",
+           # Letters that case-fold to two ("Groß" is "gross", "ﬁxed" is "fixed").
+           lambda t: t.replace("ss", "ß").replace("fi", "ﬁ").title()]
+
+
+@pytest.mark.parametrize("written", WRITTEN)
+def test_every_known_header_is_found_as_before(written):
+    for known in KNOWN:
+        text = written(known)
+        assert columns.exact_field(text) == columns_before.exact_field(text), text
+
+
+def test_the_known_headers_are_found_at_all():
+    assert sum(1 for known in KNOWN if columns.exact_field(known)) > 200
+
+
+@settings(max_examples=3000, deadline=None)
+@given(text=st.one_of(
+    st.text(max_size=70),
+    st.text(alphabet="aAeEnNtTsSiI0123456789 _.-/()₹ßİﬁK\u212a\u00a0", max_size=12),
+    st.builds(lambda known, tail: known + tail, st.sampled_from(KNOWN),
+              st.text(alphabet="abcdeghilmnorst0129 _.", max_size=6)),
+    st.builds(lambda head, known: head + known, st.text(alphabet="aEx9 _", max_size=3),
+              st.sampled_from(KNOWN)),
+    st.integers(), st.floats(), st.none()))
+@example(text="E1042")
+@example(text="Ravi Kumar")
+@example(text="Name")
+@example(text="\u212aode")       # the Kelvin sign case-folds to "k"
+@example(text="ﬁxed salary")     # so does the ligature to "fi"
+def test_exact_field_is_as_before_on_any_text(text):
+    assert columns.exact_field(text) == columns_before.exact_field(text)
