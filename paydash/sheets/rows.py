@@ -110,14 +110,14 @@ class RowConverter:
             # Notes under the TOTAL row ("Prepared by ..."): not people.
             self.notes_after_total.append(sheet_row)
             return None
-        record, ok, plain = self._numbers(cells, sheet_row, self.number_plan)
-        extra, extra_ok, extra_plain = self._numbers(cells, sheet_row, self.extra_plan)
+        record, ok, not_negative = self._numbers(cells, sheet_row, self.number_plan)
+        extra, extra_ok, extra_not_negative = self._numbers(cells, sheet_row, self.extra_plan)
         self.report.data_rows += 1
         ok = self._identity(sheet_row, code, name, record) and ok and extra_ok
         if not ok:
             return None
         self._complete(record, extra, cells, code, name, sheet_row)
-        if not self._check(record, extra, sheet_row, plain and extra_plain):
+        if not self._check(record, extra, sheet_row, not_negative and extra_not_negative):
             return None
         self._count(record, sheet_row, cells)
         record["sheet_row"] = sheet_row
@@ -137,14 +137,19 @@ class RowConverter:
 
     def _numbers(self, cells: list, sheet_row: int, plan: list[tuple]) -> tuple[dict, bool, bool]:
         """Every money or quantity column, stored or kept, as a Decimal (blank: None); whether
-        all are valid; whether all are plain (blank, or not negative and within every limit).
+        all are valid; whether none is below zero.
 
         Each distinct cell value goes through `to_decimal` once (`CellMemo`): a sheet repeats
         most of its values, and a remembered value is the very Decimal `to_decimal` gave. A
-        remembered plain value needs no range check, and a row of them no check for
-        negative amounts (`RowChecks.check`).
+        remembered plain value (not negative, within every limit) needs no range check.
+
+        Issue 18: the row checks look for negative amounts among the sheet's own number
+        columns only, and at that point those hold what this returns (a blank becomes 0 or
+        stays None; `_derive` fills only columns the sheet lacks). So a row where this found
+        no value below zero needs no such look (`RowChecks.check(not_negative=True)`); plain
+        values are never below zero, the others are compared here.
         """
-        record, ok, all_plain = {}, True, True
+        record, ok, not_negative = {}, True, True
         plain, memo, size = self.cells.plain_memo, self.cells.rounded_memo, len(cells)
         last, last_number = self.cells.last_cell, self.cells.last_rounded
         for column, field, position, limit in plan:
@@ -178,7 +183,8 @@ class RowConverter:
                         ok = False
                         continue
                 self.cells.remember_rounded(value, number)
-            all_plain = False
+            if number < 0:
+                not_negative = False
             if abs(number) > limit:
                 self._error(sheet_row, column, shown(value),
                             f"Row {sheet_row}, column '{column.header}': {grouped(number)} is "
@@ -186,7 +192,7 @@ class RowConverter:
                 ok = False
                 continue
             record[field] = number
-        return record, ok, all_plain
+        return record, ok, not_negative
 
     def _numbers_quietly(self, cells: list) -> dict:
         values = {}
@@ -254,10 +260,11 @@ class RowConverter:
                 "something that matters.")
         return text[:limit]
 
-    def _check(self, record: dict, extra: dict, sheet_row: int, plain: bool = False) -> bool:
+    def _check(self, record: dict, extra: dict, sheet_row: int,
+               not_negative: bool = False) -> bool:
         """Errors fail the row; warnings are listed for HR to acknowledge before Confirm."""
         report, ok = self.report, True
-        for finding in self.row_checks.check(record, extra, sheet_row, not_negative=plain):
+        for finding in self.row_checks.check(record, extra, sheet_row, not_negative=not_negative):
             column = self.numbers_by_field.get(finding.field)
             if finding.severity == checks.ERROR:
                 self._error(sheet_row, column, _amount(finding.amount), finding.message)

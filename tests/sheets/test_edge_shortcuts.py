@@ -275,3 +275,27 @@ def test_the_known_headers_are_found_at_all():
 @example(text="ﬁxed salary")     # so does the ligature to "fi"
 def test_exact_field_is_as_before_on_any_text(text):
     assert columns.exact_field(text) == columns_before.exact_field(text)
+
+
+# --- RowConverter._numbers telling the row checks that no amount is below zero ---------------
+
+class _AlwaysLooksForNegatives(RowConverter):
+    def _check(self, record, extra, sheet_row, not_negative=False):
+        return super()._check(record, extra, sheet_row, False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.lists(st.one_of(CELLS, st.sampled_from([-0.5, -1, "-0.01", "(5)", 0.0, -0.0])),
+                              min_size=0, max_size=9), min_size=1, max_size=15),
+       fields=st.permutations(NUMBER_FIELDS + EXTRAS).map(lambda f: f[:7]))
+def test_rows_check_as_when_the_checks_always_look_for_negatives(rows, fields):
+    columns = [Column(0, 0, "CODE", "employee_code"), Column(1, 1, "NAME", "employee_name"),
+               *[Column(i + 2, i + 2, f.upper(), f) for i, f in enumerate(fields)]]
+    new, old = RowConverter(columns, SheetReport()), _AlwaysLooksForNegatives(columns, SheetReport())
+    for number, cells in enumerate(rows + rows, start=2):
+        cells = ["E1", "Asha", *cells]
+        assert exactly(new.convert(list(cells), number)) == exactly(old.convert(list(cells), number))
+    new.finish()
+    old.finish()
+    assert new.report.as_preview() == old.report.as_preview()
+    assert new.report.check_warning_count == old.report.check_warning_count
