@@ -132,9 +132,23 @@ _FIRST = re.compile(r"[^\W_]+")
 _FIRST_WORDS = {match.group(0) for texts in (*SYNONYMS.values(), *KEY_PHRASES.values())
                 for text in texts if (match := _FIRST.search(text.casefold()))} | set(ABBREVIATIONS)
 
+# Their first four characters, for those of four or more (see `exact_field`).
+_FIRST_FOURS = {word[:4] for word in _FIRST_WORDS if len(word) >= 4}
+
 
 def exact_field(text) -> str | None:
     """The field a header names word for word (after abbreviations), without phrase search."""
+    if text.__class__ is str:
+        # Issue 18: the usual name or code ("E1042", "Ravi Kumar") is told apart without
+        # case-folding it and searching it for its first word, since this runs on every row.
+        # Four ASCII letters or digits at the start are where the first word starts (they
+        # are word characters, and not "_"), case-fold to their lower case one for one, and
+        # make a first word of four or more; a known first word of four or more starts with
+        # its own four, so a text whose four are none of _FIRST_FOURS has no known first word.
+        four = text[:4]
+        if len(four) == 4 and four.isascii() and four.isalnum() and \
+                four.lower() not in _FIRST_FOURS:
+            return None
     if not isinstance(text, str) or len(text) > 60:
         return None
     first = _FIRST.search(text.casefold())

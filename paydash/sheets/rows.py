@@ -17,6 +17,7 @@ from paydash.sheets.values import NotANumber
 from paydash.sheets.values import grouped
 from paydash.sheets.values import is_blank
 from paydash.sheets.values import money_text
+from paydash.sheets.values import round_paisa
 from paydash.sheets.values import shown
 from paydash.sheets.values import to_decimal
 from paydash.sheets.values import to_exact
@@ -109,14 +110,14 @@ class RowConverter:
             # Notes under the TOTAL row ("Prepared by ..."): not people.
             self.notes_after_total.append(sheet_row)
             return None
-        record, ok, plain = self._numbers(cells, sheet_row, self.number_plan)
-        extra, extra_ok, extra_plain = self._numbers(cells, sheet_row, self.extra_plan)
+        record, ok, not_negative = self._numbers(cells, sheet_row, self.number_plan)
+        extra, extra_ok, extra_not_negative = self._numbers(cells, sheet_row, self.extra_plan)
         self.report.data_rows += 1
         ok = self._identity(sheet_row, code, name, record) and ok and extra_ok
         if not ok:
             return None
         self._complete(record, extra, cells, code, name, sheet_row)
-        if not self._check(record, extra, sheet_row, plain and extra_plain):
+        if not self._check(record, extra, sheet_row, not_negative and extra_not_negative):
             return None
         self._count(record, sheet_row, cells)
         record["sheet_row"] = sheet_row
@@ -136,15 +137,21 @@ class RowConverter:
 
     def _numbers(self, cells: list, sheet_row: int, plan: list[tuple]) -> tuple[dict, bool, bool]:
         """Every money or quantity column, stored or kept, as a Decimal (blank: None); whether
-        all are valid; whether all are plain (blank, or not negative and within every limit).
+        all are valid; whether none is below zero.
 
         Each distinct cell value goes through `to_decimal` once (`CellMemo`): a sheet repeats
         most of its values, and a remembered value is the very Decimal `to_decimal` gave. A
-        remembered plain value needs no range check, and a row of them no check for
-        negative amounts (`RowChecks.check`).
+        remembered plain value (not negative, within every limit) needs no range check.
+
+        Issue 18: the row checks look for negative amounts among the sheet's own number
+        columns only, and at that point those hold what this returns (a blank becomes 0 or
+        stays None; `_derive` fills only columns the sheet lacks). So a row where this found
+        no value below zero needs no such look (`RowChecks.check(not_negative=True)`); plain
+        values are never below zero, the others are compared here.
         """
-        record, ok, all_plain = {}, True, True
+        record, ok, not_negative = {}, True, True
         plain, memo, size = self.cells.plain_memo, self.cells.rounded_memo, len(cells)
+        last, last_number = self.cells.last_cell, self.cells.last_rounded
         for column, field, position, limit in plan:
             value = cells[position] if position < size else ""
             cls = value.__class__
@@ -158,20 +165,26 @@ class RowConverter:
             else:
                 number = None
             if number is None:
-                if is_blank(value):
+                if value is last:
+                    # The very cell the table's edge parsed (`CellMemo.decimal`), once the
+                    # memo is full: the same object of an immutable class, the same Decimal.
+                    number = last_number
+                elif is_blank(value):
                     record[field] = None
                     continue
-                try:
-                    number = to_decimal(value)
-                except NotANumber as exc:
-                    text = shown(exc.shown)
-                    self._error(sheet_row, column, text,
-                                f"Row {sheet_row}, column '{column.header}': '{text}' is not a "
-                                "number. Type the amount as digits, e.g. 12500.")
-                    ok = False
-                    continue
+                else:
+                    try:
+                        number = to_decimal(value)
+                    except NotANumber as exc:
+                        text = shown(exc.shown)
+                        self._error(sheet_row, column, text,
+                                    f"Row {sheet_row}, column '{column.header}': '{text}' is not "
+                                    "a number. Type the amount as digits, e.g. 12500.")
+                        ok = False
+                        continue
                 self.cells.remember_rounded(value, number)
-            all_plain = False
+            if number < 0:
+                not_negative = False
             if abs(number) > limit:
                 self._error(sheet_row, column, shown(value),
                             f"Row {sheet_row}, column '{column.header}': {grouped(number)} is "
@@ -179,7 +192,7 @@ class RowConverter:
                 ok = False
                 continue
             record[field] = number
-        return record, ok, all_plain
+        return record, ok, not_negative
 
     def _numbers_quietly(self, cells: list) -> dict:
         values = {}
@@ -219,7 +232,8 @@ class RowConverter:
         for field, blank in _BLANK_NUMBERS:
             if record.get(field) is None:
                 record[field] = blank
-        extra = {key: value for key, value in extra.items() if value is not None}
+        # `extra` keeps its blank (None) cells: `_derive` and the row checks only use values
+        # that are Decimals, so a None there is the same as no key; the stored dict drops them.
         self._derive(record, extra)
         texts = self.cells.money_text
         record["employee_code"] = code or None
@@ -229,7 +243,7 @@ class RowConverter:
         designation = self._fit(self._text(cells, self.designation), self.designation, sheet_row)
         record["designation"] = designation or None
         # Kept columns are numbers like the stored ones: exact 2-place text in JSON.
-        record["extra"] = {key: texts(v) for key, v in extra.items()} or None
+        record["extra"] = {key: texts(v) for key, v in extra.items() if v is not None} or None
 
     def _fit(self, text: str, column: Column | None, sheet_row: int) -> str:
         """Text cut to what its column stores, with a warning (HR's data is never cut silently)."""
@@ -246,10 +260,11 @@ class RowConverter:
                 "something that matters.")
         return text[:limit]
 
-    def _check(self, record: dict, extra: dict, sheet_row: int, plain: bool = False) -> bool:
+    def _check(self, record: dict, extra: dict, sheet_row: int,
+               not_negative: bool = False) -> bool:
         """Errors fail the row; warnings are listed for HR to acknowledge before Confirm."""
         report, ok = self.report, True
-        for finding in self.row_checks.check(record, extra, sheet_row, not_negative=plain):
+        for finding in self.row_checks.check(record, extra, sheet_row, not_negative=not_negative):
             column = self.numbers_by_field.get(finding.field)
             if finding.severity == checks.ERROR:
                 self._error(sheet_row, column, _amount(finding.amount), finding.message)
@@ -401,6 +416,11 @@ class CellMemo:
     LIMIT = 20_000
 
     def __init__(self, plain_limit: Decimal | None = None):
+        # The last cell `decimal` parsed, with its `to_decimal` and `to_exact`: what a full
+        # memo no longer remembers, kept for the next look at that very cell (see `decimal`).
+        self.last_cell: object = _NOTHING
+        self.last_rounded: Decimal | None = None
+        self.last_exact: Decimal | None = None
         self._rounded: dict = {}
         self.rounded_memo = self._rounded
         # The remembered values that are 0 or more and at most `plain_limit`.
@@ -416,6 +436,29 @@ class CellMemo:
             return self._rounded.get(value)
         return None
 
+    def decimal(self, value) -> Decimal | None:
+        """`to_decimal(value)` (raises NotANumber), remembered, for a reader other than
+        `RowConverter._numbers`: the table's edge, which parses a row's net pay cell just
+        before the converter parses the same cell and `_count` adds up its exact value.
+
+        A value of float, int or str class is also kept as `last_cell` with its `to_decimal`
+        and `to_exact`, so that those two find them by identity (`is`) even once the memo
+        is full (a sheet of unrounded amounts fills it after a few thousand rows). The same
+        object of these immutable classes always gives the same results, whichever row
+        it came from, so this is exact; other classes are never kept.
+        """
+        cls = value.__class__
+        if cls is float or cls is int or cls is str:
+            number = self._rounded.get(value)
+            if number is not None:
+                return number
+        exact = to_exact(value)
+        number = round_paisa(exact)
+        if number is not None and (cls is float or cls is int or cls is str):
+            self.remember_rounded(value, number)
+            self.last_cell, self.last_rounded, self.last_exact = value, number, exact
+        return number
+
     def remember_rounded(self, value, number: Decimal) -> None:
         cls = value.__class__
         if (cls is float or cls is int or cls is str) and len(self._rounded) < self.LIMIT:
@@ -425,6 +468,8 @@ class CellMemo:
                 self.plain_memo[value] = number
 
     def exact(self, value) -> Decimal | None:
+        if value is self.last_cell:
+            return self.last_exact       # to_exact of this very object (see `decimal`)
         cls = value.__class__
         if not (cls is float or cls is int or cls is str):
             return to_exact(value)
@@ -437,13 +482,21 @@ class CellMemo:
 
     def money_text(self, value: Decimal) -> str:
         if not value:
-            return money_text(value)   # "0.00" or "-0.00": equal Decimals, different text
+            # Zeros are equal whatever their sign, so they are not looked up by value; but
+            # a zero's 2-place text depends on its sign alone (quantizing keeps the sign and
+            # never overflows a zero coefficient), so "0.00" or "-0.00" is known at once.
+            return _ZERO_TEXTS[value.is_signed()]
         text = self._texts.get(value)
         if text is None:
             text = money_text(value)
             if len(self._texts) < self.LIMIT:
                 self._texts[value] = text
         return text
+
+
+_NOTHING = object()     # never a cell
+# money_text of zero and of minus zero, for CellMemo.money_text (index: is_signed()).
+_ZERO_TEXTS = (money_text(Decimal("0")), money_text(Decimal("-0")))
 
 
 def gross_is_unknown(present: set[str]) -> bool:

@@ -154,7 +154,8 @@ class SalarySheet:
 
     def _data_rows(self, workbook: Workbook, table: SheetTable, converter: RowConverter,
                    by_sheet: bool) -> Iterator[dict]:
-        edge = TableEdge(table.sheet.name, table.plan.columns, table.samples, table.row)
+        edge = TableEdge(table.sheet.name, table.plan.columns, table.samples, table.row,
+                         memo=converter.cells)
         report, before = self.report, self.report.employee_count
         stream = workbook.rows(table.sheet)
         for number, cells in stream:

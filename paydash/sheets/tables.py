@@ -15,10 +15,10 @@ from statistics import median
 
 from paydash.sheets.columns import exact_field
 from paydash.sheets.headers import Column
+from paydash.sheets.rows import CellMemo
 from paydash.sheets.rows import looks_like_total
 from paydash.sheets.values import NotANumber
 from paydash.sheets.values import is_blank
-from paydash.sheets.values import to_decimal
 from paydash.sheets.values import to_text
 
 MAX_LISTED = 200
@@ -43,7 +43,11 @@ class LeftOut:
 class TableEdge:
     """Fed every row under the header in order; `belongs()` says whether it is table data."""
 
-    def __init__(self, sheet: str, columns: list[Column], samples: list[list], header_row: int):
+    def __init__(self, sheet: str, columns: list[Column], samples: list[list], header_row: int,
+                 memo: CellMemo | None = None):
+        # The converter's memo when there is one: the net pay cell parsed here is then
+        # parsed once for both (see `CellMemo.decimal`); results are the same either way.
+        self.memo = memo if memo is not None else CellMemo()
         by_field = {c.field: c for c in columns if c.field}
         self.sheet = sheet
         self.identity = [by_field[n].position for n in ("employee_code", "employee_name")
@@ -137,12 +141,11 @@ class TableEdge:
     def _filled(self, cells: list) -> int:
         return sum(1 for p in self.mapped if p < len(cells) and not is_blank(cells[p]))
 
-    @staticmethod
-    def _number(cells: list, position: int | None):
+    def _number(self, cells: list, position: int | None):
         if position is None or position >= len(cells):
             return None
         try:
-            return to_decimal(cells[position])
+            return self.memo.decimal(cells[position])     # to_decimal, remembered
         except NotANumber:
             return None
 

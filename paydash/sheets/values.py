@@ -38,7 +38,12 @@ def to_decimal(value) -> Decimal | None:
     dozen decimals may differ from Paydash's total by a few paise; `to_exact` gives the
     unrounded value so the preview can say by how much.
     """
-    number = to_exact(value)
+    return round_paisa(to_exact(value))
+
+
+def round_paisa(number: Decimal | None) -> Decimal | None:
+    """`to_exact`'s value as `to_decimal` gives it: `to_decimal(v)` is `round_paisa(to_exact(v))`
+    (kept apart so a caller that needs both the exact and the rounded value parses once)."""
     if number is None or number == number.to_integral_value():
         return number
     try:

@@ -74,12 +74,12 @@ def test_remembered_cells_give_exactly_the_old_decimals_and_errors(rows, fields)
     old = rows_before.RowConverter(columns, SheetReport())
     plan = new.number_plan + new.extra_plan
     for number, cells in enumerate(rows + rows, start=2):   # twice: the second time remembered
-        new_record, new_ok, plain = new._numbers(cells, number, plan)
+        new_record, new_ok, not_negative = new._numbers(cells, number, plan)
         old_record, old_ok = old._numbers(cells, number, old.numbers + old.extras)
         assert exactly(new_record) == exactly(old_record)
         assert list(new_record) == list(old_record)
         assert new_ok == old_ok
-        if plain:   # what lets the row checks skip looking for negative amounts
+        if not_negative:   # what lets the row checks skip looking for negative amounts
             assert all(v is None or v >= 0 for v in new_record.values())
             assert all(v is None or abs(v) <= FIELDS[f].limit for f, v in new_record.items())
     assert [e.as_dict() for e in new.report.errors] == [e.as_dict() for e in old.report.errors]
@@ -109,9 +109,10 @@ def test_zero_and_minus_zero_keep_their_own_text():
 def test_true_is_not_taken_for_a_remembered_one():
     converter = RowConverter(template_columns(["net", "gross"]), SheetReport())
     plan = converter.number_plan
-    assert converter._numbers([1, 1.0], 2, plan) == ({"net": Decimal(1), "gross": Decimal(1)}, True, False)
     assert converter._numbers([1, 1.0], 2, plan) == ({"net": Decimal(1), "gross": Decimal(1)}, True, True)
-    record, ok, _plain = converter._numbers([True, Decimal("1.50")], 3, plan)
+    assert converter.cells.plain_memo == {1: Decimal(1)}
+    assert converter._numbers([1, 1.0], 2, plan) == ({"net": Decimal(1), "gross": Decimal(1)}, True, True)
+    record, ok, _not_negative = converter._numbers([True, Decimal("1.50")], 3, plan)
     assert not ok and record == {"gross": Decimal("1.50")}
     assert "'TRUE' is not a number" in converter.report.errors[0].message
 
