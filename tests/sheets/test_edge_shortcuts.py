@@ -19,6 +19,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from test_corpus import CASES
 from test_fast_conversion import CELLS
+from test_fast_conversion import assert_converts_alike
+from test_fast_conversion import converter_columns
 from test_fast_conversion import exactly
 
 from paydash.sheets import columns
@@ -289,13 +291,5 @@ class _AlwaysLooksForNegatives(RowConverter):
                               min_size=0, max_size=9), min_size=1, max_size=15),
        fields=st.permutations(NUMBER_FIELDS + EXTRAS).map(lambda f: f[:7]))
 def test_rows_check_as_when_the_checks_always_look_for_negatives(rows, fields):
-    columns = [Column(0, 0, "CODE", "employee_code"), Column(1, 1, "NAME", "employee_name"),
-               *[Column(i + 2, i + 2, f.upper(), f) for i, f in enumerate(fields)]]
-    new, old = RowConverter(columns, SheetReport()), _AlwaysLooksForNegatives(columns, SheetReport())
-    for number, cells in enumerate(rows + rows, start=2):
-        cells = ["E1", "Asha", *cells]
-        assert exactly(new.convert(list(cells), number)) == exactly(old.convert(list(cells), number))
-    new.finish()
-    old.finish()
-    assert new.report.as_preview() == old.report.as_preview()
-    assert new.report.check_warning_count == old.report.check_warning_count
+    assert_converts_alike(rows, fields,
+                          _AlwaysLooksForNegatives(converter_columns(fields), SheetReport()))

@@ -160,10 +160,25 @@ def test_row_checks_find_what_check_row_finds(present, data):
 def test_whole_rows_convert_as_without_the_plain_shortcut(rows, fields):
     """Rows through `convert` (twice, so values are remembered): the stored dicts, errors,
     warnings and totals are the same as a converter that never takes a value as plain."""
-    columns = [Column(0, 0, "CODE", "employee_code"), Column(1, 1, "NAME", "employee_name"),
-               *[Column(i + 2, i + 2, f.upper(), f) for i, f in enumerate(fields)]]
-    new, old = RowConverter(columns, SheetReport()), RowConverter(columns, SheetReport())
-    old.cells.plain_memo = _NeverRemembers()
+    def never_plain(converter):
+        converter.cells.plain_memo = _NeverRemembers()
+    assert_converts_alike(rows, fields, RowConverter(converter_columns(fields), SheetReport()),
+                          never_plain)
+
+
+def converter_columns(fields: list[str]) -> list[Column]:
+    """A code, a name, then `fields` in turn: the table the converter tests below use."""
+    return [Column(0, 0, "CODE", "employee_code"), Column(1, 1, "NAME", "employee_name"),
+            *[Column(i + 2, i + 2, f.upper(), f) for i, f in enumerate(fields)]]
+
+
+def assert_converts_alike(rows: list[list], fields: list[str], old: RowConverter,
+                          prepare=lambda converter: None) -> None:
+    """Today's RowConverter and `old` (made the same way, then changed by `prepare`) give the
+    same dicts for `rows` (each after a code and a name, all twice, so values are
+    remembered), and the same errors, warnings and totals."""
+    prepare(old)
+    new = RowConverter(converter_columns(fields), SheetReport())
     for number, cells in enumerate(rows + rows, start=2):
         cells = ["E1", "Asha", *cells]
         assert exactly(new.convert(list(cells), number)) == exactly(old.convert(list(cells), number))
