@@ -14,7 +14,10 @@ For sheets in the tenant's template layout (23 columns) measures, in interleaved
   reader's child process (logged by the reader), each on its own and summed.
 - optionally (`--slowed-anchor`) openpyxl in Paydash's own venv, the old anchor.
 Each reader runs in a fresh process with the clock inside it, so start-up is not counted.
-Medians of the rounds, and both ratios (pipeline / plain openpyxl, pipeline / calamine).
+Medians of the rounds, and both ratios (pipeline / plain openpyxl, pipeline / calamine), of
+wall time and of CPU time (the pipeline's: the consumer's with its reading child, and the
+receive and confirm in this process; a reader's: its own). On a shared machine whose speed
+changes from minute to minute, the CPU ratio is the steadier of the two.
 
     .venv/bin/python bench/import_bench.py [--sizes 10000,100000] [--runs 3] [--big-runs 3]
     .venv/bin/python bench/import_bench.py --sizes 10000,100000,500000 --runs 1 --big-runs 1
@@ -74,22 +77,22 @@ READER_PEAK = re.compile(r"sheet read in a child process: .* peak (\d+) MB")
 # Each reader in a fresh process, timed inside it: what a worker pays to read the file.
 OPENPYXL_READ = """
 import sys, time
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 import openpyxl
 book = openpyxl.load_workbook(sys.argv[1], read_only=True, data_only=True)
 for _row in book.active.iter_rows(values_only=True):
     pass
 book.close()
-print(time.perf_counter() - start, openpyxl.DEFUSEDXML)
+print(time.perf_counter() - start, time.process_time() - cpu, openpyxl.DEFUSEDXML)
 """
 CALAMINE_READ = """
 import sys, time
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 import python_calamine
 book = python_calamine.CalamineWorkbook.from_path(sys.argv[1])
 for _row in book.get_sheet_by_index(0).iter_rows():
     pass
-print(time.perf_counter() - start)
+print(time.perf_counter() - start, time.process_time() - cpu)
 """
 # The reader of a source tree (argv[1]) on one file, in a fresh process: hand-over or validation.
 READER_RUN = r"""
@@ -129,7 +132,7 @@ print(json.dumps({"s": seconds, "cpu": cpu, "child_cpu": child_cpu, "rows": rows
 """
 CALAMINE_PEAK_READ = CALAMINE_READ + """
 print(next(int(line.split()[1]) // 1024 for line in open("/proc/self/status")
-           if line.startswith("VmHWM:")), time.process_time())
+           if line.startswith("VmHWM:")))
 """
 
 
@@ -146,7 +149,7 @@ def calamine_run(path: pathlib.Path) -> dict:
                           capture_output=True, text=True, timeout=1800)
     if done.returncode:
         raise SystemExit(f"calamine failed: {done.stderr[-2000:]}")
-    seconds, peak, cpu = done.stdout.split()
+    seconds, cpu, peak = done.stdout.split()
     return {"s": float(seconds), "parent_mb": int(peak), "child_mb": 0, "cpu": float(cpu),
             "child_cpu": 0.0}
 
@@ -213,12 +216,20 @@ def plain_openpyxl_python() -> str | None:
     return str(python)
 
 
-def timed_read(python: str, script: str, path: pathlib.Path) -> float:
+def timed_read(python: str, script: str, path: pathlib.Path) -> tuple[float, float]:
+    """(wall s, CPU s) of one read, both measured inside the reading process."""
     done = subprocess.run([python, "-c", script, str(path)], capture_output=True, text=True,
                           timeout=1800)
     if done.returncode:
         raise SystemExit(f"reader failed: {done.stderr[-2000:]}")
-    return float(done.stdout.split()[0])
+    wall, cpu = done.stdout.split()[:2]
+    return float(wall), float(cpu)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and of its children it has waited for (/proc/PID/stat)."""
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def make_app(label: str):
@@ -281,12 +292,19 @@ def wait_for(app, predicate, timeout: float, what: str):
     raise SystemExit(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def pipeline_run(app, tenant_id: int, user_id: int, data: bytes, month: int) -> dict:
-    """One upload through receive → preview → confirm → commit → chart sync; seconds per stage."""
-    start = time.perf_counter()
+def pipeline_run(app, tenant_id: int, user_id: int, data: bytes, month: int,
+                 consumer: subprocess.Popen) -> dict:
+    """One upload through receive → preview → confirm → commit → chart sync; seconds per stage.
+
+    Also its CPU seconds: the consumer's (with its reading child) and this process's own
+    in receive and confirm, not its polling. On a machine whose speed changes from one
+    minute to the next, CPU is the steadier figure to compare.
+    """
+    consumer_cpu = cpu_seconds(consumer.pid)
+    start, own_cpu = time.perf_counter(), time.process_time()
     with app.app_context():
         upload_id = imports.receive_upload(tenant_id, user_id, "bench.xlsx", data, 2025, month).id
-    received = time.perf_counter()
+    received, own_cpu = time.perf_counter(), time.process_time() - own_cpu
 
     def previewed():
         status = db.session.scalar(sa.select(Upload.status).where(Upload.id == upload_id))
@@ -295,9 +313,10 @@ def pipeline_run(app, tenant_id: int, user_id: int, data: bytes, month: int) -> 
         return status == UploadStatus.PREVIEW.value
 
     wait_for(app, previewed, 600, "the preview")
-    preview_at = time.perf_counter()
+    preview_at, confirm_cpu = time.perf_counter(), time.process_time()
     with app.app_context():
         imports.confirm_upload(upload_id, tenant_id, user_id, keep_duplicates=True)
+    own_cpu += time.process_time() - confirm_cpu
 
     def synced():
         job = db.session.scalars(sa.select(Job).where(
@@ -310,7 +329,8 @@ def pipeline_run(app, tenant_id: int, user_id: int, data: bytes, month: int) -> 
     wait_for(app, synced, 600, "the chart sync")
     done = time.perf_counter()
     return {"total": done - start, "receive": received - start,
-            "validate": preview_at - received, "commit_sync": done - preview_at}
+            "validate": preview_at - received, "commit_sync": done - preview_at,
+            "cpu": own_cpu + cpu_seconds(consumer.pid) - consumer_cpu}
 
 
 def reader_peak_mb(log_path: pathlib.Path) -> float:
@@ -327,6 +347,7 @@ def measure(rows: int, runs: int, readers: dict[str, str]) -> dict:
     log_path = WORK / f"consumer-{rows}.log"
     consumer = start_consumer(app, log_path)
     times: dict[str, list[float]] = {name: [] for name in readers}
+    cpus: dict[str, list[float]] = {name: [] for name in readers}
     ours = []
     try:
         for run in range(runs):
@@ -334,19 +355,26 @@ def measure(rows: int, runs: int, readers: dict[str, str]) -> dict:
             steps = [*readers, "pipeline"]
             for name in steps[run % len(steps):] + steps[:run % len(steps)]:
                 if name == "pipeline":
-                    ours.append(pipeline_run(app, tenant_id, user_id, data, 1 + run % 12))
+                    ours.append(pipeline_run(app, tenant_id, user_id, data, 1 + run % 12,
+                                             consumer))
                 else:
                     python, script = readers[name]
-                    times[name].append(timed_read(python, script, path))
+                    wall, cpu = timed_read(python, script, path)
+                    times[name].append(wall)
+                    cpus[name].append(cpu)
         rss = peak_rss_mb(consumer.pid)
     finally:
         stop_consumer(consumer)
     median = {key: statistics.median(r[key] for r in ours) for key in ours[0]}
     return {"rows": rows, "mb": len(data) / 1048576, "runs": runs, "pipeline": median,
             "readers": {name: statistics.median(values) for name, values in times.items()},
+            "reader_cpu": {name: statistics.median(values) for name, values in cpus.items()},
             "rss": rss, "child_rss": reader_peak_mb(log_path),
             "rounds": {"pipeline": [round(r["total"], 2) for r in ours],
-                       **{name: [round(v, 2) for v in values] for name, values in times.items()}}}
+                       **{name: [round(v, 2) for v in values] for name, values in times.items()},
+                       "pipeline CPU": [round(r["cpu"], 2) for r in ours],
+                       **{f"{name} CPU": [round(v, 2) for v in values]
+                          for name, values in cpus.items()}}}
 
 
 def main() -> None:
@@ -396,6 +424,11 @@ def main() -> None:
               + f" {stage['receive']:>8.2f} {stage['validate']:>9.2f} {stage['commit_sync']:>12.2f} "
               f"{result['rss']:>12.0f} {result['child_rss']:>16.0f} "
               f"{result['rss'] + result['child_rss']:>7.0f}", flush=True)
+        cpu, anchor_cpu = stage["cpu"], result["reader_cpu"]
+        print(f"         CPU s: pipeline {cpu:.2f}"
+              + "".join(f", {name} {anchor_cpu[name]:.2f}" for name in readers)
+              + "".join(f"; pipeline ÷ {name} {cpu / anchor_cpu[name]:.2f}" for name in readers),
+              flush=True)
         print(f"         rounds: {result['rounds']}", flush=True)
     print(f"load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
           f"work files in {WORK}")
