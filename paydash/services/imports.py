@@ -324,7 +324,10 @@ def _insert_staged_rows(upload: Upload, batches) -> int:
     """
     _delete_period_rows(upload)
     fixed = _fixed_columns(upload)
-    table = SalaryRow.__table__
+
+    def insert(columns: dict) -> int:
+        return bulk_insert.insert_columns(db.session, SalaryRow.__table__, columns, fixed,
+                                          staging.NUMBER_COLUMNS)
     pending, size, stored = None, 0, 0
     for columns in batches:
         if pending is None:
@@ -334,13 +337,9 @@ def _insert_staged_rows(upload: Upload, batches) -> int:
                 pending[name] += values
         size += len(columns[staging.COLUMNS[0]])
         if size >= INSERT_BATCH:
-            stored += bulk_insert.insert_columns(db.session, table, pending, fixed,
-                                                 staging.NUMBER_COLUMNS)
+            stored += insert(pending)
             pending, size = None, 0
-    if pending is not None:
-        stored += bulk_insert.insert_columns(db.session, table, pending, fixed,
-                                             staging.NUMBER_COLUMNS)
-    return stored
+    return stored + (insert(pending) if pending is not None else 0)
 
 
 def _delete_period_rows(upload: Upload) -> None:
