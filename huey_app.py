@@ -11,6 +11,7 @@ from paydash.broker import huey  # noqa: F401  (named on the consumer's command 
 from paydash.config import is_consumer
 from paydash.factory import create_worker_app
 from paydash.ledger import bridge
+from paydash.ledger import memory
 from paydash.ledger import workers
 
 bridge.set_app_factory(create_worker_app)
@@ -20,6 +21,8 @@ import tasks  # noqa: E402,F401  Registers every task with `huey`.
 if is_consumer():
     # Its forked workers and scheduler die with it: orphans ran jobs under a dead id.
     workers.die_with_consumer()
+    # Before any worker starts: big blocks stay mappings of their own, given back when freed.
+    memory.tune_allocator()
     # Build the app, and set up the ORM's mappers, before the consumer forks its process
     # workers, so they share both instead of each doing it while the queue waits.
     bridge.flask_app()
