@@ -39,8 +39,8 @@ def libc(monkeypatch):
 
 def test_tuning_fixes_the_mmap_and_trim_thresholds(libc):
     assert memory.tune_allocator() is True
-    assert libc.calls == [("mallopt", memory.M_MMAP_THRESHOLD, 128 * 1024),
-                          ("mallopt", memory.M_TRIM_THRESHOLD, 128 * 1024)]
+    assert libc.calls == [("mallopt", memory.M_MMAP_THRESHOLD, 1024 * 1024),
+                          ("mallopt", memory.M_TRIM_THRESHOLD, 1024 * 1024)]
 
 
 @pytest.mark.parametrize("name", memory.DEPLOYER_SETTINGS)
