@@ -9,6 +9,7 @@ import hmac
 import io
 import secrets
 import time
+import unicodedata
 
 import pyotp
 import segno
@@ -54,7 +55,9 @@ def qr_svg(uri: str) -> str:
 
 def matching_step(secret: str, code: str, now: float | None = None) -> int | None:
     """The 30 s time step whose code `code` is, allowing one step of clock drift either way."""
-    digits = "".join(ch for ch in code if ch.isdigit())
+    # Any script's decimal digits, as ASCII: a phone keyboard may type full-width "１２３".
+    # Not str.isdigit, which takes "²" too; and compare_digest refuses non-ASCII text.
+    digits = "".join(str(unicodedata.decimal(ch)) for ch in code if ch.isdecimal())
     if len(digits) != 6:
         return None
     totp = pyotp.TOTP(secret)

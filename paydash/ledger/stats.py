@@ -138,8 +138,10 @@ def parse_when(text: str) -> dt.datetime | None:
     return value
 
 
-def _int_or_none(text: str) -> int | None:
-    return int(text) if text.isdigit() else None
+def _id_is(column, text: str) -> sa.ColumnElement:
+    """`column` equals the id typed; an id that is not plain digits matches nothing (not
+    NULL, and no error for "²", which str.isdigit takes and int() refuses)."""
+    return column == int(text) if text.isascii() and text.isdigit() else sa.false()
 
 
 def apply_filters(stmt: sa.Select, f: JobFilters) -> sa.Select:
@@ -152,9 +154,9 @@ def apply_filters(stmt: sa.Select, f: JobFilters) -> sa.Select:
     if f.queue:
         stmt = stmt.where(Job.queue == f.queue)
     if f.tenant:
-        stmt = stmt.where(Job.tenant_id == _int_or_none(f.tenant))
+        stmt = stmt.where(_id_is(Job.tenant_id, f.tenant))
     if f.upload:
-        stmt = stmt.where(Job.upload_id == _int_or_none(f.upload))
+        stmt = stmt.where(_id_is(Job.upload_id, f.upload))
     if parse_when(f.since):
         stmt = stmt.where(Job.created_at >= parse_when(f.since))
     if parse_when(f.until):

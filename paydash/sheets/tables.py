@@ -174,7 +174,7 @@ def _numbers_the_columns(cells: list) -> bool:
         if is_blank(cell):
             continue
         text = to_text(cell).strip("() ")
-        if not text.isdigit():
+        if not text.isdecimal():   # not isdigit: "²" is a digit to it, and int() refuses it
             return False
         values.append(int(text))
     return len(values) >= 3 and values == list(range(values[0], values[0] + len(values)))

@@ -181,6 +181,16 @@ def test_variance_flags_nets_that_moved_more_than_the_tenants_percentage(hr_clie
     assert body["rows"][str(staff["E2"])]["net"] == "14725.00"
 
 
+def test_a_draft_keeps_only_keys_that_are_plain_digits(hr_client, app, staff):
+    # "²" and "١" are digits to str.isdigit, but no employee id is written with them.
+    inputs = cells(staff, E1={"ot_hours": "7"})["inputs"]
+    inputs.update({"²": {"ot_hours": "1"}, "١٢": {"ot_hours": "2"}})
+    assert hr_client.put(url("draft"), json={"inputs": inputs}).status_code == 200
+    with app.app_context():
+        assert db.session.scalar(sa.select(PayrollMonth.draft))["inputs"] == {
+            str(staff["E1"]): {"ot_hours": "7"}}
+
+
 def test_a_draft_survives_and_comes_back_on_the_page(hr_client, app, staff):
     response = hr_client.put(url("draft"), json=cells(staff, E1={"ot_hours": "7", "bogus": "x"}))
     assert response.status_code == 200

@@ -300,6 +300,16 @@ def test_a_row_numbering_the_columns_under_the_header_is_not_a_person():
     assert "numbers the columns" in sheet.report.sheets[0]["left_out"][0]["reason"]
 
 
+def test_a_superscript_digit_under_the_header_is_a_cell_not_a_column_number():
+    # Found by the edge test's hypothesis run: "²" passes str.isdigit but not int().
+    rows = [[c, n, 100, 90] for c, n in people(2)]
+    data = sb.workbook([("S", [["Emp Code", "Name", "Gross", "Net Pay"], ["²", "Asha", 100, 90],
+                               *rows])])
+    sheet = SalarySheet(data)
+    assert [r["employee_code"] for r in sheet.rows()] == ["²", "E1000", "E1001"]
+    assert sheet.report.fatal is None
+
+
 def test_a_column_without_a_header_can_be_mapped_by_hand():
     rows = [[c, n, 100, 90] for c, n in people(3)]
     headers = ["Emp Code", "Name", "Gross"]           # the net pay column has no header at all

@@ -120,12 +120,31 @@ def tables(draw):
 
 @settings(max_examples=400, deadline=None)
 @given(table=tables())
+@example(table=([Column(0, 0, "EMPLOYEE_CODE", "employee_code"), Column(1, 1, "NET", "net")],
+                  [(2, ["²", 0])]))
 def test_edge_and_converter_give_what_they_gave_before_the_shortcuts(table):
     columns, rows = table
     rows = rows + [(number + rows[-1][0], cells) for number, cells in rows]   # seen twice
     new = through(_tables_now(), _rows_now(), columns, rows, share=True)
-    old = through(tables_before, rows_before, columns, rows, share=False)
+    try:
+        old = through(tables_before, rows_before, columns, rows, share=False)
+    except ValueError as exc:
+        # 9ca0455 raised on a cell such as "²" under the header (a digit to str.isdigit, not
+        # to int), fixed since and tested on its own in test_corpus. Only that error passes.
+        if "invalid literal for int()" not in str(exc) or not _odd_digits(rows):
+            raise
+        return
     assert new == old
+
+
+def _odd_digits(rows) -> bool:
+    """A cell whose text str.isdigit takes and int() does not (such as "²")."""
+    for _number, cells in rows:
+        for cell in cells:
+            text = values.to_text(cell).strip("() ")
+            if text.isdigit() and not text.isdecimal():
+                return True
+    return False
 
 
 def test_a_full_memo_still_gives_the_edges_net_to_the_converter_exactly():

@@ -92,6 +92,17 @@ def test_jobs_list_filters_by_state_and_error_text(queued_app, people_q):
     assert body["filters"] == {"state": "FAILURE", "error": "tenant 42"}
 
 
+@pytest.mark.parametrize("number", ["²", "١٢", "x"])
+def test_a_tenant_or_upload_filter_that_is_not_a_plain_number_finds_nothing(queued_app, people_q, number):
+    add_job(queued_app, tenant_id=people_q.tenant_a)
+    client = as_user(queued_app, "ops@paydash.test")
+    for name in ("tenant", "upload"):
+        response = client.get(f"/api/jobs?{name}={number}")
+        assert response.status_code == 200, response.data[-300:]
+        assert response.get_json()["jobs"] == []
+        assert client.get(f"/jobs?{name}={number}", follow_redirects=True).status_code == 200
+
+
 def test_jobs_list_finds_a_job_by_id_prefix(queued_app, people_q):
     wanted = add_job(queued_app)
     add_job(queued_app)

@@ -120,6 +120,22 @@ def test_wrong_codes_are_limited_like_passwords(app, people):
     assert 429 in statuses
 
 
+def test_a_code_typed_in_full_width_digits_signs_in(app, people):
+    client, _ = password_step(app, "ops@paydash.test")
+    secret, _codes = enrol(client)
+    wide = next_code(secret).translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    signed_in, _ = password_step(app, "ops@paydash.test")
+    assert signed_in.post("/login/code", data={"code": wide}).status_code == 302
+
+
+@pytest.mark.parametrize("code", ["12345²", "²²²²²²", "١٢٣٤٥x"])
+def test_a_code_with_digits_no_number_has_is_refused_not_an_error(app, people, code):
+    client, _ = password_step(app, "ops@paydash.test")
+    enrol(client)
+    again, _ = password_step(app, "ops@paydash.test")
+    assert again.post("/login/code", data={"code": code}).status_code == 401
+
+
 def test_a_code_works_only_once(app, people):
     client, _ = password_step(app, "ops@paydash.test")
     secret, _codes = enrol(client)
