@@ -4,6 +4,7 @@ The converter keeps only what the report needs across rows (totals, departments,
 was seen under which code), never the rows themselves, so memory does not grow with
 the number of columns a sheet has.
 """
+from array import array
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -87,7 +88,15 @@ class RowConverter:
         # "Plain" values: not negative and within every column's limit (see _numbers).
         self.cells = CellMemo(plain_limit=min(
             (limit for *_, limit in self.number_plan + self.extra_plan), default=None))
-        self.seen: dict[str, tuple[int, str, str]] = {}
+        # Who was seen under which key, for the duplicate check: the one structure that grows
+        # with the sheet (a fifth of validation's memory at 100,000 rows), so it is kept
+        # compact. The key is the folded code (or "name:" + folded name), the code's own text
+        # where folding leaves it as it is; the value indexes each key's first row, name
+        # and key text in an array and two lists, not a tuple per person.
+        self.seen: dict[str, int] = {}
+        self._first_rows = array("q")
+        self._first_names: list[str] = []
+        self._first_bases: list[str] = []
         self.groups: dict[str, list[dict]] = {}
         self.total_rows: list[tuple[int, dict]] = []
         self.notes_after_total: list[int] = []
@@ -321,14 +330,23 @@ class RowConverter:
         """The code (or name), with "#2", "#3"... for the second and later rows using it."""
         code, name = record["employee_code"], record["employee_name"]
         base = code or name[:70]
-        folded = code.upper() if code else "name:" + name.casefold()
+        if code:
+            folded = code.upper()
+            if folded == code:
+                folded = code   # one string, not two equal ones, kept for the whole sheet
+        else:
+            folded = "name:" + name.casefold()
         first = self.seen.get(folded)
         if first is None:
-            self.seen[folded] = (sheet_row, name, base)
+            self.seen[folded] = len(self._first_names)
+            self._first_rows.append(sheet_row)
+            self._first_names.append(name)
+            self._first_bases.append(base)
             return base
         group = self.groups.get(folded)
         if group is None:
-            group = self.groups[folded] = [{"row": first[0], "name": first[1]}]
+            group = self.groups[folded] = [{"row": self._first_rows[first],
+                                            "name": self._first_names[first]}]
         group.append({"row": sheet_row, "name": name})
         return f"{base}#{len(group)}"
 
@@ -339,7 +357,7 @@ class RowConverter:
         report = self.report
         for folded, rows in self.groups.items():
             names = {row["name"].casefold() for row in rows}
-            report.duplicates.append({"code": self.seen[folded][2], "rows": rows,
+            report.duplicates.append({"code": self._first_bases[self.seen[folded]], "rows": rows,
                                       "same_name": len(names) == 1})
         if self.total_rows:
             rows = _listed(r for r, _ in self.total_rows)

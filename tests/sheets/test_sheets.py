@@ -258,6 +258,35 @@ def test_duplicates_get_separate_employee_keys():
     assert [r["employee_key"] for r in rows_of(data)] == ["RK", "RK#2"]
 
 
+def test_codes_differing_only_in_case_are_one_code():
+    # The duplicate check folds case; the report quotes the first row's code as typed.
+    data = sb.simple_sheet([["rk7", "Ravi Kumar", "Sales", 100, 90], ["AB", "Asha B", "Sales", 1, 1],
+                            ["RK7", "Rekha Kapoor", "Stores", 100, 90], ["Rk7", "Ravi K", "Stores", 5, 4]])
+    report = read_salary_sheet(data)
+    assert report.duplicates == [{"code": "rk7", "same_name": False, "rows": [
+        {"row": 2, "name": "Ravi Kumar"}, {"row": 4, "name": "Rekha Kapoor"}, {"row": 5, "name": "Ravi K"}]}]
+    assert [r["employee_key"] for r in rows_of(data)] == ["rk7", "AB", "RK7#2", "Rk7#3"]
+
+
+def test_people_known_by_name_only_are_checked_for_duplicates_by_name():
+    data = sb.simple_sheet([["Asha Rao", 100, 90], ["Ravi", 50, 40], ["ASHA RAO", 100, 90], ["ravi", 1, 1]],
+                           headers=("Name", "Salary", "Net Pay"))
+    report = read_salary_sheet(data)
+    assert report.duplicates == [
+        {"code": "Asha Rao", "same_name": True, "rows": [{"row": 2, "name": "Asha Rao"},
+                                                         {"row": 4, "name": "ASHA RAO"}]},
+        {"code": "Ravi", "same_name": True, "rows": [{"row": 3, "name": "Ravi"}, {"row": 5, "name": "ravi"}]}]
+    assert [r["employee_key"] for r in rows_of(data)] == ["Asha Rao", "Ravi", "ASHA RAO#2", "ravi#2"]
+
+
+def test_a_code_and_a_name_that_read_alike_are_different_people():
+    # A person keyed by name never collides with one keyed by a code of the same text.
+    data = sb.simple_sheet([["ASHA", "Ravi", "Sales", 100, 90], [None, "Asha", "Sales", 100, 90]])
+    report = read_salary_sheet(data)
+    assert report.duplicates == []
+    assert [r["employee_key"] for r in rows_of(data)] == ["ASHA", "Asha"]
+
+
 def test_codes_typed_as_numbers_lose_the_decimal_point():
     data = sb.simple_sheet([[1001, "Asha", "Sales", 100, 90]])
     assert rows_of(data)[0]["employee_code"] == "1001"
