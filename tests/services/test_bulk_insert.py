@@ -1,4 +1,5 @@
 """Bulk insert of salary rows (COPY on PostgreSQL, executemany on SQLite) stores what sa.insert stores."""
+import json
 import random
 import re
 from decimal import Decimal
@@ -10,6 +11,9 @@ from conftest import base_config
 from conftest import dispose_app
 from conftest import make_app
 from conftest import statements_during
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 
 from paydash.extensions import db
 from paydash.models import SalaryRow
@@ -228,3 +232,59 @@ def test_a_decimal_text_with_another_bind_processor_becomes_the_decimal_first():
     assert bulk_insert._decimals_bound(["1.5", None, "1E+3"], process) == [
         ("bound", Decimal("1.5")), None, ("bound", Decimal("1E+3"))]
     assert bulk_insert._decimals_bound(["1.5", None], None) == ["1.5", None]
+
+
+# --- JSON written without json.dumps's encoder per value (issue 18) --------------------------
+
+ODD_EXTRAS = [{"PF": "1,800.00", "note": "line\nbreak"}, {}, {"ü": "é\u2028\"\\", "n": [1.5, -0.0, 10**20]},
+              {"nested": {"a": [None, True, False, "x"]}, "big": 1e300}, {"tab\t": "\x00"}, ["a", 1]]
+
+
+def json_texts(month: int) -> list[str]:
+    return db.session.scalars(sa.select(sa.cast(SalaryRow.extra, sa.Text))
+                              .where(SalaryRow.month == month).order_by(SalaryRow.employee_key)).all()
+
+
+def extra_rows(tenant_id: int, month: int) -> list[dict]:
+    return [{"tenant_id": tenant_id, "year": 2025, "month": month, "employee_key": f"E{i:03}",
+             "extra": extra} for i, extra in enumerate(ODD_EXTRAS)]
+
+
+@pytest.mark.parametrize("serializer", [None, "ensure_ascii=False"])
+def test_json_is_stored_as_the_text_sqlalchemy_insert_stores(request, tmp_path, serializer):
+    for kind in ("sqlite", "postgresql"):
+        url = (f"sqlite:///{tmp_path / f'json-{serializer}.db'}" if kind == "sqlite"
+               else request.getfixturevalue("pg_url"))
+        options = ({"json_serializer": lambda value: json.dumps(value, ensure_ascii=False)}
+                   if serializer else {})
+        app = make_app(base_config(tmp_path, url, SQLALCHEMY_ENGINE_OPTIONS=options))
+        try:
+            tenant_id = People(app).tenant_a
+            with app.app_context():
+                columns, fixed = as_columns(extra_rows(tenant_id, 1))
+                bulk_insert.insert_columns(db.session, SalaryRow.__table__, columns, fixed)
+                bulk_insert.insert_rows(db.session, SalaryRow.__table__, extra_rows(tenant_id, 2))
+                for row in extra_rows(tenant_id, 3):
+                    db.session.execute(sa.insert(SalaryRow.__table__), row)
+                db.session.commit()
+                texts = [json_texts(month) for month in (1, 2, 3)]
+                read_back = db.session.scalars(sa.select(SalaryRow.extra).where(SalaryRow.month == 1)
+                                               .order_by(SalaryRow.employee_key)).all()
+        finally:
+            dispose_app(app)
+        assert texts[0] == texts[1] == texts[2], kind
+        assert read_back == ODD_EXTRAS
+        assert ('"\\u00fc"' in texts[0][2]) is (serializer is None), kind
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=JSON_VALUES)
+def test_the_fast_json_text_is_json_dumps_text(value):
+    assert bulk_insert._JSON_DUMPS is not None
+    assert bulk_insert._JSON_DUMPS(value) == json.dumps(value)
