@@ -109,6 +109,8 @@ log.addHandler(Peaks())
 log.setLevel(logging.INFO)
 from paydash.sheets import reader
 data = open(sys.argv[2], "rb").read()
+if hasattr(reader, "Package"):   # as the import task does: a memory file, the bytes let go
+    data = reader.Package(data)
 start, cpu = time.perf_counter(), time.process_time()
 if sys.argv[3] == "handover":
     workbook = reader.Workbook(data)

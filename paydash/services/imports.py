@@ -28,6 +28,7 @@ from paydash.services import bulk_insert
 from paydash.services import layouts
 from paydash.sheets import staging
 from paydash.sheets.filecheck import check_upload
+from paydash.sheets.reader import Package
 from paydash.sheets.salary_sheet import SalarySheet
 from paydash.sheets.salary_sheet import read_salary_sheet
 
@@ -91,20 +92,24 @@ def validate_upload(upload_id: int, tenant_id: int) -> dict:
         return {"refused": f"upload {upload_id} does not belong to tenant {tenant_id}"}
     if upload.status not in VALIDATABLE:
         return _summary(upload)
-    content, sha256 = upload.content, upload.sha256
+    # The workbook goes into a memory file and the commit expires the loaded bytes, so the
+    # worker holds no copy of its own while the rows are read (see `reader.Package`).
+    package, sha256 = Package(upload.content), upload.sha256
     upload.status = UploadStatus.VALIDATING.value
     db.session.commit()
     # No transaction is open while parsing (the server ends one left idle for long; see
     # paydash/dbconnect.py): progress goes through its own connection.
     stager = staging.RowStager(sha256)
     try:
-        report = read_salary_sheet(content, progress=_report_progress("Validating"),
+        report = read_salary_sheet(package, progress=_report_progress("Validating"),
                                    keep=stager.add, layouts=_layouts(upload))
     except Exception:
         logger.exception("upload %s: validation failed (tenant %s)", upload_id, tenant_id)
         db.session.rollback()
         _mark_failed(upload_id)
         raise
+    finally:
+        package.close()
     preview = report.as_preview()
     upload.preview = preview
     upload.employee_count = report.employee_count

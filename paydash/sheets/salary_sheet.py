@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from decimal import Decimal
 
+from paydash.sheets.reader import Package
 from paydash.sheets.reader import Workbook
 from paydash.sheets.reader import WorkbookUnreadable
 from paydash.sheets.rows import UNASSIGNED
@@ -106,7 +107,7 @@ class SheetReport:
             "left_out_count": sum(sheet.get("left_out_count", 0) for sheet in self.sheets),
         }
 
-def read_salary_sheet(data: bytes, progress: Progress | None = None,
+def read_salary_sheet(data: "bytes | Package", progress: Progress | None = None,
                       keep: Callable[[dict], None] | None = None,
                       layouts: dict | None = None) -> SheetReport:
     """Validate a workbook's salary sheet(s) in one pass; each valid row goes to `keep`, if given.
@@ -125,7 +126,8 @@ def read_salary_sheet(data: bytes, progress: Progress | None = None,
 class SalarySheet:
     """One pass over the salary sheet(s) of a workbook; `report` is complete once `rows()` ends."""
 
-    def __init__(self, data: bytes, progress: Progress | None = None, layouts: dict | None = None):
+    def __init__(self, data: "bytes | Package", progress: Progress | None = None,
+                 layouts: dict | None = None):
         self.data = data
         self.progress = progress
         self.layouts = layouts or {}

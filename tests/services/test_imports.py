@@ -1,4 +1,5 @@
 """Import services: receive → preview → confirm → rows, on SQLite (immediate mode) and PostgreSQL."""
+import tracemalloc
 from decimal import Decimal
 
 import pytest
@@ -252,3 +253,39 @@ def test_a_paid_month_refuses_an_upload_confirmation(app, people):
         with pytest.raises(imports.ImportRefused, match="October 2026 is marked paid"):
             imports.confirm_upload(upload.id, people.tenant_a, people.hr_a)
         assert db.session.scalar(sa.select(sa.func.count(SalaryRow.id))) == 0
+
+
+def test_validation_keeps_no_copy_of_the_workbook_in_the_worker(app, people, monkeypatch):
+    """Issue 18: the workbook is read from a memory file; the worker holds no copy of its bytes.
+
+    While the rows are read, no single block of the worker's memory is the workbook's size
+    (a bytes object is one block; tracemalloc sees every one made after it starts, so the
+    bytes loaded from the database for this validation would show here)."""
+    data = sheet([(f"E{i}", f"Person {i}", "Sales", 30000 + i, 28000 + i) for i in range(3000)])
+    with app.app_context():
+        upload = Upload(tenant_id=people.tenant_a, uploaded_by_id=people.hr_a,
+                        filename="october.xlsx", content=data, sha256="0" * 64, size=len(data),
+                        year=2025, month=10, status=UploadStatus.RECEIVED.value)
+        db.session.add(upload)
+        db.session.commit()
+        upload_id = upload.id
+    read, found = imports.read_salary_sheet, []
+
+    def reading(package, **options):
+        keep = options["keep"]
+
+        def keeping(row):
+            if not found:
+                found.append([trace.size for trace in tracemalloc.take_snapshot().traces
+                              if len(data) <= trace.size <= len(data) + 64])
+            keep(row)
+        return read(package, **dict(options, keep=keeping))
+    monkeypatch.setattr(imports, "read_salary_sheet", reading)
+    tracemalloc.start()
+    try:
+        with app.app_context():
+            summary = imports.validate_upload(upload_id, people.tenant_a)
+    finally:
+        tracemalloc.stop()
+    assert summary["status"] == UploadStatus.PREVIEW.value and summary["employee_count"] == 3000
+    assert found == [[]]
