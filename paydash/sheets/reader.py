@@ -8,9 +8,10 @@ child process (`paydash.sheets.calamine_process`) under an address-space limit a
 on the cells a sheet may span, and rows come back in batches: the worker's own memory
 stays flat whatever the sheet's size or shape, and a sheet that would need gigabytes ends
 in a message. The child reads an .xlsx sheet in slices of rows (so its own memory stays
-flat too) from a memory file holding the package, not from a copy of its own. What
-calamine does not report (formulas with no cached value, error cells, NUL characters) is
-found by the child too, by a byte scan of the sheet's XML as it reads it.
+flat too) from a memory file holding the package (`Package`), not from a copy of its own;
+the worker reads the package's structure through the same file. What calamine does not
+report (formulas with no cached value, error cells, NUL characters) is found by the child
+too, by a byte scan of the sheet's XML as it reads it.
 """
 import datetime as dt
 import io
