@@ -9,6 +9,10 @@ import zipfile
 import zlib
 
 MAX_ENTRIES = 2000
+# What zipfile raises for a damaged or unusual package (NotImplementedError: a part that
+# claims a newer zip version or an unknown compression; RuntimeError: a password needed).
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, RuntimeError,
+              NotImplementedError)
 # The unpacked size allowed grows with the upload: a real workbook unpacks to 5-12 times its
 # size (500,000 rows: about 70 MB in, 400-800 MB out), a bomb to thousands of times. So the
 # cap is INFLATION_FACTOR × the upload, never below MIN_INFLATED (small files with big
@@ -143,7 +147,7 @@ def check_xlsx_zip(data: bytes) -> None:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         entries = archive.infolist()
-    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError):
+    except ZIP_ERRORS:
         raise reject("damaged") from None
     if len(entries) > MAX_ENTRIES:
         raise reject("too_many_parts")
@@ -174,8 +178,7 @@ def _check_kind(archive: zipfile.ZipFile, names: set[str]) -> None:
         raise reject("macro")
     try:
         content_types = archive.read("[Content_Types].xml") if "[Content_Types].xml" in names else b""
-    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, RuntimeError,
-            NotImplementedError):
+    except ZIP_ERRORS:
         raise reject("damaged") from None
     if len(content_types) < 1024 * 1024 and any(t in content_types for t in _MACRO_TYPES):
         raise reject("macro")
@@ -199,8 +202,7 @@ def check_ods(archive: zipfile.ZipFile, names: set[str]) -> None:
         mimetype = archive.read("mimetype").strip()
         manifest = (archive.read("META-INF/manifest.xml") if "META-INF/manifest.xml" in names
                     else b"")
-    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, RuntimeError,
-            NotImplementedError):
+    except ZIP_ERRORS:
         raise reject("damaged") from None
     if mimetype != ODS_MIMETYPE:
         raise reject("docx" if mimetype.startswith(b"application/vnd.oasis") else "not_xlsx")
@@ -239,8 +241,7 @@ def _check_inflation(archive: zipfile.ZipFile, entries: list, compressed: int) -
                     total += len(chunk)
                     if total > cap:
                         raise reject("zip_bomb")
-        except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, RuntimeError,
-                NotImplementedError):
+        except ZIP_ERRORS:
             # A CRC or length mismatch: the declared size or content lies.
             raise reject("damaged") from None
         if size > RATIO_FLOOR and size > MAX_RATIO * max(1, entry.compress_size):

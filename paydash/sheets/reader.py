@@ -27,7 +27,6 @@ import tempfile
 import time
 import weakref
 import zipfile
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from xml.parsers import expat
@@ -35,6 +34,7 @@ from xml.parsers import expat
 from defusedxml import ElementTree
 
 from paydash.sheets import calamine_process
+from paydash.sheets.filecheck import ZIP_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +55,7 @@ CHILD_TIMEOUT = 600             # seconds one answer from the child may take
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _CHILD_SCRIPT = calamine_process.__file__
 _DTD = re.compile(rb"<!\s*(doctype|entity)", re.IGNORECASE)
-_ZIP_ERRORS = (zipfile.BadZipFile, KeyError, zlib.error, EOFError, ValueError, OSError,
-               RuntimeError, NotImplementedError)
+_ZIP_ERRORS = (*ZIP_ERRORS, KeyError)
 _UTF16_DECLARATION = re.compile(r"""encoding\s*=\s*["']utf-?16(le|be)?["']""", re.IGNORECASE)
 _DATES = {"datetime": dt.datetime.fromisoformat, "date": dt.date.fromisoformat,
           "time": dt.time.fromisoformat,
@@ -147,9 +146,7 @@ class Workbook:
                 self._strings = strings or ""
         except WorkbookUnreadable:
             raise
-        except (zipfile.BadZipFile, KeyError, zlib.error, EOFError, ValueError, OSError,
-                RuntimeError, NotImplementedError, expat.ExpatError, ElementTree.ParseError,
-                _Refused) as exc:
+        except (*_ZIP_ERRORS, expat.ExpatError, ElementTree.ParseError, _Refused) as exc:
             raise unreadable(_short(exc)) from None
         if self.kind != "xlsx":
             self.sheets = [SheetInfo(name, "", visible)
@@ -398,7 +395,7 @@ def _kind(package: Package) -> str:
     try:
         with package.zip() as archive:
             names = set(archive.namelist())
-    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError) as exc:
+    except ZIP_ERRORS as exc:
         raise unreadable(_short(exc)) from None
     if "xl/workbook.xml" in names:
         return "xlsx"
