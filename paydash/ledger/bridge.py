@@ -21,6 +21,7 @@ from paydash.extensions import db
 from paydash.ledger import attempt
 from paydash.ledger import fencing
 from paydash.ledger import jobs
+from paydash.ledger import memory
 from paydash.ledger import outage
 from paydash.ledger import recovery
 from paydash.ledger import workers
@@ -107,6 +108,7 @@ def _in_kept_context(fn, args, kwargs):
                 teardown(error)
             if vars(ctx.g):
                 ctx.g = app.app_ctx_globals_class()
+            memory.after_task()
         except Exception:
             # Whatever the failed teardown left (a session, g) must not reach the next
             # task: this context is dropped, and the next call pushes a fresh one.

@@ -221,3 +221,46 @@ def test_the_consumer_builds_the_app_and_its_mappers_before_forking(tmp_path, ar
 
     assert built(*argv0.split(), "huey_app.huey") == "True True"
     assert built("gunicorn", "app:app") == "False False"
+
+
+def _dbapi_connection():
+    return db.session.connection().connection.driver_connection
+
+
+def _closed(connection) -> bool:
+    try:
+        connection.execute("SELECT 1")
+    except Exception:   # sqlite3.ProgrammingError: "Cannot operate on a closed database."
+        return True
+    return False
+
+
+def test_after_a_big_job_the_pooled_connections_are_closed_its_own_among_them(worker_app):
+    """Issue 18: a connection keeps buffers the size of what it carried (an import carries
+    the workbook), so after a task run under `memory.given_back()` the consumer closes the
+    pool's connections, the task's own once teardown has returned it. Ordinary tasks keep
+    theirs."""
+    from paydash.ledger import memory  # noqa: PLC0415
+
+    @bridge.in_app_context
+    def ordinary():
+        return _dbapi_connection()
+
+    @bridge.in_app_context
+    def big():
+        with memory.given_back():
+            return _dbapi_connection()
+
+    def worker():   # checked in the worker's thread: sqlite3 connections belong to it
+        first = ordinary()
+        again = ordinary()
+        kept = not _closed(first)
+        used_by_big = big()
+        after = ordinary()
+        return (again is first, kept, used_by_big is first, _closed(used_by_big),
+                after is not used_by_big, not _closed(after))
+
+    again_same, kept, big_same, big_closed, after_new, after_open = in_worker_thread(worker)
+    assert again_same and kept             # the pool keeps an ordinary task's connection
+    assert big_same and big_closed         # closed once the big task's teardown returned it
+    assert after_new and after_open        # the next task opens a new one
