@@ -273,8 +273,10 @@ def sliced_against_whole(data: bytes) -> str:
                 continue   # documented: rows out of order across two slices end in a message
             if whole_failed or sliced_failed:
                 _differs(f"sheet {sheet.name!r}: whole {str(whole)[:300]} sliced {str(sliced)[:300]}")
+            # Compared as text: a NaN cell (a number cell holding "NaN") is unequal to itself.
             if len(whole) != len(sliced) or any(
-                    s_dates != w_dates or s_row + [""] * (len(w_row) - len(s_row)) != w_row
+                    repr(s_dates) != repr(w_dates)
+                    or repr(s_row + [""] * (len(w_row) - len(s_row))) != repr(w_row)
                     for (w_row, w_dates), (s_row, s_dates) in zip(whole, sliced, strict=True)):
                 _differs(f"sheet {sheet.name!r}: rows differ: whole {str(whole)[:400]} "
                          f"sliced {str(sliced)[:400]}")
