@@ -15,8 +15,8 @@ Two measures, both no-ops where the C library is not glibc:
 - `given_back()`, around a big job: a garbage collection and `malloc_trim(0)` afterwards,
   which returns the free pages of every arena. In the consumer, once the task's app context
   is torn down (its session's connection back in the pool), `after_task()` also closes the
-  pool's connections, which keep buffers the size of what they carried
-  (`close_pooled_connections`), and gives back again.
+  pool's connections, which held on to memory after an import (`close_pooled_connections`),
+  and gives back again.
 """
 import ctypes
 import gc
@@ -82,9 +82,8 @@ def close_pooled_connections() -> None:
     the peak rose 176 -> 291 MB, and the memory after each import 136 -> 242 MB; with the
     pool closed after each import task the peak held at 184-187 MB and the memory after at
     107-110 MB. On SQLite the peak over ten imports was 181 MB before, 163 MB after.
-    Connections in use (a session's, another worker thread's) are not touched: each closes
-    when it is returned. An in-memory SQLite database lives in its one connection, so it is
-    left alone.
+    Connections in use at that moment (another worker thread's) are not closed by this. An
+    in-memory SQLite database lives in its one connection, so it is left alone.
     """
     if not has_app_context() or db.engine.url.database in (None, "", ":memory:"):
         return
