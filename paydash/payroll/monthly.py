@@ -225,11 +225,12 @@ def _clean_draft(raw_inputs: Mapping) -> dict:
     names = [name for name, _label, _kind in calculator.INPUT_FIELDS]
     clean = {}
     for key, row in (raw_inputs or {}).items():
-        if not (str(key).isascii() and str(key).isdigit()) or not isinstance(row, Mapping):
+        key = str(key)
+        if not (key.isascii() and key.isdigit()) or not isinstance(row, Mapping):
             continue
         cells = {n: str(row[n])[:40] for n in names if row.get(n) not in (None, "")}
         if cells:
-            clean[str(key)] = cells
+            clean[key] = cells
     return clean
 
 
