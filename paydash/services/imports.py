@@ -35,6 +35,7 @@ from paydash.sheets.salary_sheet import read_salary_sheet
 logger = logging.getLogger(__name__)
 
 INSERT_BATCH = 5000
+WORKBOOK_PIECE = 4 * 1024 * 1024   # bytes of a stored workbook read at a time
 VALIDATABLE = (UploadStatus.RECEIVED.value, UploadStatus.VALIDATING.value, UploadStatus.FAILED.value)
 DISCARDABLE = (UploadStatus.PREVIEW.value, UploadStatus.REJECTED.value, UploadStatus.FAILED.value,
                UploadStatus.RECEIVED.value)
@@ -92,9 +93,9 @@ def validate_upload(upload_id: int, tenant_id: int) -> dict:
         return {"refused": f"upload {upload_id} does not belong to tenant {tenant_id}"}
     if upload.status not in VALIDATABLE:
         return _summary(upload)
-    # The workbook goes into a memory file and the commit expires the loaded bytes, so the
-    # worker holds no copy of its own while the rows are read (see `reader.Package`).
-    package, sha256 = Package(upload.content), upload.sha256
+    # The workbook goes into a memory file a piece at a time, so the worker never holds a
+    # copy of its own, neither while loading nor while the rows are read (`stored_workbook`).
+    package, sha256 = stored_workbook(upload), upload.sha256
     upload.status = UploadStatus.VALIDATING.value
     db.session.commit()
     # No transaction is open while parsing (the server ends one left idle for long; see
@@ -124,6 +125,35 @@ def validate_upload(upload_id: int, tenant_id: int) -> dict:
     logger.info("upload %s validated: %s, %s rows, %s errors", upload_id, upload.status,
                 report.employee_count, report.error_count)
     return _summary(upload)
+
+
+def stored_workbook(upload: Upload) -> Package:
+    """The upload's stored file in a memory file (`reader.Package`), read in pieces.
+
+    Loading the column whole held the workbook in the worker more than once for a moment:
+    a 64 MB one took the worker from 166 to 484 MB on PostgreSQL, whose driver receives
+    bytea as hex text. Pieces of `WORKBOOK_PIECE` bytes are read instead: through SQLite's
+    incremental blob reading, or `substr()` of the column elsewhere (PostgreSQL reads only
+    the stored chunks a slice needs). The caller closes the package.
+    """
+    return Package(_stored_pieces(upload.id))
+
+
+def _stored_pieces(upload_id: int):
+    size = db.session.scalar(sa.select(sa.func.length(Upload.content)).where(Upload.id == upload_id))
+    if not size:
+        return   # none kept (or empty): the reader says the file cannot be read
+    connection = db.session.connection()
+    if connection.dialect.name == "sqlite":
+        raw = connection.connection.driver_connection
+        with raw.blobopen(Upload.__table__.name, "content", upload_id, readonly=True) as blob:
+            while piece := blob.read(WORKBOOK_PIECE):
+                yield piece
+        return
+    for start in range(1, size + 1, WORKBOOK_PIECE):
+        yield db.session.scalar(sa.select(sa.func.substr(
+            Upload.content, start, WORKBOOK_PIECE, type_=sa.LargeBinary)).where(
+            Upload.id == upload_id))
 
 
 def _layouts(upload: Upload) -> dict:
@@ -285,8 +315,12 @@ def _replace_period_rows(upload: Upload, keep_duplicates: bool) -> int | None:
             # Staged rows passed every check when validated; duplicates are HR's call.
             duplicates = bool((upload.preview or {}).get("duplicates"))
             return _conclude(upload, stored, duplicates and not keep_duplicates, None)
-    sheet = SalarySheet(upload.content, layouts=_layouts(upload))
-    stored = _insert_period_rows(upload, sheet.rows())
+    package = stored_workbook(upload)
+    try:
+        sheet = SalarySheet(package, layouts=_layouts(upload))
+        stored = _insert_period_rows(upload, sheet.rows())
+    finally:
+        package.close()
     report = sheet.report
     refused = not report.ok or bool(report.duplicates and not keep_duplicates)
     return _conclude(upload, stored, refused, report.fatal)

@@ -27,6 +27,7 @@ import tempfile
 import time
 import weakref
 import zipfile
+from collections.abc import Iterable
 from collections.abc import Iterator
 from dataclasses import dataclass
 from xml.parsers import expat
@@ -101,11 +102,19 @@ class Package:
     gave (as the import task does), the worker's own memory holds no copy of the workbook
     while its rows are read (13 MB at 100,000 rows, 64 MB at 500,000). The file's pages are
     the kernel's, not the worker's resident memory; they go when the package is collected.
+
+    `data` is the bytes, or an iterable of pieces of them: a workbook read from the database
+    a piece at a time never lies whole in the worker's memory (see `services/imports.py`).
     """
 
-    def __init__(self, data: bytes):
+    def __init__(self, data: "bytes | Iterable[bytes]"):
         self.file = _memory_file()
-        self.file.write(data)
+        try:
+            for piece in ((data,) if isinstance(data, (bytes, bytearray, memoryview)) else data):
+                self.file.write(piece)
+        except BaseException:
+            self.file.close()
+            raise
         self.file.flush()
         self._close = weakref.finalize(self, self.file.close)
 
