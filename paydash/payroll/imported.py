@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 _PG = postgresql.dialect()
+TERMS_BATCH = 5000   # employees whose carried terms are written at a time
 STATUTORY = (("pf", "pf_enabled", "PF"), ("esi", "esi_enabled", "ESI"),
              ("professional_tax", "pt_state", "professional tax"))
 
@@ -103,8 +104,11 @@ def carry_terms(tenant_id: int, year: int, month: int) -> int:
     if latest is None or (latest.year, latest.month) != (year, month):
         return 0
     # Each row with its employee, joined by the database (the code as the per-row lookup
-    # took it: `(code or "").strip()[:64]`; imported codes have no other whitespace), in
-    # sheet order so that of two rows for one code the later wins, as before.
+    # took it: `(code or "").strip()[:64]`; imported codes have no other whitespace). In
+    # order of employee, then sheet order, so that of two rows for one code the later wins,
+    # as before, and an employee's rows are done when the next employee's begin: what they
+    # change is written in batches of `TERMS_BATCH` employees, never kept for the whole
+    # month (a 500,000-person first import kept 230 MB of it).
     code = sa.func.substr(sa.func.trim(sa.func.coalesce(SalaryRow.employee_code, "")), 1, 64)
     # Only the one key of `extra` that is needed, read by the database: parsing every row's
     # whole JSON was most of this step. Imports store it as text (`values.money_text`).
@@ -123,12 +127,21 @@ def carry_terms(tenant_id: int, year: int, month: int) -> int:
                                                 Employee.code == code))
         .where(SalaryRow.tenant_id == tenant_id, SalaryRow.year == year,
                SalaryRow.month == month, SalaryRow.source == "excel")
-        .order_by(SalaryRow.id)
+        .order_by(Employee.id, SalaryRow.id)
         .execution_options(yield_per=2000))
     number, unchanged = _as_orm(connection.dialect)
-    carried, pending, written = 0, {}, {}
+    now = utcnow()
+    carried, pending = 0, {}
+    # The employee whose rows are being read, and what its earlier rows wrote (None: nothing).
+    current, written = None, None
     for employee_id, tds_pct, advance_balance, gross, tds, balance in rows:
-        if employee_id not in written:   # else compared with what an earlier row wrote
+        if employee_id != current:
+            current, written = employee_id, None
+            if len(pending) >= TERMS_BATCH:
+                # Only employees whose rows are all read: the rest of the result is others'.
+                _write_terms(pending, now)
+                pending = {}
+        if written is None:   # else compared with what an earlier row wrote
             stated = unchanged(tds_pct, advance_balance, gross, tds, balance)
             if stated is not None:
                 carried += stated
@@ -140,33 +153,31 @@ def carry_terms(tenant_id: int, year: int, month: int) -> int:
         carried += 1
         # Only what differs is written: re-importing a month HR already has (the usual
         # case) updates nothing, and 100,000 no-op UPDATEs were most of a commit.
-        tds_pct, advance_balance = written.get(employee_id,
-                                               (number(tds_pct), number(advance_balance)))
+        tds_pct, advance_balance = written or (number(tds_pct), number(advance_balance))
         new = (terms.get("tds_pct", tds_pct), terms.get("advance_balance", advance_balance))
         if new != (tds_pct, advance_balance):
             # A code on two rows: the later is compared with what the earlier wrote, and
             # the terms it states overwrite the earlier's (as two UPDATEs in turn would).
             pending.setdefault(employee_id, {}).update(terms)
-            written[employee_id] = new
-    _write_terms(pending)
+            written = new
+    _write_terms(pending, now)
     logger.info("tenant %s %s-%02d: terms carried for %s employees", tenant_id, year, month,
                 carried)
     return carried
 
 
-def _write_terms(pending: dict[int, dict]) -> None:
+def _write_terms(pending: dict[int, dict], now) -> None:
     """Write each employee's carried terms (id -> {column: value}) and touch `updated_at`.
 
     One statement per set of columns, as the ORM's bulk UPDATE by primary key wrote them,
     but without its per-row work (most of a 100,000-person first import): on PostgreSQL
     one UPDATE ... FROM unnest(arrays), on SQLite the driver's executemany. Values go
-    through each column's bind processor; one `updated_at` for the whole step.
+    through each column's bind processor; `now` is the `updated_at` of the whole step.
     """
     if not pending:
         return
     connection = db.session.connection()
     dialect = connection.dialect
-    now = utcnow()
     groups: dict[tuple, list] = {}
     for employee_id, terms in pending.items():
         names = tuple(sorted(terms))

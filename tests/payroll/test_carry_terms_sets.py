@@ -85,6 +85,47 @@ def test_random_masters_and_months_carry_the_same_terms(app_on_each_database, pe
         assert new_touched == old_touched
 
 
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(people=st.lists(st.tuples(st.sampled_from(["E1", "E2", "E3", "E4"]), PERCENT,
+                                 MASTER_BALANCES),
+                       max_size=4, unique_by=lambda t: t[0]),
+       month=st.lists(st.tuples(CODES, st.one_of(st.none(), MONEY), MONEY, BALANCES),
+                      max_size=10),
+       batch=st.integers(1, 3))
+def test_terms_written_in_batches_carry_the_same_terms(app_on_each_database, monkeypatch, people,
+                                                       month, batch):
+    """Issue 18: today's writes what it carries every `TERMS_BATCH` employees as it reads;
+    a code's rows interleaved with others' in the sheet still end as the earlier one left
+    them, across every batch boundary."""
+    monkeypatch.setattr(imported, "TERMS_BATCH", batch)
+    with app_on_each_database.app_context():
+        (old_master, old_touched, old_count), (new_master, new_touched, new_count) = \
+            both_ways(people, month)
+        assert (new_master, new_count, new_touched) == (old_master, old_count, old_touched)
+
+
+def test_what_is_carried_is_written_a_batch_at_a_time(app_on_each_database, monkeypatch):
+    """Issue 18: a month that changes every person's terms keeps no more than `TERMS_BATCH`
+    of them waiting to be written (a 500,000-person first import kept 230 MB of them)."""
+    monkeypatch.setattr(imported, "TERMS_BATCH", 3)
+    written, write = [], imported._write_terms
+
+    def counted(pending, now):
+        written.append(sorted(pending))
+        write(pending, now)
+    monkeypatch.setattr(imported, "_write_terms", counted)
+    people = [(f"E{n}", "1.00", "0") for n in range(1, 8)]
+    month = [(f"E{n}", "10000", "500", "250.00") for n in (7, 1, 6, 2, 5, 3, 4)]
+    with app_on_each_database.app_context():
+        (old_master, _, old_count), (new_master, new_touched, new_count) = both_ways(people, month)
+        assert new_master == old_master and new_count == old_count == 7
+        assert new_touched == {f"E{n}" for n in range(1, 8)}
+        assert all(terms[5:7] == (Decimal("5.00"), Decimal("250.00"))
+                   for terms in new_master.values())
+    assert [len(batch) for batch in written] == [3, 3, 1]
+
+
 def test_one_person_on_several_rows_ends_as_the_rows_in_turn_leave_them(app_on_each_database):
     people = [("E1", "1.00", "500"), ("E2", "0", "0"), ("E3", "5.55", "100.00")]
     month = [("E1", "10000", "200", "300.00"),   # both terms change
