@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import attribute_keyed_dict
 from sqlalchemy.orm import deferred
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
@@ -95,16 +96,30 @@ class User(RoleChecks, db.Model):
     tenant: Mapped[Tenant | None] = relationship()
 
 
+BLOB_WORKBOOK, BLOB_STAGED = "workbook", "staged"   # UploadBlob.kind
+
+
+def _blob_accessors(kind: str):
+    """(get, set) of an upload's part of this kind: its bytes or None; None removes it."""
+    def get(upload: "Upload") -> bytes | None:
+        blob = upload.blobs.get(kind)
+        return None if blob is None else blob.data
+
+    def set_(upload: "Upload", data: bytes | None) -> None:
+        if data is None:
+            upload.blobs.pop(kind, None)
+        elif kind in upload.blobs:
+            upload.blobs[kind].data = data
+        else:
+            upload.blobs[kind] = UploadBlob(kind=kind, data=data)
+    return get, set_
+
+
 class Upload(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[int] = mapped_column(sa.ForeignKey("tenant.id"), index=True)
     uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
     filename: Mapped[str] = mapped_column(sa.String(255))
-    # Workbooks live in the database: web and worker dynos share no filesystem.
-    content: Mapped[bytes | None] = deferred(mapped_column(sa.LargeBinary))
-    # The validated rows, kept until HR confirms so the commit need not parse the workbook
-    # again (paydash/sheets/staging.py); cleared once the upload is confirmed, rejected or discarded.
-    staged_rows: Mapped[bytes | None] = deferred(mapped_column(sa.LargeBinary))
     sha256: Mapped[str] = mapped_column(sa.String(64))
     size: Mapped[int] = mapped_column(default=0)
     year: Mapped[int]
@@ -125,6 +140,33 @@ class Upload(db.Model):
 
     uploaded_by: Mapped[User | None] = relationship(foreign_keys=[uploaded_by_id])
     confirmed_by: Mapped[User | None] = relationship(foreign_keys=[confirmed_by_id])
+    # Its workbook and staged rows, by kind (`UploadBlob`); read and set through the two
+    # properties below, which load only the one asked for.
+    blobs: Mapped[dict[str, "UploadBlob"]] = relationship(
+        collection_class=attribute_keyed_dict("kind"), cascade="all, delete-orphan",
+        back_populates="upload")
+
+    # Workbooks live in the database: web and worker dynos share no filesystem.
+    content = property(*_blob_accessors(BLOB_WORKBOOK))
+    # The validated rows, kept until HR confirms so the commit need not parse the workbook
+    # again (paydash/sheets/staging.py); cleared once the upload is confirmed, rejected or discarded.
+    staged_rows = property(*_blob_accessors(BLOB_STAGED))
+
+
+class UploadBlob(db.Model):
+    """One large part of an upload: its workbook or its staged rows, each in a row of its own.
+
+    Not columns of the upload: SQLite rewrites a whole row on every UPDATE, so each change
+    of an upload's status or preview held its 64 MB workbook in the worker's memory for a
+    moment (232 -> 360 MB at 500,000 rows). `data` is deferred: knowing which parts an
+    upload has loads none of them.
+    """
+
+    upload_id: Mapped[int] = mapped_column(sa.ForeignKey("upload.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    data: Mapped[bytes] = deferred(mapped_column(sa.LargeBinary, nullable=False))
+
+    upload: Mapped[Upload] = relationship(back_populates="blobs")
 
 
 class SalaryRow(db.Model):

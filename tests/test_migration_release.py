@@ -5,6 +5,7 @@ Each migration has a test of its own step (tests/test_migration_*.py); this one 
 chain, on data written by the previous release's own code (taken from git, not rebuilt from
 today's models), on PostgreSQL and SQLite.
 """
+import hashlib
 import io
 import logging
 import os
@@ -21,9 +22,10 @@ from paydash.extensions import db
 
 pytestmark = pytest.mark.slow
 
-# The last release that landed (stop 22; its migrations end at r15b_gross_unknown). Move it on
-# at each release, and fit FILL to that release's own ways (its demo logins, its upload steps).
-PREVIOUS_RELEASE = "1f3a984"
+# The last release that landed (stop 26; its migrations end at r15b_gross_unknown, its uploads
+# keep their workbook and staged rows on the upload's row). Move it on at each release, and
+# fit FILL to that release's own ways (its demo logins, its upload steps).
+PREVIOUS_RELEASE = "6cd668d"
 
 FILL = """
 import io, sys
@@ -125,6 +127,15 @@ def test_a_database_the_previous_release_filled_upgrades_with_every_row_kept(bac
         summary = client.get("/api/dashboard/summary?period=custom&from=2024-09&to=2024-10")
         assert summary.status_code == 200, summary.get_data(as_text=True)[:300]
         assert "Oct 2024" in summary.get_data(as_text=True)  # the confirmed months are there
+
+        # Every workbook the previous release stored is still the file HR uploaded.
+        with app.app_context():
+            from paydash.models import Upload  # noqa: PLC0415
+            uploads = db.session.scalars(sa.select(Upload)).all()
+            assert len(uploads) == before["upload"] >= 3
+            assert all(hashlib.sha256(upload.content).hexdigest() == upload.sha256
+                       for upload in uploads), [upload.id for upload in uploads]
+            db.session.remove()
 
         # The upload checked before the deploy is confirmed after it, from the rows the
         # previous release staged (not by reading the workbook again).

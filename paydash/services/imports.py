@@ -17,8 +17,11 @@ from paydash.extensions import db
 from paydash.ledger import jobs
 from paydash.ledger.models import FINISHED_STATES
 from paydash.ledger.models import Job
+from paydash.models import BLOB_STAGED
+from paydash.models import BLOB_WORKBOOK
 from paydash.models import SalaryRow
 from paydash.models import Upload
+from paydash.models import UploadBlob
 from paydash.models import UploadStatus
 from paydash.payroll import employees
 from paydash.payroll import imported
@@ -140,20 +143,22 @@ def stored_workbook(upload: Upload) -> Package:
 
 
 def _stored_pieces(upload_id: int):
-    size = db.session.scalar(sa.select(sa.func.length(Upload.content)).where(Upload.id == upload_id))
-    if not size:
-        return   # none kept (or empty): the reader says the file cannot be read
+    where = (UploadBlob.upload_id == upload_id, UploadBlob.kind == BLOB_WORKBOOK)
     connection = db.session.connection()
     if connection.dialect.name == "sqlite":
+        found = db.session.execute(sa.select(sa.literal_column("rowid"),
+                                             sa.func.length(UploadBlob.data)).where(*where)).first()
+        if found is None or not found[1]:
+            return   # none kept (or empty): the reader says the file cannot be read
         raw = connection.connection.driver_connection
-        with raw.blobopen(Upload.__table__.name, "content", upload_id, readonly=True) as blob:
+        with raw.blobopen(UploadBlob.__table__.name, "data", found[0], readonly=True) as blob:
             while piece := blob.read(WORKBOOK_PIECE):
                 yield piece
         return
-    for start in range(1, size + 1, WORKBOOK_PIECE):
+    size = db.session.scalar(sa.select(sa.func.length(UploadBlob.data)).where(*where))
+    for start in range(1, (size or 0) + 1, WORKBOOK_PIECE):
         yield db.session.scalar(sa.select(sa.func.substr(
-            Upload.content, start, WORKBOOK_PIECE, type_=sa.LargeBinary)).where(
-            Upload.id == upload_id))
+            UploadBlob.data, start, WORKBOOK_PIECE, type_=sa.LargeBinary)).where(*where))
 
 
 def _layouts(upload: Upload) -> dict:
@@ -177,8 +182,9 @@ def _report_progress(verb: str):
 
 def _mark_failed(upload_id: int) -> None:
     db.session.execute(sa.update(Upload).where(Upload.id == upload_id)
-                       .values(status=UploadStatus.FAILED.value, message=INTERNAL_ERROR,
-                               staged_rows=None))
+                       .values(status=UploadStatus.FAILED.value, message=INTERNAL_ERROR))
+    db.session.execute(sa.delete(UploadBlob).where(UploadBlob.upload_id == upload_id,
+                                                   UploadBlob.kind == BLOB_STAGED))
     db.session.commit()
 
 

@@ -9,7 +9,10 @@ from paydash import sessions
 from paydash.clock import utcnow
 from paydash.extensions import db
 from paydash.ledger import retention as ledger_retention
+from paydash.models import BLOB_STAGED
+from paydash.models import BLOB_WORKBOOK
 from paydash.models import Upload
+from paydash.models import UploadBlob
 from paydash.models import UploadStatus
 
 logger = logging.getLogger(__name__)
@@ -22,10 +25,12 @@ def prune(now: dt.datetime | None = None) -> dict:
     summary = ledger_retention.prune_history(now)
     # Workbook bytes of uploads that never became (or no longer are) the period's data.
     keep_files = now - dt.timedelta(days=current_app.config["UPLOAD_RETENTION_DAYS"])
-    summary["workbooks"] = db.session.execute(sa.update(Upload).where(
-        Upload.created_at < keep_files, Upload.content.is_not(None),
-        Upload.status != UploadStatus.CONFIRMED.value,
-    ).values(content=None, staged_rows=None)).rowcount
+    past = sa.select(Upload.id).where(Upload.created_at < keep_files,
+                                      Upload.status != UploadStatus.CONFIRMED.value)
+    db.session.execute(sa.delete(UploadBlob).where(UploadBlob.upload_id.in_(past),
+                                                   UploadBlob.kind == BLOB_STAGED))
+    summary["workbooks"] = db.session.execute(sa.delete(UploadBlob).where(
+        UploadBlob.upload_id.in_(past), UploadBlob.kind == BLOB_WORKBOOK)).rowcount
     summary["sessions"] = sessions.prune_expired(sessions.Limits(
         idle=dt.timedelta(seconds=current_app.config["SESSION_IDLE_SECONDS"]),
         longest=dt.timedelta(seconds=current_app.config["SESSION_MAX_SECONDS"])), now)

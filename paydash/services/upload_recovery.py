@@ -14,7 +14,9 @@ import sqlalchemy as sa
 from paydash.extensions import db
 from paydash.ledger.models import Job
 from paydash.ledger.models import JobState
+from paydash.models import BLOB_STAGED
 from paydash.models import Upload
+from paydash.models import UploadBlob
 from paydash.models import UploadStatus
 
 logger = logging.getLogger(__name__)
@@ -34,10 +36,13 @@ def jobs_failed(job_ids: Iterable[str]) -> int:
     failed = sa.select(Job.upload_id).where(
         Job.id.in_(ids), Job.task_name == "import_salary_sheet", Job.state.in_(GAVE_UP),
         Job.upload_id.is_not(None))
+    stopped = (Upload.id.in_(failed), Upload.status.in_(WAITING), Upload.job_id.in_(ids))
+    db.session.execute(sa.delete(UploadBlob).where(
+        UploadBlob.upload_id.in_(sa.select(Upload.id).where(*stopped)),
+        UploadBlob.kind == BLOB_STAGED))
     changed = db.session.execute(
-        sa.update(Upload).where(Upload.id.in_(failed), Upload.status.in_(WAITING),
-                                Upload.job_id.in_(ids))
-        .values(status=UploadStatus.FAILED.value, message=CHECK_STOPPED, staged_rows=None)
+        sa.update(Upload).where(*stopped)
+        .values(status=UploadStatus.FAILED.value, message=CHECK_STOPPED)
     ).rowcount
     db.session.commit()
     if changed:

@@ -1,6 +1,6 @@
 """Validated salary rows kept on the upload between the preview and HR's confirmation (pure).
 
-Validation stages the rows it accepted (`Upload.staged_rows`) so the commit inserts them
+Validation stages the rows it accepted (`Upload.staged_rows`, an `UploadBlob`) so the commit inserts them
 instead of parsing the workbook a second time. No file on disk: web and worker may run on
 different machines, and no salary row exists until HR confirms.
 

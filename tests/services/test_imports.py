@@ -327,3 +327,37 @@ def test_the_stored_workbook_is_read_in_pieces_never_whole(app_on_each_database,
         db.session.rollback()
     # Three pieces at most in hand at once (the driver's text of one, its bytes, the next).
     assert peak < 3 * imports.WORKBOOK_PIECE + 256 * 1024, peak
+
+
+def test_reading_an_uploads_staged_rows_loads_not_its_workbook(app_on_each_database):
+    """Issue 18: the workbook and the staged rows are rows of their own (`UploadBlob`), so
+    that changing the upload's row rewrites neither (SQLite's own memory, which the import
+    bench measures); here, that each is loaded only when asked for, and the upload's
+    status and staged rows change with the workbook never loaded."""
+    app = app_on_each_database
+    people = People(app)
+    workbook = bytes(range(256)) * 16384        # 4 MB
+    with app.app_context():
+        upload = Upload(tenant_id=people.tenant_a, uploaded_by_id=people.hr_a, filename="x.xlsx",
+                        content=workbook, staged_rows=b"staged", sha256="0" * 64,
+                        size=len(workbook), year=2025, month=10,
+                        status=UploadStatus.PREVIEW.value)
+        db.session.add(upload)
+        db.session.commit()
+        upload_id = upload.id
+    with app.app_context():
+        upload = db.session.get(Upload, upload_id)
+        tracemalloc.start()
+        try:
+            staged = upload.staged_rows
+            upload.status = UploadStatus.CONFIRMED.value
+            upload.staged_rows = None
+            db.session.commit()
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert staged == b"staged" and peak < len(workbook) // 4, peak
+    with app.app_context():
+        upload = db.session.get(Upload, upload_id)
+        assert (upload.status, upload.staged_rows, upload.content) == (
+            UploadStatus.CONFIRMED.value, None, workbook)

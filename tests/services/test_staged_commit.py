@@ -34,8 +34,7 @@ def commit(app, people, data, month, staged: bool, keep_duplicates=False) -> lis
         upload_id = imports.receive_upload(people.tenant_a, people.hr_a, "m.xlsx", data, 2025,
                                            month).id
         if not staged:
-            db.session.execute(sa.update(Upload).where(Upload.id == upload_id)
-                               .values(staged_rows=None))
+            db.session.get(Upload, upload_id).staged_rows = None
             db.session.commit()
         imports.confirm_upload(upload_id, people.tenant_a, people.hr_a, keep_duplicates,
                                acknowledge_checks=True)

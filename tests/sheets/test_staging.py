@@ -162,12 +162,12 @@ def receive(app, people, data, month=10) -> int:
 
 def staged_of(app, upload_id) -> bytes | None:
     with app.app_context():
-        return db.session.scalar(sa.select(Upload.staged_rows).where(Upload.id == upload_id))
+        return db.session.get(Upload, upload_id).staged_rows
 
 
 def set_staged(app, upload_id, blob) -> None:
     with app.app_context():
-        db.session.execute(sa.update(Upload).where(Upload.id == upload_id).values(staged_rows=blob))
+        db.session.get(Upload, upload_id).staged_rows = blob
         db.session.commit()
 
 

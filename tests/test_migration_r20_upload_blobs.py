@@ -1,0 +1,95 @@
+"""Migration r20_upload_blobs on a filled database: every workbook and staged blob moves to
+`upload_blob` byte for byte, every upload and salary row is kept (salary rows point at the
+uploads, with foreign keys on as the app connects), on SQLite and PostgreSQL; downgrade
+puts each back on its upload."""
+import datetime as dt
+import hashlib
+import random
+
+import pytest
+import sqlalchemy as sa
+from test_migrations import flask_db
+
+pytestmark = pytest.mark.slow
+
+NOW = dt.datetime(2026, 12, 1, 9, 0)
+BEFORE = "r15b_gross_unknown"
+# upload id -> (workbook, staged rows): both, a workbook alone, neither (retention took it).
+BIG = random.Random(20).randbytes(3 * 1024 * 1024 + 7)
+PARTS = {1: (BIG, b"PDROWS1 staged" + bytes(range(256))), 2: (b"PK\x03\x04 small", None),
+         3: (None, None)}
+
+
+def fill(engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO tenant (id, name, slug, created_at, days_basis, shift_hours, "
+                             "break_hours, variance_pct, pf_enabled, esi_enabled) VALUES "
+                             "(1, 'Acme', 'acme', :now, 'calendar', 9, 1, 20, false, false)"), {"now": NOW})
+        conn.execute(sa.text("INSERT INTO \"user\" (id, tenant_id, email, name, password_hash, role, active, "
+                             "created_at) VALUES (1, 1, 'a@acme.test', 'A', 'x', 'hr', true, :now)"),
+                     {"now": NOW})
+        for upload_id, (content, staged) in PARTS.items():
+            conn.execute(sa.text(
+                "INSERT INTO upload (id, tenant_id, uploaded_by_id, filename, content, staged_rows, "
+                "sha256, size, year, month, status, error_count, warning_count, created_at) VALUES "
+                "(:id, 1, 1, 'm.xlsx', :content, :staged, :sha, :size, 2026, :id, :status, 0, 0, :now)"),
+                {"id": upload_id, "content": content, "staged": staged,
+                 "sha": hashlib.sha256(content or b"").hexdigest(), "size": len(content or b""),
+                 "status": "preview" if staged else "confirmed", "now": NOW})
+        conn.execute(sa.text(
+            "INSERT INTO salary_row (tenant_id, year, month, employee_key, employee_code, "
+            "employee_name, department, fixed_salary, ot_hours, ot_pay, late_minutes, "
+            "late_deduction, incentive, gross, tds, advance, other_deductions, total_deductions, "
+            "net, source, upload_id) VALUES (1, 2026, 2, 'E1', 'E1', 'Asha', 'Sales', 100, 0, 0, 0, "
+            "0, 0, 100, 0, 0, 0, 0, 100, 'excel', 2)"))
+
+
+def counts(engine) -> dict:
+    with engine.connect() as conn:
+        return {t: conn.execute(sa.text(f'SELECT count(*) FROM "{t}"')).scalar()
+                for t in ("tenant", "user", "upload", "salary_row")}
+
+
+def on_uploads(engine) -> dict:
+    with engine.connect() as conn:
+        return {row.id: (row.content, row.staged_rows) for row in conn.execute(sa.text(
+            "SELECT id, content, staged_rows FROM upload ORDER BY id"))}
+
+
+def in_blobs(engine) -> dict:
+    found = {upload_id: [None, None] for upload_id in PARTS}
+    with engine.connect() as conn:
+        for upload_id, kind, data in conn.execute(sa.text(
+                "SELECT upload_id, kind, data FROM upload_blob")):
+            found[upload_id][("workbook", "staged").index(kind)] = bytes(data)
+    return {upload_id: tuple(parts) for upload_id, parts in found.items()}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_r20_moves_every_workbook_and_staged_blob_and_back(backend, tmp_path, request):
+    url = (f"sqlite:///{tmp_path / 'paydash.db'}" if backend == "sqlite"
+           else request.getfixturevalue("pg_url"))
+    result = flask_db(url, tmp_path, "upgrade", BEFORE)
+    assert result.returncode == 0, result.stderr[-2000:]
+    engine = sa.create_engine(url)
+    try:
+        fill(engine)
+        before = counts(engine)
+        assert {k: tuple(None if v is None else bytes(v) for v in parts)
+                for k, parts in on_uploads(engine).items()} == PARTS
+
+        result = flask_db(url, tmp_path, "upgrade", "r20_upload_blobs")
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert counts(engine) == before == {"tenant": 1, "user": 1, "upload": 3, "salary_row": 1}
+        assert in_blobs(engine) == PARTS
+        columns = {c["name"] for c in sa.inspect(engine).get_columns("upload")}
+        assert not columns & {"content", "staged_rows"}
+
+        result = flask_db(url, tmp_path, "downgrade", BEFORE)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert counts(engine) == before
+        assert {k: tuple(None if v is None else bytes(v) for v in parts)
+                for k, parts in on_uploads(engine).items()} == PARTS
+        assert "upload_blob" not in sa.inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
