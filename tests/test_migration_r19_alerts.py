@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 from test_migrations import flask_db
+from test_migrations import insert_tenant_and_user
 
 pytestmark = pytest.mark.slow
 
@@ -13,12 +14,7 @@ NOW = dt.datetime(2026, 12, 1, 9, 0)
 
 def fill(engine) -> None:
     with engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO tenant (id, name, slug, created_at, days_basis, shift_hours, "
-                             "break_hours, variance_pct, pf_enabled, esi_enabled) VALUES "
-                             "(1, 'Acme', 'acme', :now, 'calendar', 9, 1, 20, false, false)"), {"now": NOW})
-        conn.execute(sa.text("INSERT INTO \"user\" (id, tenant_id, email, name, password_hash, role, active, "
-                             "created_at) VALUES (1, 1, 'a@acme.test', 'A', 'x', 'tenant_admin', true, :now)"),
-                     {"now": NOW})
+        insert_tenant_and_user(conn, NOW)
         conn.execute(sa.text("INSERT INTO job (id, task_name, queue, tenant_id, state, attempts, max_attempts, "
                              "priority, created_at, progress_done) VALUES "
                              "('j1', 'import_salary_sheet', 'imports', 1, 'FAILURE', 3, 3, 30, :now, 0)"),

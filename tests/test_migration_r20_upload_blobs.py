@@ -9,6 +9,7 @@ import random
 import pytest
 import sqlalchemy as sa
 from test_migrations import flask_db
+from test_migrations import insert_tenant_and_user
 
 pytestmark = pytest.mark.slow
 
@@ -22,12 +23,7 @@ PARTS = {1: (BIG, b"PDROWS1 staged" + bytes(range(256))), 2: (b"PK\x03\x04 small
 
 def fill(engine) -> None:
     with engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO tenant (id, name, slug, created_at, days_basis, shift_hours, "
-                             "break_hours, variance_pct, pf_enabled, esi_enabled) VALUES "
-                             "(1, 'Acme', 'acme', :now, 'calendar', 9, 1, 20, false, false)"), {"now": NOW})
-        conn.execute(sa.text("INSERT INTO \"user\" (id, tenant_id, email, name, password_hash, role, active, "
-                             "created_at) VALUES (1, 1, 'a@acme.test', 'A', 'x', 'hr', true, :now)"),
-                     {"now": NOW})
+        insert_tenant_and_user(conn, NOW, "hr")
         for upload_id, (content, staged) in PARTS.items():
             conn.execute(sa.text(
                 "INSERT INTO upload (id, tenant_id, uploaded_by_id, filename, content, staged_rows, "

@@ -4,9 +4,20 @@ import subprocess
 import sys
 
 import pytest
+import sqlalchemy as sa
 from conftest import ROOT
 
 pytestmark = pytest.mark.slow
+
+
+def insert_tenant_and_user(conn, now, role: str = "tenant_admin") -> None:
+    """Tenant 1 and its user 1, as any release since the first stores them."""
+    conn.execute(sa.text("INSERT INTO tenant (id, name, slug, created_at, days_basis, shift_hours, "
+                         "break_hours, variance_pct, pf_enabled, esi_enabled) VALUES "
+                         "(1, 'Acme', 'acme', :now, 'calendar', 9, 1, 20, false, false)"), {"now": now})
+    conn.execute(sa.text("INSERT INTO \"user\" (id, tenant_id, email, name, password_hash, role, active, "
+                         "created_at) VALUES (1, 1, 'a@acme.test', 'A', 'x', :role, true, :now)"),
+                 {"now": now, "role": role})
 
 
 def flask_db(database_url: str, tmp_path, *args: str) -> subprocess.CompletedProcess:

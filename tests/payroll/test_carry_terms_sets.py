@@ -67,15 +67,14 @@ BALANCES = st.one_of(st.none(), st.sampled_from([
 PERCENT = st.sampled_from(["0", "0.00", "1.00", "1.11", "2.22", "100", "5.55", "0.50", "0.51",
                            "1.52", "99.99", "50.00"])
 MASTER_BALANCES = st.sampled_from(["0", "100.00", "500", "7.50", "7.505", "1000.00"])
+MASTERS = st.lists(st.tuples(st.sampled_from(["E1", "E2", "E3", "E4"]), PERCENT, MASTER_BALANCES),
+                   max_size=4, unique_by=lambda t: t[0])
+MONTHS = st.lists(st.tuples(CODES, st.one_of(st.none(), MONEY), MONEY, BALANCES), max_size=10)
 
 
 @settings(max_examples=30, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(people=st.lists(st.tuples(st.sampled_from(["E1", "E2", "E3", "E4"]), PERCENT,
-                                 MASTER_BALANCES),
-                       max_size=4, unique_by=lambda t: t[0]),
-       month=st.lists(st.tuples(CODES, st.one_of(st.none(), MONEY), MONEY, BALANCES),
-                      max_size=10))
+@given(people=MASTERS, month=MONTHS)
 def test_random_masters_and_months_carry_the_same_terms(app_on_each_database, people, month):
     with app_on_each_database.app_context():
         (old_master, old_touched, old_count), (new_master, new_touched, new_count) = \
@@ -87,12 +86,7 @@ def test_random_masters_and_months_carry_the_same_terms(app_on_each_database, pe
 
 @settings(max_examples=20, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(people=st.lists(st.tuples(st.sampled_from(["E1", "E2", "E3", "E4"]), PERCENT,
-                                 MASTER_BALANCES),
-                       max_size=4, unique_by=lambda t: t[0]),
-       month=st.lists(st.tuples(CODES, st.one_of(st.none(), MONEY), MONEY, BALANCES),
-                      max_size=10),
-       batch=st.integers(1, 3))
+@given(people=MASTERS, month=MONTHS, batch=st.integers(1, 3))
 def test_terms_written_in_batches_carry_the_same_terms(app_on_each_database, monkeypatch, people,
                                                        month, batch):
     """Issue 18: today's writes what it carries every `TERMS_BATCH` employees as it reads;

@@ -256,6 +256,19 @@ def test_a_paid_month_refuses_an_upload_confirmation(app, people):
         assert db.session.scalar(sa.select(sa.func.count(SalaryRow.id))) == 0
 
 
+def stored_upload(app, people, content: bytes | None, staged: bytes | None = None,
+                  status=UploadStatus.RECEIVED) -> int:
+    """An upload stored as receive stores one (no job started); its id."""
+    with app.app_context():
+        upload = Upload(tenant_id=people.tenant_a, uploaded_by_id=people.hr_a,
+                        filename="october.xlsx", content=content, staged_rows=staged,
+                        sha256="0" * 64, size=len(content or b""), year=2025, month=10,
+                        status=status.value)
+        db.session.add(upload)
+        db.session.commit()
+        return upload.id
+
+
 def test_validation_keeps_no_copy_of_the_workbook_in_the_worker(app, people, monkeypatch):
     """Issue 18: the workbook is read from a memory file; the worker holds no copy of its bytes.
 
@@ -263,13 +276,7 @@ def test_validation_keeps_no_copy_of_the_workbook_in_the_worker(app, people, mon
     (a bytes object is one block; tracemalloc sees every one made after it starts, so the
     bytes loaded from the database for this validation would show here)."""
     data = sheet([(f"E{i}", f"Person {i}", "Sales", 30000 + i, 28000 + i) for i in range(3000)])
-    with app.app_context():
-        upload = Upload(tenant_id=people.tenant_a, uploaded_by_id=people.hr_a,
-                        filename="october.xlsx", content=data, sha256="0" * 64, size=len(data),
-                        year=2025, month=10, status=UploadStatus.RECEIVED.value)
-        db.session.add(upload)
-        db.session.commit()
-        upload_id = upload.id
+    upload_id = stored_upload(app, people, data)
     read, found = imports.read_salary_sheet, []
 
     def reading(package, **options):
@@ -304,13 +311,7 @@ def test_the_stored_workbook_is_read_in_pieces_never_whole(app_on_each_database,
     monkeypatch.setattr(imports, "WORKBOOK_PIECE", 256 * 1024)
     data = bytes(range(256)) * (size // 256) + bytes(range(size % 256))
     data = data[::-1] if size > 1 else data     # not one repeated block read twice
-    with app.app_context():
-        upload = Upload(tenant_id=people.tenant_a, uploaded_by_id=people.hr_a, filename="x.xlsx",
-                        content=data if size else None, sha256="0" * 64, size=size,
-                        year=2025, month=10, status=UploadStatus.RECEIVED.value)
-        db.session.add(upload)
-        db.session.commit()
-        upload_id = upload.id
+    upload_id = stored_upload(app, people, data if size else None)
     with app.app_context():
         upload = db.session.get(Upload, upload_id)
         tracemalloc.start()
@@ -337,14 +338,7 @@ def test_reading_an_uploads_staged_rows_loads_not_its_workbook(app_on_each_datab
     app = app_on_each_database
     people = People(app)
     workbook = bytes(range(256)) * 16384        # 4 MB
-    with app.app_context():
-        upload = Upload(tenant_id=people.tenant_a, uploaded_by_id=people.hr_a, filename="x.xlsx",
-                        content=workbook, staged_rows=b"staged", sha256="0" * 64,
-                        size=len(workbook), year=2025, month=10,
-                        status=UploadStatus.PREVIEW.value)
-        db.session.add(upload)
-        db.session.commit()
-        upload_id = upload.id
+    upload_id = stored_upload(app, people, workbook, b"staged", UploadStatus.PREVIEW)
     with app.app_context():
         upload = db.session.get(Upload, upload_id)
         tracemalloc.start()
