@@ -4,10 +4,14 @@ uploads, with foreign keys on as the app connects), on SQLite and PostgreSQL; do
 puts each back on its upload."""
 import datetime as dt
 import hashlib
+import os
 import random
+import subprocess
+import sys
 
 import pytest
 import sqlalchemy as sa
+from conftest import ROOT
 from test_migrations import flask_db
 from test_migrations import insert_tenant_and_user
 
@@ -87,5 +91,64 @@ def test_r20_moves_every_workbook_and_staged_blob_and_back(backend, tmp_path, re
         assert {k: tuple(None if v is None else bytes(v) for v in parts)
                 for k, parts in on_uploads(engine).items()} == PARTS
         assert "upload_blob" not in sa.inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+
+
+# `flask db` as on a machine whose SQLite is older than 3.35 (Debian 11 has 3.34): no
+# ALTER TABLE ... DROP COLUMN there.
+OLD_SQLITE = """
+import sqlite3, sys
+sqlite3.sqlite_version_info = (3, 34, 1)
+from flask.cli import main
+sys.argv = ["flask", "--app", "app", "db", *sys.argv[1:]]
+main()
+"""
+
+
+def test_r20_on_sqlite_before_3_35_empties_the_old_columns_it_cannot_drop(tmp_path):
+    url = f"sqlite:///{tmp_path / 'paydash.db'}"
+    assert flask_db(url, tmp_path, "upgrade", BEFORE).returncode == 0
+    engine = sa.create_engine(url)
+    env = dict(os.environ, DATABASE_URL=url, PAYDASH_INSTANCE=str(tmp_path / "instance"),
+               HUEY_SQLITE_PATH=str(tmp_path / "huey.db"))
+    env.pop("REDIS_URL", None)
+
+    def old_flask_db(*args):
+        done = subprocess.run([sys.executable, "-c", OLD_SQLITE, *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+    try:
+        fill(engine)
+        before = counts(engine)
+        old_flask_db("upgrade", "r20_upload_blobs")
+        assert counts(engine) == before
+        assert in_blobs(engine) == PARTS
+        assert set(on_uploads(engine).values()) == {(None, None)}   # kept, emptied
+
+        # This release works on that schema: the model maps neither old column.
+        from conftest import base_config  # noqa: PLC0415
+        from conftest import dispose_app  # noqa: PLC0415
+
+        from paydash.extensions import db  # noqa: PLC0415
+        from paydash.factory import create_app  # noqa: PLC0415
+        from paydash.models import Upload  # noqa: PLC0415
+        (tmp_path / "app").mkdir()
+        app = create_app(base_config(tmp_path / "app", url, HUEY_IMMEDIATE=True))
+        try:
+            with app.app_context():
+                assert db.session.get(Upload, 1).content == BIG
+                upload = Upload(tenant_id=1, uploaded_by_id=1, filename="n.xlsx", content=b"new",
+                                sha256="0" * 64, size=3, year=2026, month=4)
+                db.session.add(upload)
+                db.session.commit()
+                assert db.session.get(Upload, upload.id).content == b"new"
+        finally:
+            dispose_app(app)
+
+        old_flask_db("downgrade", BEFORE)
+        uploads = on_uploads(engine)
+        assert {k: tuple(None if v is None else bytes(v) for v in uploads[k]) for k in PARTS} == PARTS
+        assert uploads[4] == (b"new", None)
     finally:
         engine.dispose()

@@ -10,6 +10,8 @@ Revision ID: r20_upload_blobs
 Revises: r15b_gross_unknown
 Create Date: 2026-12-05 04:00:00
 """
+import sqlite3
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -33,6 +35,11 @@ def upgrade():
     for kind, column in PARTS:
         op.execute(f"INSERT INTO upload_blob (upload_id, kind, data) SELECT id, '{kind}', {column} "
                    f"FROM upload WHERE {column} IS NOT NULL")
+    if _keeps_columns():
+        # SQLite before 3.35 cannot drop a column: the two stay, emptied and unmapped, so
+        # an UPDATE of an upload rewrites no blob there either.
+        op.execute("UPDATE upload SET content = NULL, staged_rows = NULL")
+        return
     # Not in batch mode: on SQLite that copies the table, and dropping the old one with
     # foreign keys on (as the app connects) fails where salary rows point at uploads.
     # SQLite drops a plain column itself since 3.35.
@@ -40,9 +47,16 @@ def upgrade():
     op.drop_column("upload", "content")
 
 
+def _keeps_columns() -> bool:
+    return (op.get_bind().dialect.name == "sqlite"
+            and sqlite3.sqlite_version_info < (3, 35, 0))
+
+
 def downgrade():
-    op.add_column("upload", sa.Column("content", sa.LargeBinary(), nullable=True))
-    op.add_column("upload", sa.Column("staged_rows", sa.LargeBinary(), nullable=True))
+    kept = {column["name"] for column in sa.inspect(op.get_bind()).get_columns("upload")}
+    for _kind, column in PARTS:
+        if column not in kept:   # kept by an upgrade on SQLite before 3.35
+            op.add_column("upload", sa.Column(column, sa.LargeBinary(), nullable=True))
     for kind, column in PARTS:
         op.execute(f"UPDATE upload SET {column} = (SELECT data FROM upload_blob "
                    f"WHERE upload_blob.upload_id = upload.id AND upload_blob.kind = '{kind}')")
