@@ -6,6 +6,7 @@ same master and the same month; one is synced the old way, the other the new way
 masters (every column but the id and `updated_at`) and the listed changes must be equal.
 On SQLite and PostgreSQL.
 """
+import re
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -275,3 +276,43 @@ def test_terms_carried_leave_the_master_as_the_per_row_update_did(app_on_each_da
         assert new_master == old_master and new_count == old_count == 4
         assert new_master["E3"][6:8] == (Decimal("0.00"), Decimal("100.00"))
         assert new_master["E2"][6:8] == (Decimal("1.11"), Decimal("1000.00"))
+
+
+def test_on_postgresql_people_missing_from_a_big_month_are_found_by_a_join(tmp_path, pg_url):
+    """Issue 18: PostgreSQL's NOT IN hashes the month's codes only while they fit `work_mem`
+    (about 250,000 at the default 4 MB); past that it compares each employee with the whole
+    list, and syncing a 500,000-person month ran for hours. Here `work_mem` is made tiny, so
+    12,000 codes are past it: no statement of the sync may then scan a list per employee (a
+    SubPlan not hashed), and the sync still counts who is missing."""
+    from conftest import base_config  # noqa: PLC0415
+    from conftest import dispose_app  # noqa: PLC0415
+    from conftest import make_app  # noqa: PLC0415
+    app = make_app(base_config(tmp_path, pg_url, HUEY_IMMEDIATE=True))
+    try:
+        with app.app_context():
+            tenant_id = accounts.create_tenant("Big", "big").id
+            # E0-E1999 only in the master (missing), E2000-E9999 in both, E10000-E11999 new.
+            db.session.execute(sa.insert(Employee), [
+                dict(employee(f"E{n}", f"P{n}"), tenant_id=tenant_id) for n in range(10000)])
+            db.session.execute(sa.insert(SalaryRow), [
+                dict(salary_row(f"E{n}", f"P{n}"), tenant_id=tenant_id, year=2025, month=3,
+                     sheet_row=n) for n in range(2000, 12000)])
+            connection = db.session.connection()
+            connection.execute(sa.text("ANALYZE employee"))
+            connection.execute(sa.text("SET LOCAL work_mem = '64kB'"))
+            month_rows = employees._MonthRows(tenant_id, 2025, 3, "postgresql")
+            employees._FIRST_ROWS.create(connection)
+            connection.execute(month_rows.fill)
+            connection.execute(sa.text(f"ANALYZE {employees._FIRST_ROWS.name}"))
+            for statement in (month_rows.counts(), month_rows.missing(None)):
+                sql = statement.compile(dialect=connection.dialect,
+                                        compile_kwargs={"literal_binds": True})
+                plan = "\n".join(connection.exec_driver_sql(f"EXPLAIN {sql}").scalars())
+                assert not re.search(r"(?<!hashed )SubPlan \d+\)", plan), plan
+            employees._FIRST_ROWS.drop(connection)
+            changes, count = employees.sync_from_salary_rows(tenant_id, 2025, 3, limit=None)
+            kinds = [change["kind"] for change in changes]
+            assert (count, kinds.count("new"), kinds.count("missing")) == (4000, 2000, 2000)
+            db.session.rollback()
+    finally:
+        dispose_app(app)
