@@ -1,8 +1,8 @@
 """Validated salary rows kept on the upload between the preview and HR's confirmation (pure).
 
-Validation stages the rows it accepted (`Upload.staged_rows`, an `UploadBlob`) so the commit inserts them
-instead of parsing the workbook a second time. No file on disk: web and worker may run on
-different machines, and no salary row exists until HR confirms.
+Validation stages the rows it accepted (`Upload.staged_rows`, an `UploadBlob`) so the
+commit inserts them instead of parsing the workbook a second time. No file on disk: web and
+worker may run on different machines, and no salary row exists until HR confirms.
 
 Format: one header line, `PDROWS1 <workbook sha256> <rows> <crc32 of the rest>`, then a
 zlib stream of JSON lines, one per batch of rows. A batch is stored by column: one JSON
