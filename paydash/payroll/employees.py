@@ -319,7 +319,7 @@ class _MonthRows:
     spaces is Python's strip there.
     """
 
-    def __init__(self, tenant_id: int, year: int, month: int, dialect: str = "sqlite"):
+    def __init__(self, tenant_id: int, year: int, month: int, dialect: str):
         self.tenant_id, self.dialect = tenant_id, dialect
         code = sa.func.substr(sa.func.trim(sa.func.coalesce(
             sa.func.nullif(SalaryRow.employee_code, ""), sa.func.nullif(SalaryRow.employee_key, ""),
