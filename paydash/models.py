@@ -168,6 +168,13 @@ class UploadBlob(db.Model):
 
     upload: Mapped[Upload] = relationship(back_populates="blobs")
 
+    @classmethod
+    def removal(cls, kind: str, uploads) -> sa.Delete:
+        """DELETE of the parts of this kind of `uploads` (an upload id, or a SELECT of ids)."""
+        chosen = cls.upload_id.in_(uploads) if isinstance(uploads, sa.Select) else \
+            cls.upload_id == uploads
+        return sa.delete(cls).where(chosen, cls.kind == kind)
+
 
 class SalaryRow(db.Model):
     """One employee's pay for one period. A period's rows are replaced as a whole."""

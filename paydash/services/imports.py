@@ -183,8 +183,7 @@ def _report_progress(verb: str):
 def _mark_failed(upload_id: int) -> None:
     db.session.execute(sa.update(Upload).where(Upload.id == upload_id)
                        .values(status=UploadStatus.FAILED.value, message=INTERNAL_ERROR))
-    db.session.execute(sa.delete(UploadBlob).where(UploadBlob.upload_id == upload_id,
-                                                   UploadBlob.kind == BLOB_STAGED))
+    db.session.execute(UploadBlob.removal(BLOB_STAGED, upload_id))
     db.session.commit()
 
 

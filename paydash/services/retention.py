@@ -27,10 +27,8 @@ def prune(now: dt.datetime | None = None) -> dict:
     keep_files = now - dt.timedelta(days=current_app.config["UPLOAD_RETENTION_DAYS"])
     past = sa.select(Upload.id).where(Upload.created_at < keep_files,
                                       Upload.status != UploadStatus.CONFIRMED.value)
-    db.session.execute(sa.delete(UploadBlob).where(UploadBlob.upload_id.in_(past),
-                                                   UploadBlob.kind == BLOB_STAGED))
-    summary["workbooks"] = db.session.execute(sa.delete(UploadBlob).where(
-        UploadBlob.upload_id.in_(past), UploadBlob.kind == BLOB_WORKBOOK)).rowcount
+    db.session.execute(UploadBlob.removal(BLOB_STAGED, past))
+    summary["workbooks"] = db.session.execute(UploadBlob.removal(BLOB_WORKBOOK, past)).rowcount
     summary["sessions"] = sessions.prune_expired(sessions.Limits(
         idle=dt.timedelta(seconds=current_app.config["SESSION_IDLE_SECONDS"]),
         longest=dt.timedelta(seconds=current_app.config["SESSION_MAX_SECONDS"])), now)

@@ -37,9 +37,7 @@ def jobs_failed(job_ids: Iterable[str]) -> int:
         Job.id.in_(ids), Job.task_name == "import_salary_sheet", Job.state.in_(GAVE_UP),
         Job.upload_id.is_not(None))
     stopped = (Upload.id.in_(failed), Upload.status.in_(WAITING), Upload.job_id.in_(ids))
-    db.session.execute(sa.delete(UploadBlob).where(
-        UploadBlob.upload_id.in_(sa.select(Upload.id).where(*stopped)),
-        UploadBlob.kind == BLOB_STAGED))
+    db.session.execute(UploadBlob.removal(BLOB_STAGED, sa.select(Upload.id).where(*stopped)))
     changed = db.session.execute(
         sa.update(Upload).where(*stopped)
         .values(status=UploadStatus.FAILED.value, message=CHECK_STOPPED)
