@@ -118,7 +118,7 @@ if sys.argv[3] == "handover":
 else:
     from paydash.sheets.salary_sheet import read_salary_sheet
     from paydash.sheets.staging import RowStager
-    report = read_salary_sheet(data, keep=RowStager("bench").add)
+    report = read_salary_sheet(data, keep=RowStager("bench", b"bench").add)
     assert report.fatal is None, report.fatal
     rows = report.data_rows
 seconds, cpu = time.perf_counter() - start, time.process_time() - cpu

@@ -103,7 +103,7 @@ def validate_upload(upload_id: int, tenant_id: int) -> dict:
     db.session.commit()
     # No transaction is open while parsing (the server ends one left idle for long; see
     # paydash/dbconnect.py): progress goes through its own connection.
-    stager = staging.RowStager(sha256)
+    stager = staging.RowStager(sha256, staging_secret())
     try:
         report = read_salary_sheet(package, progress=_report_progress("Validating"),
                                    keep=stager.add, layouts=_layouts(upload))
@@ -164,6 +164,12 @@ def _stored_pieces(upload_id: int):
 def _layouts(upload: Upload) -> dict:
     """The column mappings HR chose for the tenant's sheet layouts (issue 15)."""
     return layouts.layouts_for(upload.tenant_id, upload)
+
+
+def staging_secret() -> bytes:
+    """What staged rows are authenticated with (`staging`): the app's secret key."""
+    secret = current_app.config["SECRET_KEY"]
+    return secret if isinstance(secret, bytes) else secret.encode("utf-8")
 
 
 def _staged(upload: Upload, stager: staging.RowStager) -> bytes | None:
@@ -338,7 +344,8 @@ def _staged_batches(upload: Upload):
         logger.info("upload %s has no staged rows; reading the file again", upload.id)
         return None
     try:
-        return staging.decode_columns(blob, upload.sha256, numbers_as_text=True)
+        return staging.decode_columns(blob, upload.sha256, staging_secret(),
+                                      numbers_as_text=True)
     except staging.StagedRowsUnusable as exc:
         logger.warning("upload %s: staged rows unusable (%s); reading the file again",
                        upload.id, exc)

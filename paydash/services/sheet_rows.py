@@ -15,6 +15,7 @@ from paydash.extensions import db
 from paydash.models import SalaryRow
 from paydash.models import Upload
 from paydash.models import UploadStatus
+from paydash.services import imports
 from paydash.sheets import staging
 
 PER_PAGE = 50
@@ -85,7 +86,8 @@ def rows_page(upload: Upload, search: str = "", page: int = 1,
 def _records(upload: Upload):
     if upload.status == UploadStatus.PREVIEW.value and upload.staged_rows is not None:
         try:
-            return chain.from_iterable(staging.decode_rows(upload.staged_rows, upload.sha256))
+            return chain.from_iterable(staging.decode_rows(
+                upload.staged_rows, upload.sha256, imports.staging_secret()))
         except staging.StagedRowsUnusable:
             return None
     if upload.status in (UploadStatus.CONFIRMED.value, UploadStatus.SUPERSEDED.value):

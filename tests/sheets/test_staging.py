@@ -4,8 +4,9 @@ The first tests are pure (bytes in, rows out); the rest go through the import se
 on SQLite (immediate mode) and PostgreSQL, like tests/services/test_imports.py.
 """
 import hashlib
-import json
+import marshal
 import os
+import struct
 import zlib
 from decimal import Decimal
 
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 from conftest import People
 from conftest import base_config
 from conftest import make_app
+from earlier_code import module_at
 
 from paydash.extensions import db
 from paydash.models import SalaryRow
@@ -26,6 +28,8 @@ from paydash.sheets.rows import NUMBER_FIELDS
 from paydash.sheets.salary_sheet import SalarySheet
 
 SHA = hashlib.sha256(b"workbook").hexdigest()
+SECRET = b"the app's secret key"
+FORMAT_1 = "4bcc59c"   # the last release that staged rows in format 1
 HEADERS = ("Emp Code", "Name", "Department", "Gross", "Net Pay")
 THREE = [("E1", "Asha", "Sales", 30000.125, 28000.5), ("E2", "Ravi", "Stores", 20000, 19000),
          ("E3", "Meena", None, 0, 0)]
@@ -42,7 +46,8 @@ def row(**changes) -> dict:
 
 
 def round_trip(rows: list[dict]) -> list[dict]:
-    return [r for batch in staging.decode_rows(staging.encode_rows(rows, SHA), SHA) for r in batch]
+    blob = staging.encode_rows(rows, SHA, SECRET)
+    return [r for batch in staging.decode_rows(blob, SHA, SECRET) for r in batch]
 
 
 def exactly(rows: list[dict]) -> list:
@@ -75,26 +80,30 @@ def test_a_real_sheets_rows_come_back_exactly():
 def test_many_batches_come_back_in_order():
     rows = [row(sheet_row=n, employee_key=f"E{n}", net=Decimal(n) / 100)
             for n in range(staging.BATCH * 2 + 7)]
-    batches = list(staging.decode_rows(staging.encode_rows(rows, SHA), SHA))
+    batches = list(staging.decode_rows(staging.encode_rows(rows, SHA, SECRET), SHA, SECRET))
     assert len(batches) == 3
     assert [r for batch in batches for r in batch] == rows
 
 
 def test_a_row_with_an_unknown_column_is_not_staged():
-    stager = staging.RowStager(SHA)
+    stager = staging.RowStager(SHA, SECRET)
     stager.add(row())
     stager.add(row(bonus=Decimal("1.00")))
     assert stager.blob() is None and "bonus" in stager.problem
 
 
 def test_a_number_that_is_not_a_decimal_is_not_staged():
-    assert staging.encode_rows([row(net=1.5)], SHA) is None
+    assert staging.encode_rows([row(net=1.5)], SHA, SECRET) is None
+
+
+def test_a_value_marshal_cannot_keep_is_not_staged():
+    assert staging.encode_rows([row(extra={"pf": Decimal("1.00")})], SHA, SECRET) is None
 
 
 def test_a_blob_of_another_workbook_is_refused_before_any_row():
-    blob = staging.encode_rows([row()], SHA)
+    blob = staging.encode_rows([row()], SHA, SECRET)
     with pytest.raises(staging.StagedRowsUnusable, match="another workbook"):
-        staging.decode_rows(blob, hashlib.sha256(b"other").hexdigest())
+        staging.decode_rows(blob, hashlib.sha256(b"other").hexdigest(), SECRET)
 
 
 @pytest.mark.parametrize("damage", [
@@ -102,49 +111,82 @@ def test_a_blob_of_another_workbook_is_refused_before_any_row():
     lambda blob: blob[:-20] + bytes([blob[-20] ^ 1]) + blob[-19:],    # one bit flipped
     lambda blob: b"PDROWS0" + blob[7:],                               # another format
     lambda blob: b"\x80\x04\x95 a pickle",                            # not a staged blob
+    lambda blob: wrong_count(blob, 3, resign=False),                  # count changed, not signed
+    lambda blob: signed(blob, secret=b"another secret"),              # signed by another key
+    lambda blob: signed(blob, body=frame([[2]]), resign=False),       # a frame put in, not signed
 ])
 def test_a_damaged_blob_is_refused_before_any_row(damage):
-    blob = staging.encode_rows([row(), row(sheet_row=3, employee_key="E2")], SHA)
-    with pytest.raises(staging.StagedRowsUnusable):
-        staging.decode_rows(damage(blob), SHA)
+    blob = staging.encode_rows([row(), row(sheet_row=3, employee_key="E2")], SHA, SECRET)
+    unmarshalled = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(staging.marshal, "loads", lambda data: unmarshalled.append(data))
+        with pytest.raises(staging.StagedRowsUnusable):
+            staging.decode_rows(damage(blob), SHA, SECRET)
+    assert unmarshalled == []      # nothing of a blob that fails is unmarshalled
 
 
-def wrong_count(blob: bytes, count: int) -> bytes:
-    """The blob with its header claiming `count` rows; the checksum still matches."""
-    header, body = blob.split(b"\n", 1)
-    magic, sha, _count, crc = header.split(b" ")
-    return b" ".join([magic, sha, str(count).encode(), crc]) + b"\n" + body
+def signed(blob: bytes, count: int | None = None, body: bytes | None = None,
+           secret: bytes = SECRET, resign: bool = True) -> bytes:
+    """The blob with its header's row count or its frames replaced, its HMAC made again with
+    `secret` (when `resign`) as only a holder of that key could."""
+    header, old_body = blob.split(b"\n", 1)
+    magic, sha, old_count, old_mac = header.split(b" ")
+    count_text = old_count if count is None else str(count).encode()
+    body = old_body if body is None else body
+    mac = old_mac
+    if resign:
+        digest = staging._mac(secret, sha.decode())
+        digest.update(body)
+        digest.update(count_text)
+        mac = digest.hexdigest().encode()
+    return b" ".join([magic, sha, count_text, mac]) + b"\n" + body
 
 
-def a_number_rewritten(blob: bytes, text: str) -> bytes:
-    """The blob with its first row's last number written as `text`; the checksum matches."""
-    header, body = blob.split(b"\n", 1)
-    magic, sha, count, _crc = header.split(b" ")
-    lines = zlib.decompress(body).split(b"\n")
-    columns = json.loads(lines[0])
+def frame(columns) -> bytes:
+    """One batch as format 2 writes it: its length, then it marshalled and compressed."""
+    packed = zlib.compress(marshal.dumps(columns, staging.MARSHAL_VERSION))
+    return struct.pack(">I", len(packed)) + packed
+
+
+def wrong_count(blob: bytes, count: int, resign: bool = True) -> bytes:
+    """The blob with its header claiming `count` rows (signed again: only the count is wrong)."""
+    return signed(blob, count=count, resign=resign)
+
+
+def a_number_rewritten(blob: bytes, text: str, secret: bytes) -> bytes:
+    """The blob with its first row's last number written as `text`, signed with `secret`."""
+    body = blob.split(b"\n", 1)[1]
+    (size,) = struct.unpack_from(">I", body)
+    columns = marshal.loads(zlib.decompress(body[4:4 + size]))
     columns[-1] = text + columns[-1][columns[-1].index("|"):]
-    lines[0] = json.dumps(columns, separators=(",", ":")).encode("ascii")
-    body = zlib.compress(b"\n".join(lines))
-    return b" ".join([magic, sha, count, str(zlib.crc32(body)).encode()]) + b"\n" + body
+    return signed(blob, body=frame(columns) + body[4 + size:], secret=secret)
 
 
 def test_a_blob_whose_row_count_disagrees_fails_after_its_rows():
-    batches = staging.decode_rows(wrong_count(staging.encode_rows([row()], SHA), 2), SHA)
+    batches = staging.decode_rows(wrong_count(staging.encode_rows([row()], SHA, SECRET), 2), SHA,
+                                  SECRET)
     with pytest.raises(staging.StagedRowsUnusable, match="holds 1 of 2 rows"):
         list(batches)
 
 
-@pytest.mark.parametrize("line", [
-    b'[[2],["E1"]]',                                           # too few columns
-    b'{"sheet_row":2}',                                        # not a list of columns
-    b'[[2],["E1"],["E1"],["A"],["S"],[null],[null]' + b',5' * 14 + b']',  # numbers not text
-    b'[[2],["E1"],["E1"],["A"],["S"],[null],[null]' + b',"x"' * 14 + b']',  # not numbers
+@pytest.mark.parametrize("columns", [
+    [[2], ["E1"]],                                              # too few columns
+    {"sheet_row": 2},                                           # not a list of columns
+    [[2], ["E1"], ["E1"], ["A"], ["S"], [None], [None]] + [5] * 14,      # numbers not text
+    [[2], ["E1"], ["E1"], ["A"], ["S"], [None], [None]] + ["x"] * 14,    # not numbers
+    [[2], ["E1"], ["E1"], ["A"], ["S"], [None], [None]] + ["5"] * 13 + ["5|6"],   # uneven
 ])
-def test_a_blob_with_a_matching_checksum_but_bad_content_fails_while_read(line):
-    body = zlib.compress(line + b"\n")
-    blob = b"PDROWS1 %s 1 %d\n" % (SHA.encode(), zlib.crc32(body)) + body
+def test_a_signed_blob_with_bad_content_fails_while_read(columns):
+    blob = signed(staging.encode_rows([row()], SHA, SECRET), body=frame(columns))
     with pytest.raises(staging.StagedRowsUnusable, match="damaged"):
-        list(staging.decode_rows(blob, SHA))
+        list(staging.decode_rows(blob, SHA, SECRET))
+
+
+def test_a_frame_cut_short_fails_while_read():
+    body = frame([[2]])
+    blob = signed(staging.encode_rows([row()], SHA, SECRET), body=body[:-2])
+    with pytest.raises(staging.StagedRowsUnusable, match="cut short"):
+        list(staging.decode_rows(blob, SHA, SECRET))
 
 
 # --- Through the import services --------------------------------------------------------------
@@ -158,6 +200,12 @@ def receive(app, people, data, month=10) -> int:
     with app.app_context():
         return imports.receive_upload(people.tenant_a, people.hr_a, "october.xlsx", data,
                                       2025, month).id
+
+
+def secret(app) -> bytes:
+    """What the app's staged rows are signed with."""
+    with app.app_context():
+        return imports.staging_secret()
 
 
 def staged_of(app, upload_id) -> bytes | None:
@@ -211,7 +259,8 @@ def reparses(monkeypatch):
 
 def test_validation_stages_exactly_the_rows_a_parse_gives(app, people):
     upload_id = receive(app, people, TEMPLATE)
-    batches = staging.decode_rows(staged_of(app, upload_id), hashlib.sha256(TEMPLATE).hexdigest())
+    batches = staging.decode_rows(staged_of(app, upload_id), hashlib.sha256(TEMPLATE).hexdigest(),
+                                  secret(app))
     staged = [r for batch in batches for r in batch]
     assert exactly(staged) == exactly(list(SalarySheet(TEMPLATE).rows()))
 
@@ -232,7 +281,8 @@ def test_the_commit_stores_what_was_staged(app, people, no_reparse):
     upload_id = receive(app, people, data)
     rows = list(SalarySheet(data).rows())
     rows[0]["net"] = Decimal("1.23")
-    set_staged(app, upload_id, staging.encode_rows(rows, hashlib.sha256(data).hexdigest()))
+    set_staged(app, upload_id, staging.encode_rows(rows, hashlib.sha256(data).hexdigest(),
+                                                   secret(app)))
     confirm(app, people, upload_id)
     assert [r["net"] for r in stored_rows(app, people.tenant_a)] == [
         Decimal("1.23"), Decimal("19000.00"), Decimal("0.00")]
@@ -257,14 +307,25 @@ def reference(app, people):
     lambda blob: blob[:len(blob) // 2],                     # damaged
     lambda blob: b"PDROWS0" + blob[7:],                     # an older format
     lambda blob: wrong_count(blob, 41),                     # fails after its rows went in
-    # Number text no Decimal writes, checksum matching: float() and PostgreSQL would each
-    # take "1e3" as 1000 had the commit handed it on unchecked.
-    lambda blob: a_number_rewritten(blob, "1e3"),
+    # Number text no Decimal writes, in a blob signed with another key: float() and
+    # PostgreSQL would each take "1e3" as 1000 had the commit handed it on.
+    lambda blob: a_number_rewritten(blob, "1e3", b"not the app's secret"),
 ])
 def test_without_usable_staged_rows_the_commit_reads_the_file_again(app, people, reference,
                                                                     reparses, staged):
     stored = stored_through(app, people, staged, month=10)
     assert reparses and stored == reference and len(stored) == 40
+
+
+def test_rows_staged_before_the_upgrade_to_format_2_commit_without_parsing_the_file(
+        app, people, reference, no_reparse):
+    """An upload previewed by the release before, confirmed after the upgrade."""
+    earlier = module_at(FORMAT_1, "paydash/sheets/staging.py", "staging_format_1")
+    upload_id = receive(app, people, TEMPLATE)
+    rows = list(SalarySheet(TEMPLATE).rows())
+    set_staged(app, upload_id, earlier.encode_rows(rows, hashlib.sha256(TEMPLATE).hexdigest()))
+    assert confirm(app, people, upload_id) == UploadStatus.CONFIRMED.value
+    assert stored_rows(app, people.tenant_a) == reference
 
 
 def test_confirmed_upload_keeps_no_staged_rows(app, people):
@@ -316,7 +377,7 @@ def test_on_postgresql_staged_rows_are_stored_used_and_cleared(tmp_path, pg_url,
     try:
         people = People(app)
         upload_id = receive(app, people, sheet(DUPLICATED))
-        assert staged_of(app, upload_id).startswith(b"PDROWS1 ")
+        assert staged_of(app, upload_id).startswith(b"PDROWS2 ")
         monkeypatch.setattr("paydash.services.imports.SalarySheet", None)   # any re-parse would fail
         confirm(app, people, upload_id, keep_duplicates=True)
         assert [(r["key"], r["net"]) for r in stored_rows(app, people.tenant_a)] == [
