@@ -114,12 +114,15 @@ def _decimals_bound(texts: Sequence, process) -> Sequence:
     return list(map(convert, texts))
 
 
+_SAMPLE = 64   # texts looked at to choose how a column is converted
+
+
 def _floats(texts: Sequence) -> list:
     """`float(text)` of each text (None stays None), each different text converted once.
 
     A salary sheet's columns repeat a few values (days, zeros, fixed salaries): looking the
-    float up is a third of making it. A column whose first texts are nearly all different (net pay) is converted text
-    by text, as building the lookup would cost more than it saves.
+    float up is a third of making it. A column whose first texts are nearly all different
+    (net pay) is converted text by text, as building the lookup would cost more than it saves.
     """
     sample = texts[:_SAMPLE]
     if len(set(sample)) > len(sample) // 2:
@@ -131,9 +134,6 @@ def _floats(texts: Sequence) -> list:
         if text is not None:
             converted[text] = float(text)
     return list(map(converted.__getitem__, texts))
-
-
-_SAMPLE = 64   # texts looked at to choose how a column is converted
 
 
 def _json_dumps_encoder():
