@@ -28,7 +28,6 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-import uuid
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -38,7 +37,6 @@ os.environ["PAYDASH_INSTANCE"] = str(WORK / "instance")
 os.environ.pop("DATABASE_URL", None)
 os.environ.pop("REDIS_URL", None)
 
-import sqlalchemy as sa  # noqa: E402
 
 from bench import environment  # noqa: E402
 from paydash import accounts  # noqa: E402
@@ -46,7 +44,6 @@ from paydash.charts import aggregation  # noqa: E402
 from paydash.extensions import db  # noqa: E402
 from paydash.services import demo  # noqa: E402
 
-PG_ADMIN = environment.database_url()
 EMAIL, PASSWORD = "hr@bench.paydash", "bench-password-1"
 QUERIES = {
     "12 months, all departments": "/api/dashboard/summary?period=12m",
@@ -65,18 +62,7 @@ def make_database(kind: str) -> tuple[str, callable]:
     """A fresh database URL and a function that drops it."""
     if kind == "sqlite":
         return f"sqlite:///{WORK / 'bench.db'}", lambda: None
-    name = f"paydash_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-
-    def drop():
-        with admin.connect() as conn:
-            conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-                         {"n": name})
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
-    return environment.sibling_database(name), drop
+    return environment.scratch_database("paydash_bench")
 
 
 def build_app(url: str, cache_seconds: float | None = None):

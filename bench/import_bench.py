@@ -14,6 +14,8 @@ For sheets in the tenant's template layout (23 columns) measures, in interleaved
   reader's child process (logged by the reader), each on its own and summed.
 - optionally (`--slowed-anchor`) openpyxl in Paydash's own venv, the old anchor.
 Each reader runs in a fresh process with the clock inside it, so start-up is not counted.
+With `--database postgresql` the app's database is one made for the run next to
+BENCH_DATABASE_URL (bench/environment.py; point it at a private server) and dropped after it.
 Medians of the rounds, and both ratios (pipeline / plain openpyxl, pipeline / calamine), of
 wall time and of CPU time (the pipeline's: the consumer's with its reading child, and the
 receive and confirm in this process; a reader's: its own). On a shared machine whose speed
@@ -21,6 +23,7 @@ changes from minute to minute, the CPU ratio is the steadier of the two.
 
     .venv/bin/python bench/import_bench.py [--sizes 10000,100000] [--runs 3] [--big-runs 3]
     .venv/bin/python bench/import_bench.py --sizes 10000,100000,500000 --runs 1 --big-runs 1
+    .venv/bin/python bench/import_bench.py --sizes 100000 --database postgresql
     .venv/bin/python bench/import_bench.py --rows-vs-peak 10000,100000,500000 [--runs 3] \
         [--before /tmp/paydash-main] [--no-validate]
 
@@ -58,6 +61,7 @@ os.environ["PAYDASH_INSTANCE"] = str(WORK / "instance")
 os.environ.pop("DATABASE_URL", None)
 os.environ.pop("REDIS_URL", None)
 
+import environment  # noqa: E402
 import sheet_builders  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
@@ -234,9 +238,10 @@ def cpu_seconds(pid: int) -> float:
     return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
-def make_app(label: str):
+def make_app(label: str, url: str | None = None):
     from app import create_app  # noqa: PLC0415  (after PAYDASH_INSTANCE is set)
-    config = {"SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{WORK / label}.db",
+    config = {"SECRET_KEY": "bench",
+              "SQLALCHEMY_DATABASE_URI": url or f"sqlite:///{WORK / label}.db",
               "HUEY_SQLITE_PATH": str(WORK / f"{label}-huey.db"), "REDIS_URL": None,
               "HUEY_NAME": f"paydash_bench_{uuid.uuid4().hex[:8]}",
               # The 100,000-row file is ~13 MB and the 500,000-row one ~65 MB, past the
@@ -341,11 +346,21 @@ def reader_peak_mb(log_path: pathlib.Path) -> float:
     return float(max(peaks, default=0))
 
 
-def measure(rows: int, runs: int, readers: dict[str, str]) -> dict:
+def measure(rows: int, runs: int, readers: dict[str, str], database: str) -> dict:
     path = WORK / f"template-{rows}.xlsx"
     sheet_builders.write_template_xlsx(path, rows)
     data = path.read_bytes()
-    app, tenant_id, user_id = make_app(f"bench{rows}")
+    url, drop = (environment.scratch_database("paydash_importbench")
+                 if database == "postgresql" else (None, lambda: None))
+    try:
+        return _measure(rows, runs, readers, path, data, url)
+    finally:
+        drop()
+
+
+def _measure(rows: int, runs: int, readers: dict[str, str], path: pathlib.Path, data: bytes,
+             url: str | None) -> dict:
+    app, tenant_id, user_id = make_app(f"bench{rows}", url)
     log_path = WORK / f"consumer-{rows}.log"
     consumer = start_consumer(app, log_path)
     times: dict[str, list[float]] = {name: [] for name in readers}
@@ -392,6 +407,10 @@ def main() -> None:
                         help="with --rows-vs-peak: an older source tree to measure side by side")
     parser.add_argument("--no-validate", action="store_true",
                         help="with --rows-vs-peak: the hand-over only, no validation run")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="the app's database for the pipeline: an SQLite file, or a database "
+                             "made for the run next to BENCH_DATABASE_URL and dropped after it "
+                             "(the queue stays on SQLite either way)")
     args = parser.parse_args()
     if args.rows_vs_peak:
         rows_vs_peak([int(n) for n in args.rows_vs_peak.split(",")], args.runs, args.before,
@@ -410,6 +429,7 @@ def main() -> None:
         # raised here (in the process that receives) only, to measure how memory grows.
         filecheck.MAX_INFLATED = 1024 * 1024 * 1024
     print(f"import_bench {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+          f"app database {args.database}, "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     head = "".join(f"{name + ' s':>23}" for name in readers)
     print(f"{'rows':>8} {'file MB':>8} {'runs':>4}{head} {'pipeline s':>11} "
@@ -417,7 +437,8 @@ def main() -> None:
           + f" {'receive':>8} {'validate':>9} {'commit+sync':>12} {'consumer MB':>12} "
           f"{'reader child MB':>16} {'sum MB':>7}")
     for rows in sizes:
-        result = measure(rows, args.big_runs if rows >= 100_000 else args.runs, readers)
+        result = measure(rows, args.big_runs if rows >= 100_000 else args.runs, readers,
+                         args.database)
         stage, anchors = result["pipeline"], result["readers"]
         print(f"{rows:>8,} {result['mb']:>8.1f} {result['runs']:>4}"
               + "".join(f"{anchors[name]:>23.2f}" for name in readers)
