@@ -17,6 +17,7 @@ from paydash.models import Employee
 from paydash.models import Money
 from paydash.models import SalaryRow
 from paydash.payroll import calculator
+from paydash.payroll import imported
 
 logger = logging.getLogger(__name__)
 
@@ -251,8 +252,8 @@ def _map_header(header) -> dict[int, str]:
     return columns
 
 
-def sync_from_salary_rows(tenant_id: int, year: int, month: int,
-                          limit: int | None = None) -> tuple[list[dict], int]:
+def sync_from_salary_rows(tenant_id: int, year: int, month: int, limit: int | None = None,
+                          with_terms: bool = False) -> tuple[list[dict], int]:
     """Bring the master in line with a month's salary rows: (first `limit` changes, count).
 
     New codes become employees; a changed fixed salary or department is updated; active
@@ -267,6 +268,10 @@ def sync_from_salary_rows(tenant_id: int, year: int, month: int,
     employee lock first (held until its commit), so the second reads the master the first
     committed, and new codes are inserted with ON CONFLICT as well, so no commit ever
     fails on `uq_employee_code` (each such failure cost the job an attempt).
+
+    `with_terms`: a new employee starts with the TDS % and advance balance its first row
+    states (`imported.stated_terms_sql`), for a caller that carries the month's terms next
+    (`imported.carry_terms`, which settles them): not inserted, then all updated.
     """
     _lock_tenant_master(tenant_id)
     connection = db.session.connection()
@@ -291,7 +296,7 @@ def sync_from_salary_rows(tenant_id: int, year: int, month: int,
             del log.items[limit:]
     now = utcnow()
     db.session.execute(month_rows.update_changed(now))
-    db.session.execute(month_rows.insert_new(now))
+    db.session.execute(month_rows.insert_new(now, with_terms))
     _FIRST_ROWS.drop(connection)
     logger.info("tenant %s %s-%02d: employee master %s changes", tenant_id, year, month, log.count)
     return log.items, log.count
@@ -397,9 +402,15 @@ class _MonthRows:
                         department=self.department, updated_at=now)
                 .execution_options(synchronize_session=False))
 
-    def insert_new(self, now: dt.datetime):
+    def insert_new(self, now: dt.datetime, with_terms: bool = False):
         """New codes; a code another commit added meanwhile is updated instead."""
         first = self.first
+        source = first
+        terms = {"tds_pct": sa.literal(Decimal(0), Employee.tds_pct.type),
+                 "advance_balance": sa.literal(Decimal(0), Employee.advance_balance.type)}
+        if with_terms:
+            source = first.join(SalaryRow, SalaryRow.id == first.c.id)
+            terms = imported.stated_terms_sql(self.dialect)
         columns = {
             "tenant_id": sa.literal(self.tenant_id, sa.Integer()),
             "code": first.c.code,
@@ -409,12 +420,11 @@ class _MonthRows:
             "designation": first.c.designation,
             "monthly_salary": sa.func.coalesce(first.c.fixed_salary, 0),
             "ot_multiplier": sa.literal(Decimal(1), Employee.ot_multiplier.type),
-            "tds_pct": sa.literal(Decimal(0), Employee.tds_pct.type),
-            "advance_balance": sa.literal(Decimal(0), Employee.advance_balance.type),
+            **terms,
             "active": sa.literal(True, sa.Boolean()),
             "updated_at": sa.literal(now, Employee.updated_at.type),
         }
-        new = (sa.select(*columns.values()).select_from(first)
+        new = (sa.select(*columns.values()).select_from(source)
                .where(~sa.exists().where(self.known)))
         insert = upsert_insert()(Employee).from_select(list(columns), new)
         excluded = insert.excluded

@@ -419,8 +419,10 @@ def _conclude(upload: Upload, stored: int, refused: bool, fatal: str | None) -> 
         return None
     _supersede_previous(upload)
     # The employee master follows the confirmed month; HR sees what changed on the upload.
+    # New people start with the terms their rows state when this month's terms are carried.
+    latest = imported.is_latest_month(upload.tenant_id, upload.year, upload.month)
     changes, count = employees.sync_from_salary_rows(upload.tenant_id, upload.year,
-                                                     upload.month, limit=500)
+                                                     upload.month, limit=500, with_terms=latest)
     carried = imported.carry_terms(upload.tenant_id, upload.year, upload.month)
     upload.preview = dict(upload.preview or {}, employee_changes=changes,
                           employee_change_count=count, terms_carried=carried)

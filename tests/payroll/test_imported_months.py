@@ -85,3 +85,16 @@ def test_terms_come_only_from_what_the_row_states():
     assert imported.terms_from_row(Decimal("0"), Decimal("0"), None) == {}
     assert imported.terms_from_row(Decimal("1000"), Decimal("100"), {"advance_balance": "50.00"}) \
         == {"tds_pct": Decimal("10.00"), "advance_balance": Decimal("50.00")}
+
+
+def test_people_new_in_an_older_month_start_without_its_terms(app, people):
+    """Only the latest month's terms are carried: a person first seen in an older month
+    starts with none, as before the sync put a new person's terms in at once (issue 18)."""
+    import_april(app, people)
+    older = [*ROWS, ["E3", "Asha Rao", 40000, 40000, 0, 4000, 36000, "Sales", 2500]]
+    import_april(app, people, older, month=3)
+    asha = employee(app, "E3")
+    assert (asha.tds_pct, asha.advance_balance) == (0, 0)
+    import_april(app, people, older, month=5)
+    asha = employee(app, "E3")
+    assert (asha.tds_pct, asha.advance_balance) == (Decimal("10.00"), Decimal("2500.00"))
