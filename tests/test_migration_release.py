@@ -22,10 +22,11 @@ from paydash.extensions import db
 
 pytestmark = pytest.mark.slow
 
-# The last release that landed (stop 26; its migrations end at r15b_gross_unknown, its uploads
-# keep their workbook and staged rows on the upload's row). Move it on at each release, and
-# fit FILL to that release's own ways (its demo logins, its upload steps).
-PREVIOUS_RELEASE = "6cd668d"
+# The last release that landed (stop 27; its migrations end at r20_upload_blobs, its uploads
+# keep their workbook and staged rows in `upload_blob`, its staged rows are format 1). Move it
+# on at each release, and fit FILL to that release's own ways (its demo logins, its upload
+# steps).
+PREVIOUS_RELEASE = "4bcc59c"
 
 FILL = """
 import io, sys
