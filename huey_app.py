@@ -27,3 +27,5 @@ if is_consumer():
     # workers, so they share both instead of each doing it while the queue waits.
     bridge.flask_app()
     configure_mappers()
+    # Last: the app is built, and no later garbage collection needs to walk what it is made of.
+    memory.freeze_startup()

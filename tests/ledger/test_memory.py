@@ -108,12 +108,16 @@ def test_each_import_task_gives_memory_back_however_it_ends(app, monkeypatch, na
 
 
 def test_the_consumer_tunes_the_allocator_before_its_workers_start(tmp_path):
-    """huey_app, imported as the consumer imports it, sets the thresholds; imported by
-    anything else (the web, a script), it leaves malloc alone."""
+    """huey_app, imported as the consumer imports it, sets the thresholds, and freezes
+    what the built app is made of; imported by anything else (the web, a script), it
+    leaves malloc and the collector alone."""
     script = ("import sys\n"
+              "from paydash.ledger import bridge\n"
               "from paydash.ledger import memory\n"
               "calls = []\n"
               "memory.tune_allocator = lambda: calls.append('tuned') or True\n"
+              "memory.freeze_startup = lambda: calls.append(\n"
+              "    'frozen with the app built' if bridge._app is not None else 'frozen early')\n"
               "import huey_app\n"
               "print(calls)\n")
     env = dict(os.environ, SECRET_KEY="memory-test", PAYDASH_INSTANCE=str(tmp_path / "instance"),
@@ -127,4 +131,32 @@ def test_the_consumer_tunes_the_allocator_before_its_workers_start(tmp_path):
                                 capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr[-2000:]
         seen[label] = result.stdout.strip().splitlines()[-1]
-    assert seen == {"consumer": "['tuned']", "other": "[]"}
+    assert seen == {"consumer": "['tuned', 'frozen with the app built']", "other": "[]"}
+
+
+def test_freezing_collects_startups_garbage_first_then_leaves_collections_little_to_walk(tmp_path):
+    """Run in a process of its own: freezing this test run's objects would outlive the test.
+
+    Garbage start-up left in a cycle is collected, not frozen for good; what is frozen
+    (the app's objects) is no longer among what a collection walks."""
+    script = ("import gc, weakref\n"
+              "from paydash.factory import create_worker_app\n"
+              "from paydash.ledger import memory\n"
+              "app = create_worker_app({'SECRET_KEY': 'x', 'REDIS_URL': None})\n"
+              "class Node: pass\n"
+              "node = Node(); node.me = node; gone = weakref.ref(node); del node\n"
+              "gc.disable()  # nothing but freeze_startup may collect it\n"
+              "walked = len(gc.get_objects())\n"
+              "frozen = memory.freeze_startup()\n"
+              "print(gone() is None, frozen == gc.get_freeze_count(), walked, frozen,\n"
+              "      len(gc.get_objects()))\n")
+    env = dict(os.environ, PAYDASH_INSTANCE=str(tmp_path / "instance"),
+               DATABASE_URL=f"sqlite:///{tmp_path / 'freeze.db'}")
+    env.pop("REDIS_URL", None)
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    collected, counted, walked, frozen, left = result.stdout.split()
+    assert collected == "True" and counted == "True"
+    assert int(frozen) > 0.9 * int(walked) - 100   # what was tracked is frozen
+    assert int(left) < int(walked) // 20            # and collections no longer walk it
