@@ -98,6 +98,72 @@ for _row in book.get_sheet_by_index(0).iter_rows():
     pass
 print(time.perf_counter() - start, time.process_time() - cpu)
 """
+# --floor: what the pipeline cannot do without, each in a fresh process and timed inside it.
+# Paydash's reader handing every row over (the reading child's guards and calamine, no
+# conversion): wall, and CPU with the child's.
+HANDOVER_READ = """
+import resource, sys, time
+sys.path.insert(0, %r)
+from paydash.sheets import reader
+data = reader.Package(open(sys.argv[1], "rb").read())
+start, cpu = time.perf_counter(), time.process_time()
+workbook = reader.Workbook(data)
+rows = sum(1 for _ in workbook.rows(workbook.visible[0]))
+seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+workbook = None
+import gc; gc.collect()   # the child is stopped and waited for when its workbook goes
+used = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(seconds, cpu + used.ru_utime + used.ru_stime, rows)
+""" % str(ROOT)
+# The sheet's rows stored by the database alone: validated and staged before the clock, every
+# value made ready to bind, then timed: one executemany into Paydash's salary_row (its
+# indexes and keys) on a fresh SQLite file, and the commit. No conversion, no employee master,
+# no chart sync: the least any commit of these rows costs.
+INSERT_ONLY = """
+import os, sys, tempfile, time
+sys.path.insert(0, %r)
+work = tempfile.mkdtemp(prefix="paydash-floor-")
+os.environ["PAYDASH_INSTANCE"] = work
+from app import create_app
+from paydash import accounts
+from paydash.extensions import db
+from paydash.models import SalaryRow
+from paydash.services import bulk_insert
+from paydash.sheets import staging
+from paydash.sheets.salary_sheet import read_salary_sheet
+app = create_app({"SECRET_KEY": "floor", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{work}/floor.db",
+                  "HUEY_SQLITE_PATH": f"{work}/huey.db", "REDIS_URL": None})
+stager = staging.RowStager("0" * 64, b"floor")
+report = read_salary_sheet(open(sys.argv[1], "rb").read(), keep=stager.add)
+blob = stager.blob()
+with app.app_context():
+    db.create_all()
+    tenant = accounts.create_tenant("Floor", "floor")
+    db.session.commit()
+    table = SalaryRow.__table__
+    fixed = {"tenant_id": tenant.id, "year": 2025, "month": 1, "source": "excel"}
+    connection = db.session.connection()
+    rows = []
+    for columns in staging.decode_columns(blob, "0" * 64, b"floor", numbers_as_text=True):
+        count = len(columns[staging.COLUMNS[0]])
+        plan = bulk_insert._plan(table, set(columns) | set(fixed), connection.dialect)
+        ready = []
+        for name, default, process in plan:
+            if name in staging.NUMBER_COLUMNS:
+                values = bulk_insert._decimals_bound(columns[name], process)
+            elif name in columns:
+                values = [v if v is None or process is None else process(v) for v in columns[name]]
+            else:
+                value = fixed.get(name, default)
+                values = [value if value is None or process is None else process(value)] * count
+            ready.append(values)
+        rows.extend(zip(*ready))
+    raw = connection.connection.driver_connection
+    start, cpu = time.perf_counter(), time.process_time()
+    bulk_insert._executemany(raw, table, plan, rows)
+    db.session.commit()
+    print(time.perf_counter() - start, time.process_time() - cpu, len(rows))
+""" % str(ROOT)
 # The reader of a source tree (argv[1]) on one file, in a fresh process: hand-over or validation.
 READER_RUN = r"""
 import json, logging, re, sys, time
@@ -228,7 +294,7 @@ def timed_read(python: str, script: str, path: pathlib.Path) -> tuple[float, flo
                           timeout=1800)
     if done.returncode:
         raise SystemExit(f"reader failed: {done.stderr[-2000:]}")
-    wall, cpu = done.stdout.split()[:2]
+    wall, cpu = done.stdout.splitlines()[-1].split()[:2]   # the last line: after any log
     return float(wall), float(cpu)
 
 
@@ -407,6 +473,10 @@ def main() -> None:
                         help="with --rows-vs-peak: an older source tree to measure side by side")
     parser.add_argument("--no-validate", action="store_true",
                         help="with --rows-vs-peak: the hand-over only, no validation run")
+    parser.add_argument("--floor", action="store_true",
+                        help="also time, in the same rounds, what the pipeline cannot do "
+                             "without: Paydash's reader handing every row over, and the rows' "
+                             "bare insert on SQLite; and print that floor against the target")
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite",
                         help="the app's database for the pipeline: an SQLite file, or a database "
                              "made for the run next to BENCH_DATABASE_URL and dropped after it "
@@ -423,6 +493,9 @@ def main() -> None:
     readers["calamine"] = (sys.executable, CALAMINE_READ)
     if args.slowed_anchor:
         readers["openpyxl+defusedxml"] = (sys.executable, OPENPYXL_READ)
+    if args.floor:
+        readers["hand-over"] = (sys.executable, HANDOVER_READ)
+        readers["insert"] = (sys.executable, INSERT_ONLY)
     sizes = [int(n) for n in args.sizes.split(",")]
     if max(sizes) > 100_000:
         # Past ~120,000 template rows the sheet inflates beyond the upload check's 100 MB cap;
@@ -453,6 +526,14 @@ def main() -> None:
               + "".join(f"; pipeline ÷ {name} {cpu / anchor_cpu[name]:.2f}" for name in readers),
               flush=True)
         print(f"         rounds: {result['rounds']}", flush=True)
+        if args.floor and "openpyxl" in anchors:
+            floor = anchors["hand-over"] + anchors["insert"]
+            target = 0.25 * anchors["openpyxl"]
+            print(f"         floor: hand-over + insert {floor:.2f} s = {floor / anchors['openpyxl']:.2f}"
+                  f" x openpyxl; the target (0.25 x openpyxl) {target:.2f} s leaves "
+                  f"{target - floor:.2f} s for conversion, checks, staging, employee master, "
+                  f"terms, chart sync and the jobs' hand-offs, which take "
+                  f"{stage['total'] - floor:.2f} s now", flush=True)
     print(f"load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
           f"work files in {WORK}")
 
