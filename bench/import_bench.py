@@ -29,8 +29,9 @@ changes from minute to minute, the CPU ratio is the steadier of the two.
         [--before /tmp/paydash-main] [--no-validate]
 
 `--floor` adds two columns to the same rounds: Paydash's reader handing every row over, and
-the rows' bare insert into `salary_row` on SQLite; their sum is what no pipeline of these rows
-can go below, printed against the 0.25 x openpyxl target.
+the rows' bare insert into `salary_row` (on the pipeline's database: with `--database
+postgresql` in a second database made for the run); their sum is what no pipeline of these
+rows can go below, printed against the 0.25 x openpyxl target.
 
 `--rows-vs-peak` measures the sheet reader alone, no consumer: for each size, in interleaved
 rounds, each in a fresh process: calamine's bare read (time, its peak), the reader handing
@@ -46,6 +47,7 @@ calamine's bare read); worker peak ≤ 200 MB; peak growing less than linearly i
 """
 import argparse
 import json
+import logging
 import os
 import pathlib
 import re
@@ -121,9 +123,10 @@ used = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(seconds, cpu + used.ru_utime + used.ru_stime, rows)
 """ % str(ROOT)
 # The sheet's rows stored by the database alone: validated and staged before the clock, every
-# value made ready to bind, then timed: one executemany into Paydash's salary_row (its
-# indexes and keys) on a fresh SQLite file, and the commit. No conversion, no employee master,
-# no chart sync: the least any commit of these rows costs.
+# value made ready to bind, then timed: the bulk insert Paydash uses (executemany on SQLite,
+# COPY on PostgreSQL) into its salary_row (its indexes and keys), and the commit. A fresh
+# SQLite file, or the tables made anew in FLOOR_DATABASE_URL. No conversion, no employee
+# master, no chart sync: the least any commit of these rows costs.
 INSERT_ONLY = """
 import os, sys, tempfile, time
 sys.path.insert(0, %r)
@@ -136,12 +139,14 @@ from paydash.models import SalaryRow
 from paydash.services import bulk_insert
 from paydash.sheets import staging
 from paydash.sheets.salary_sheet import read_salary_sheet
-app = create_app({"SECRET_KEY": "floor", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{work}/floor.db",
+url = os.environ.get("FLOOR_DATABASE_URL") or f"sqlite:///{work}/floor.db"
+app = create_app({"SECRET_KEY": "floor", "SQLALCHEMY_DATABASE_URI": url,
                   "HUEY_SQLITE_PATH": f"{work}/huey.db", "REDIS_URL": None})
 stager = staging.RowStager("0" * 64, b"floor")
 report = read_salary_sheet(open(sys.argv[1], "rb").read(), keep=stager.add)
 blob = stager.blob()
 with app.app_context():
+    db.drop_all()
     db.create_all()
     tenant = accounts.create_tenant("Floor", "floor")
     db.session.commit()
@@ -163,9 +168,8 @@ with app.app_context():
                 values = [value if value is None or process is None else process(value)] * count
             ready.append(values)
         rows.extend(zip(*ready))
-    raw = connection.connection.driver_connection
     start, cpu = time.perf_counter(), time.process_time()
-    bulk_insert._executemany(raw, table, plan, rows)
+    bulk_insert._write(connection, table, plan, rows)
     db.session.commit()
     print(time.perf_counter() - start, time.process_time() - cpu, len(rows))
 """ % str(ROOT)
@@ -319,6 +323,8 @@ def make_app(label: str, url: str | None = None):
               # default 10 MB upload limit.
               "MAX_CONTENT_LENGTH": 512 * 1024 * 1024}
     app = create_app(config)
+    # The receive and confirm run in this process: their log lines would break up the table.
+    logging.getLogger("paydash").setLevel(logging.WARNING)
     with app.app_context():
         db.create_all()
         tenant = accounts.create_tenant("Bench Traders", "bench")
@@ -481,7 +487,8 @@ def main() -> None:
     parser.add_argument("--floor", action="store_true",
                         help="also time, in the same rounds, what the pipeline cannot do "
                              "without: Paydash's reader handing every row over, and the rows' "
-                             "bare insert on SQLite; and print that floor against the target")
+                             "bare insert on the pipeline's database; and print that floor against "
+                             "the target")
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite",
                         help="the app's database for the pipeline: an SQLite file, or a database "
                              "made for the run next to BENCH_DATABASE_URL and dropped after it "
@@ -498,9 +505,21 @@ def main() -> None:
     readers["calamine"] = (sys.executable, CALAMINE_READ)
     if args.slowed_anchor:
         readers["openpyxl+defusedxml"] = (sys.executable, OPENPYXL_READ)
+    drop_floor = None
     if args.floor:
         readers["hand-over"] = (sys.executable, HANDOVER_READ)
         readers["insert"] = (sys.executable, INSERT_ONLY)
+        if args.database == "postgresql":
+            url, drop_floor = environment.scratch_database("paydash_importfloor")
+            os.environ["FLOOR_DATABASE_URL"] = url   # read by INSERT_ONLY's processes
+    try:
+        run(args, readers)
+    finally:
+        if drop_floor is not None:
+            drop_floor()
+
+
+def run(args, readers: dict) -> None:
     sizes = [int(n) for n in args.sizes.split(",")]
     if max(sizes) > 100_000:
         # Past ~120,000 template rows the sheet inflates beyond the upload check's 100 MB cap;
