@@ -175,12 +175,7 @@ def decode_columns(blob: bytes, sha256: str, secret: bytes,
 def _header(blob: bytes, sha256: str, secret: bytes) -> tuple[int, int]:
     """(row count, where the frames start) of a format 2 blob that Paydash wrote for this
     workbook: its HMAC is checked here, before any of it is unmarshalled."""
-    end = blob.find(b"\n", 0, 200)
-    fields = blob[:end].split(b" ") if end > 0 else []
-    if len(fields) != 4:
-        raise StagedRowsUnusable("unreadable header")
-    if fields[1] != sha256.encode("ascii"):
-        raise StagedRowsUnusable("staged from another workbook")
+    fields, end = _header_fields(blob, sha256, MAGIC)
     if not fields[2].isdigit():
         raise StagedRowsUnusable("unreadable header")
     mac = _mac(secret, sha256)
@@ -266,12 +261,7 @@ def _number_texts(text: str) -> list:
 
 def _header_v1(blob: bytes, sha256: str) -> tuple[int, int]:
     """(row count, where the zlib stream starts) of a format 1 blob of the workbook."""
-    end = blob.find(b"\n", 0, 200)
-    fields = blob[:end].split(b" ") if end > 0 else []
-    if len(fields) != 4 or fields[0] != MAGIC_V1:
-        raise StagedRowsUnusable("not a staged-rows blob of a known format")
-    if fields[1] != sha256.encode("ascii"):
-        raise StagedRowsUnusable("staged from another workbook")
+    fields, end = _header_fields(blob, sha256, MAGIC_V1)
     try:
         count, crc = int(fields[2]), int(fields[3])
     except ValueError:
@@ -279,3 +269,15 @@ def _header_v1(blob: bytes, sha256: str) -> tuple[int, int]:
     if zlib.crc32(memoryview(blob)[end + 1:]) != crc:
         raise StagedRowsUnusable("checksum mismatch")
     return count, end + 1
+
+
+def _header_fields(blob: bytes, sha256: str, magic: bytes) -> tuple[list[bytes], int]:
+    """The header line's four fields and where it ends, for a blob of format `magic` staged
+    from the workbook whose hash is `sha256`; both formats' headers start alike."""
+    end = blob.find(b"\n", 0, 200)
+    fields = blob[:end].split(b" ") if end > 0 else []
+    if len(fields) != 4 or fields[0] != magic:
+        raise StagedRowsUnusable("not a staged-rows blob of a known format")
+    if fields[1] != sha256.encode("ascii"):
+        raise StagedRowsUnusable("staged from another workbook")
+    return fields, end
