@@ -106,22 +106,6 @@ for _row in book.get_sheet_by_index(0).iter_rows():
 print(time.perf_counter() - start, time.process_time() - cpu)
 """
 # --floor: what the pipeline cannot do without, each in a fresh process and timed inside it.
-# Paydash's reader handing every row over (the reading child's guards and calamine, no
-# conversion): wall, and CPU with the child's.
-HANDOVER_READ = """
-import resource, sys, time
-sys.path.insert(0, %r)
-from paydash.sheets import reader
-data = reader.Package(open(sys.argv[1], "rb").read())
-start, cpu = time.perf_counter(), time.process_time()
-workbook = reader.Workbook(data)
-rows = sum(1 for _ in workbook.rows(workbook.visible[0]))
-seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-workbook = None
-import gc; gc.collect()   # the child is stopped and waited for when its workbook goes
-used = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(seconds, cpu + used.ru_utime + used.ru_stime, rows)
-""" % str(ROOT)
 # The sheet's rows stored by the database alone: validated and staged before the clock, every
 # value made ready to bind, then timed: the bulk insert Paydash uses (executemany on SQLite,
 # COPY on PostgreSQL) into its salary_row (its indexes and keys), and the commit. A fresh
@@ -143,7 +127,7 @@ url = os.environ.get("FLOOR_DATABASE_URL") or f"sqlite:///{work}/floor.db"
 app = create_app({"SECRET_KEY": "floor", "SQLALCHEMY_DATABASE_URI": url,
                   "HUEY_SQLITE_PATH": f"{work}/huey.db", "REDIS_URL": None})
 stager = staging.RowStager("0" * 64, b"floor")
-report = read_salary_sheet(open(sys.argv[1], "rb").read(), keep=stager.add)
+read_salary_sheet(open(sys.argv[1], "rb").read(), keep=stager.add)
 blob = stager.blob()
 with app.app_context():
     db.drop_all()
@@ -153,10 +137,10 @@ with app.app_context():
     table = SalaryRow.__table__
     fixed = {"tenant_id": tenant.id, "year": 2025, "month": 1, "source": "excel"}
     connection = db.session.connection()
+    plan = bulk_insert._plan(table, set(staging.COLUMNS) | set(fixed), connection.dialect)
     rows = []
     for columns in staging.decode_columns(blob, "0" * 64, b"floor", numbers_as_text=True):
         count = len(columns[staging.COLUMNS[0]])
-        plan = bulk_insert._plan(table, set(columns) | set(fixed), connection.dialect)
         ready = []
         for name, default, process in plan:
             if name in staging.NUMBER_COLUMNS:
@@ -211,6 +195,9 @@ peak = next(int(line.split()[1]) // 1024 for line in open("/proc/self/status")
 print(json.dumps({"s": seconds, "cpu": cpu, "child_cpu": child_cpu, "rows": rows, "parent_mb": peak,
                   "child_mb": max(child_peaks, default=0)}))
 """
+# --floor's first column: Paydash's reader handing every row over (the reading child's
+# guards and calamine, no conversion), READER_RUN's hand-over of this tree on the file.
+HANDOVER_READ = f"import sys; sys.argv[1:] = [{str(ROOT)!r}, sys.argv[1], 'handover']\n" + READER_RUN
 CALAMINE_PEAK_READ = CALAMINE_READ + """
 print(next(int(line.split()[1]) // 1024 for line in open("/proc/self/status")
            if line.startswith("VmHWM:")))
@@ -298,12 +285,19 @@ def plain_openpyxl_python() -> str | None:
 
 
 def timed_read(python: str, script: str, path: pathlib.Path) -> tuple[float, float]:
-    """(wall s, CPU s) of one read, both measured inside the reading process."""
+    """(wall s, CPU s) of one read, both measured inside the reading process.
+
+    The script's last line (after any log) holds them: "wall cpu", or READER_RUN's JSON,
+    whose CPU is the process's and its reading child's."""
     done = subprocess.run([python, "-c", script, str(path)], capture_output=True, text=True,
                           timeout=1800)
     if done.returncode:
         raise SystemExit(f"reader failed: {done.stderr[-2000:]}")
-    wall, cpu = done.stdout.splitlines()[-1].split()[:2]   # the last line: after any log
+    last = done.stdout.splitlines()[-1]
+    if last.startswith("{"):
+        found = json.loads(last)
+        return found["s"], found["cpu"] + found["child_cpu"]
+    wall, cpu = last.split()[:2]
     return float(wall), float(cpu)
 
 
